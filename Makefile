@@ -1,0 +1,41 @@
+# Two commands on a fresh machine with Python 3.11:  make demo  and  make test.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install lint sql-lint typecheck pytest bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: generate demo data into the embedded DuckDB file, build every model, sync to the local sandbox
+demo: install
+	$(BIN)/cdp demo
+
+## test: lint Python and SQL, then the whole test suite on DuckDB and PostgreSQL
+test: install lint sql-lint pytest
+
+lint: install
+	$(BIN)/ruff check reverse_etl tests bench
+	$(BIN)/ruff format --check reverse_etl tests bench
+
+sql-lint: install
+	$(BIN)/sqlfluff lint models macros data-tests --processes 2
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python bench/generate.py
+
+clean:
+	rm -rf target logs dbt_packages cdp.duckdb

@@ -1,0 +1,55 @@
+"""The `cdp` command line. Commands are thin: they parse options and call library functions."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from reverse_etl.errors import CdpError
+
+target_option = click.option(
+    "--target",
+    "-t",
+    default=None,
+    envvar="CDP_TARGET",
+    help="profiles.yml output to use (duckdb, the default, or postgres).",
+)
+
+
+@click.group()
+@click.version_option(package_name="cdp")
+def cli() -> None:
+    """Warehouse-native customer data platform: demo data, dbt builds, identity tools and syncs."""
+
+
+@cli.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@target_option
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def dbt_command(target: str | None, dbt_args: tuple[str, ...]) -> None:
+    """Run any dbt command against this project, e.g. `cdp dbt build --select staging`."""
+    from reverse_etl.dbt import run_dbt
+
+    if not dbt_args:
+        raise click.UsageError("name a dbt command, e.g. `cdp dbt build`")
+    run_dbt(list(dbt_args), target=target)
+
+
+def main() -> None:
+    """Entry point: one error handler maps error classes to exit codes and prints one clear line."""
+    try:
+        outcome = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except CdpError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)
+    sys.exit(outcome if isinstance(outcome, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Error classes. Each maps to one exit code in the CLI; none is ever swallowed silently."""
+
+from __future__ import annotations
+
+
+class CdpError(Exception):
+    """Base class: a problem the user can act on. The message is one line naming the problem."""
+
+    exit_code = 1
+
+
+class ConfigError(CdpError):
+    """Invalid configuration or arguments: the message names the file, the key and the fix."""
+
+    exit_code = 2
+
+
+class WarehouseError(CdpError):
+    """The warehouse is unreachable, unwritable, or a query against it failed."""
+
+    exit_code = 3
+
+
+class DbtError(CdpError):
+    """dbt reported a failure (compile error, failing model or test)."""
+
+    exit_code = 4
+
+
+class SyncError(CdpError):
+    """A sync could not run (lock held, blast-radius guard, destination refused the whole run)."""
+
+    exit_code = 5
+
+
+class PartialFailure(CdpError):
+    """A run finished, but some rows were rejected; they are recorded and retried next run."""
+
+    exit_code = 6
+
+
+class DestinationError(CdpError):
+    """Base for errors raised while talking to a destination."""
+
+    exit_code = 5
+
+
+class RetryableDestinationError(DestinationError):
+    """Rate limits, 5xx and connection problems: retried with backoff."""
+
+
+class FatalDestinationError(DestinationError):
+    """4xx and other errors that would fail again unchanged: never retried blindly."""
