@@ -17,7 +17,9 @@ class DbtResult:
     failures: list[str]
 
 
-def run_dbt(args: list[str], target: str | None = None, root: Path | None = None, raise_on_failure: bool = True) -> DbtResult:
+def run_dbt(
+    args: list[str], target: str | None = None, root: Path | None = None, raise_on_failure: bool = True
+) -> DbtResult:
     """Invoke `dbt <args>` against the project; failures raise DbtError naming the failing nodes."""
     from dbt.cli.main import dbtRunner
 
@@ -33,10 +35,18 @@ def run_dbt(args: list[str], target: str | None = None, root: Path | None = None
         if str(result.status) in {"error", "fail", "runtime error"}
     ]
     if outcome.exception is not None and not failures:
-        failures.append(str(outcome.exception).strip().splitlines()[0] if str(outcome.exception).strip() else repr(outcome.exception))
+        failures.append(
+            str(outcome.exception).strip().splitlines()[0]
+            if str(outcome.exception).strip()
+            else repr(outcome.exception)
+        )
     if not outcome.success and not failures:
         failures.append(f"dbt {' '.join(args)} failed; see logs/dbt.log")
     result = DbtResult(success=outcome.success, results=results, failures=failures)
     if raise_on_failure and not outcome.success:
-        raise DbtError(f"dbt {args[0]} failed: " + "; ".join(failures[:5]) + (f" (+{len(failures) - 5} more)" if len(failures) > 5 else ""))
+        raise DbtError(
+            f"dbt {args[0]} failed: "
+            + "; ".join(failures[:5])
+            + (f" (+{len(failures) - 5} more)" if len(failures) > 5 else "")
+        )
     return result

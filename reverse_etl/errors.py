@@ -40,9 +40,14 @@ class PartialFailure(CdpError):
 
 
 class DestinationError(CdpError):
-    """Base for errors raised while talking to a destination."""
+    """Base for errors raised while talking to a destination; carries the HTTP status and body when known."""
 
     exit_code = 5
+
+    def __init__(self, message: str, status: int | None = None, body: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
 
 
 class RetryableDestinationError(DestinationError):

@@ -21,7 +21,9 @@ def project_dir() -> Path:
     if configured:
         path = Path(configured).resolve()
         if not (path / "dbt_project.yml").is_file():
-            raise ConfigError(f"CDP_PROJECT_DIR={configured} holds no dbt_project.yml; point it at the project root")
+            raise ConfigError(
+                f"CDP_PROJECT_DIR={configured} holds no dbt_project.yml; point it at the project root"
+            )
         return path
     for folder in [Path.cwd(), *Path.cwd().parents]:
         if (folder / "dbt_project.yml").is_file() and (folder / "profiles.yml").is_file():
@@ -29,7 +31,9 @@ def project_dir() -> Path:
     packaged = Path(__file__).resolve().parent.parent
     if (packaged / "dbt_project.yml").is_file():
         return packaged
-    raise ConfigError("no dbt_project.yml found here or above; run cdp from the project folder or set CDP_PROJECT_DIR")
+    raise ConfigError(
+        "no dbt_project.yml found here or above; run cdp from the project folder or set CDP_PROJECT_DIR"
+    )
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,9 @@ def load_target(target_name: str | None = None, root: Path | None = None) -> Tar
     name = target_name or os.environ.get("CDP_TARGET") or _render(profile.get("target", "duckdb"))
     outputs = profile["outputs"]
     if name not in outputs:
-        raise ConfigError(f"{profiles_file.name}: unknown target '{name}'; choose one of {', '.join(sorted(outputs))}")
+        raise ConfigError(
+            f"{profiles_file.name}: unknown target '{name}'; choose one of {', '.join(sorted(outputs))}"
+        )
     output = {key: _render(value) for key, value in outputs[name].items()}
     kind = output.get("type")
     if kind == "duckdb":
@@ -103,7 +109,9 @@ def load_target(target_name: str | None = None, root: Path | None = None) -> Tar
             password=str(output.get("password", "")),
             dbname=str(output.get("dbname", "cdp")),
         )
-    raise ConfigError(f"{profiles_file.name}: outputs.{name}.type '{kind}' is not supported (duckdb or postgres)")
+    raise ConfigError(
+        f"{profiles_file.name}: outputs.{name}.type '{kind}' is not supported (duckdb or postgres)"
+    )
 
 
 def connect(target: Target) -> Any:
@@ -114,7 +122,9 @@ def connect(target: Target) -> Any:
         folder = Path(target.path).parent
         if not folder.is_dir():
             raise WarehouseError(f"DuckDB path {target.path}: folder {folder} does not exist")
-        if not os.access(folder, os.W_OK) or (Path(target.path).exists() and not os.access(target.path, os.W_OK)):
+        if not os.access(folder, os.W_OK) or (
+            Path(target.path).exists() and not os.access(target.path, os.W_OK)
+        ):
             raise WarehouseError(f"DuckDB path {target.path} is not writable")
         try:
             return duckdb.connect(target.path)

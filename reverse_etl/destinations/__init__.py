@@ -1,0 +1,7 @@
+"""Destinations, registered by name in one explicit dict: add a module, then one line here."""
+
+from __future__ import annotations
+
+from reverse_etl.destinations.base import Destination
+
+REGISTRY: dict[str, type[Destination]] = {}

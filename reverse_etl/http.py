@@ -1,0 +1,203 @@
+"""One HTTP layer for every destination: sessions with timeouts and a User-Agent, retries with
+exponential backoff and jitter that honour Retry-After, and a token-bucket rate limiter shared by
+every client of one destination account."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import requests
+
+from reverse_etl import __version__
+from reverse_etl.errors import FatalDestinationError, RetryableDestinationError
+
+USER_AGENT = f"cdp-reverse-etl/{__version__}"
+SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "x-auth-token", "cookie"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
+RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """A request as data: what is sent, and what a dry run prints (with secrets masked)."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    data: bytes | str | None = None
+
+    def masked(self) -> HttpRequest:
+        headers = {
+            name: ("***" if name.lower() in SECRET_HEADERS else value) for name, value in self.headers.items()
+        }
+        return replace(self, headers=headers)
+
+    def describe(self) -> str:
+        """A printable form: method, url, headers (masked) and body."""
+        shown = self.masked()
+        lines = [f"{shown.method} {shown.url}"]
+        if shown.params:
+            lines[0] += "?" + "&".join(f"{key}={value}" for key, value in shown.params.items())
+        lines += [f"{name}: {value}" for name, value in shown.headers.items()]
+        if shown.json is not None:
+            lines.append(json.dumps(shown.json, indent=2, sort_keys=True, default=str))
+        elif shown.data is not None:
+            lines.append(shown.data if isinstance(shown.data, str) else f"<{len(shown.data)} bytes>")
+        return "\n".join(lines)
+
+
+class TokenBucket:
+    """`capacity` tokens refilled continuously at `rate` per second; acquire() blocks until one is free."""
+
+    def __init__(
+        self, requests_per_period: int, period_seconds: float, clock: Callable[[], float] = time.monotonic
+    ):
+        self.capacity = float(requests_per_period)
+        self.rate = requests_per_period / period_seconds
+        self._tokens = self.capacity
+        self._clock = clock
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                wait = (1 - self._tokens) / self.rate
+            sleep(wait)
+
+
+_buckets: dict[str, TokenBucket] = {}
+_buckets_lock = threading.Lock()
+
+
+def shared_bucket(account_key: str, requests_per_period: int, period_seconds: float) -> TokenBucket:
+    """The one bucket for a destination account, shared across syncs and threads of this process."""
+    with _buckets_lock:
+        bucket = _buckets.get(account_key)
+        if bucket is None:
+            bucket = _buckets[account_key] = TokenBucket(requests_per_period, period_seconds)
+        return bucket
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    # Give up on one request after this long, however many attempts remain.
+    deadline_seconds: float = 300.0
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Delay before attempt `attempt + 1`: Retry-After when the server gave one, else full jitter."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        return random.uniform(0, min(self.max_delay, self.base_delay * (2**attempt)))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def new_session(user_agent: str = USER_AGENT) -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = user_agent
+    return session
+
+
+class HttpClient:
+    """Sends HttpRequests with rate limiting and classified retries.
+
+    2xx (including 207 multi-status) returns the response. 429 is always retried (the request was not
+    processed); 5xx, timeouts and connection errors are retried only for idempotent writes or safe
+    methods; any other 4xx raises FatalDestinationError at once with the status and body."""
+
+    def __init__(
+        self,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        bucket: TokenBucket | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        retry_after_header: str = "Retry-After",
+    ) -> None:
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.bucket = bucket
+        self.session = session or new_session()
+        self.sleep = sleep
+        self.retry_after_header = retry_after_header
+        self.stats = {"requests": 0, "retries": 0, "throttled": 0}
+
+    def send(self, request: HttpRequest, idempotent: bool = False) -> requests.Response:
+        started = time.monotonic()
+        may_retry_unprocessed_failures = idempotent or request.method.upper() in SAFE_METHODS
+        attempt = 0
+        while True:
+            if self.bucket is not None:
+                self.bucket.acquire(self.sleep)
+            self.stats["requests"] += 1
+            retry_after: float | None = None
+            try:
+                response = self.session.request(
+                    request.method,
+                    request.url,
+                    headers=dict(request.headers),
+                    params=request.params,
+                    json=request.json,
+                    data=request.data,
+                    timeout=self.timeout,
+                )
+            except (requests.ConnectionError, requests.Timeout) as error:
+                failure = f"{request.method} {request.url}: {type(error).__name__}"
+                status: int | None = None
+                body = ""
+                retryable = may_retry_unprocessed_failures
+            else:
+                status = response.status_code
+                if status < 400:
+                    return response
+                body = response.text[:2000]
+                failure = f"{request.method} {request.url}: HTTP {status}"
+                if status not in RETRYABLE_STATUSES:
+                    raise FatalDestinationError(f"{failure}: {body[:300]}", status=status, body=body)
+                retryable = status == 429 or may_retry_unprocessed_failures
+                retry_after = parse_retry_after(response.headers.get(self.retry_after_header))
+                if status == 429:
+                    self.stats["throttled"] += 1
+            attempt += 1
+            elapsed = time.monotonic() - started
+            if not retryable:
+                raise RetryableDestinationError(
+                    f"{failure} (not retried: the write may have been applied)", status=status, body=body
+                )
+            if attempt >= self.retry.max_attempts or elapsed >= self.retry.deadline_seconds:
+                raise RetryableDestinationError(
+                    f"{failure} after {attempt} attempts", status=status, body=body
+                )
+            self.stats["retries"] += 1
+            self.sleep(self.retry.backoff(attempt - 1, retry_after))
