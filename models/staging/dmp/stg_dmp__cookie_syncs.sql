@@ -1,0 +1,22 @@
+with
+
+source as (
+
+    select * from {{ source('dmp', 'cookie_syncs') }}
+
+),
+
+renamed as (
+
+    select
+        cast(sync_id as {{ dbt.type_string() }}) as cookie_sync_id,
+        lower({{ cdp.clean_string('partner') }}) as partner,
+        {{ cdp.clean_string('partner_cookie_id') }} as partner_cookie_id,
+        {{ cdp.clean_string('anonymous_id') }} as anonymous_id,
+        cast(synced_at as {{ dbt.type_timestamp() }}) as synced_at
+
+    from source
+
+)
+
+select * from renamed

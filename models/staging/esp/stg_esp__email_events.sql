@@ -1,0 +1,24 @@
+with
+
+source as (
+
+    select * from {{ source('esp', 'email_events') }}
+
+),
+
+renamed as (
+
+    select
+        cast(event_id as {{ dbt.type_string() }}) as email_event_id,
+        email as email_raw,
+        {{ cdp.normalize_email('email') }} as email,
+        lower({{ cdp.clean_string('event_type') }}) as event_type,
+        {{ cdp.clean_string('campaign_id') }} as campaign_id,
+        {{ cdp.clean_string('url') }} as url,
+        cast(occurred_at as {{ dbt.type_timestamp() }}) as occurred_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,27 @@
+with
+
+source as (
+
+    select * from {{ source('segment', 'pages') }}
+
+),
+
+renamed as (
+
+    select
+        cast(id as {{ dbt.type_string() }}) as page_id,
+        {{ cdp.clean_string('anonymous_id') }} as anonymous_id,
+        {{ cdp.clean_string('user_id') }} as user_id,
+        {{ cdp.clean_string('url') }} as url,
+        {{ cdp.clean_string('path') }} as path,
+        {{ cdp.clean_string('referrer') }} as referrer,
+        {{ cdp.clean_string('title') }} as title,
+        {{ cdp.clean_string('context_user_agent') }} as user_agent,
+        cast("timestamp" as {{ dbt.type_timestamp() }}) as viewed_at,
+        cast(received_at as {{ dbt.type_timestamp() }}) as received_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,28 @@
+with
+
+source as (
+
+    select * from {{ source('segment', 'tracks') }}
+
+),
+
+renamed as (
+
+    select
+        cast(id as {{ dbt.type_string() }}) as track_id,
+        {{ cdp.clean_string('anonymous_id') }} as anonymous_id,
+        {{ cdp.clean_string('user_id') }} as user_id,
+        {{ cdp.clean_string('event') }} as event_name,
+        {{ cdp.clean_string('product_id') }} as product_id,
+        {{ cdp.clean_string('cart_id') }} as cart_id,
+        cast(revenue as {{ dbt.type_numeric() }}) as revenue,
+        {{ cdp.clean_string('context_ip') }} as ip_address,
+        {{ cdp.clean_string('context_user_agent') }} as user_agent,
+        cast("timestamp" as {{ dbt.type_timestamp() }}) as tracked_at,
+        cast(received_at as {{ dbt.type_timestamp() }}) as received_at
+
+    from source
+
+)
+
+select * from renamed

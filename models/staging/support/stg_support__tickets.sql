@@ -1,0 +1,28 @@
+with
+
+source as (
+
+    select * from {{ source('support', 'support_tickets') }}
+
+),
+
+renamed as (
+
+    select
+        cast(ticket_id as {{ dbt.type_string() }}) as ticket_id,
+        email as email_raw,
+        {{ cdp.normalize_email('email') }} as email,
+        phone as phone_raw,
+        {{ cdp.normalize_phone('phone') }} as phone,
+        lower({{ cdp.clean_string('channel') }}) as ticket_channel,
+        {{ cdp.clean_string('subject') }} as subject,
+        lower({{ cdp.clean_string('status') }}) as ticket_status,
+        lower(status) = 'solved' as is_solved,
+        cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
+        cast(solved_at as {{ dbt.type_timestamp() }}) as solved_at
+
+    from source
+
+)
+
+select * from renamed
