@@ -1,6 +1,6 @@
 """Benchmark: generate demo people and load them into a fresh DuckDB file; prints seconds and rows.
 
-    python bench/generate.py --people 1000000
+python bench/generate.py --people 1000000
 """
 
 from __future__ import annotations

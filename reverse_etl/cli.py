@@ -37,11 +37,18 @@ def dbt_command(target: str | None, dbt_args: tuple[str, ...]) -> None:
 
 @cli.command()
 @target_option
-@click.option("--people", type=click.IntRange(min=1), default=2000, show_default=True, help="How many people to generate.")
+@click.option(
+    "--people",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="How many people to generate.",
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same tables.")
 def generate(target: str | None, people: int, seed: int) -> None:
     """Write seeded demo raw tables (schema raw) and their ground truth into the warehouse."""
-    from reverse_etl.generator.load import describe, generate as generate_tables
+    from reverse_etl.generator.load import describe
+    from reverse_etl.generator.load import generate as generate_tables
     from reverse_etl.project import load_target
 
     summary = generate_tables(load_target(target), people=people, seed=seed)

@@ -17,6 +17,13 @@ class DbtResult:
     failures: list[str]
 
 
+def _summarize(exception: BaseException) -> str:
+    """dbt's message without its macro call trace: what failed and why, on one line."""
+    lines = [line.strip() for line in str(exception).splitlines()]
+    kept = [line for line in lines if line and not line.startswith(">")]
+    return " ".join(kept) or repr(exception)
+
+
 def run_dbt(
     args: list[str], target: str | None = None, root: Path | None = None, raise_on_failure: bool = True
 ) -> DbtResult:
@@ -35,11 +42,7 @@ def run_dbt(
         if str(result.status) in {"error", "fail", "runtime error"}
     ]
     if outcome.exception is not None and not failures:
-        failures.append(
-            str(outcome.exception).strip().splitlines()[0]
-            if str(outcome.exception).strip()
-            else repr(outcome.exception)
-        )
+        failures.append(_summarize(outcome.exception))
     if not outcome.success and not failures:
         failures.append(f"dbt {' '.join(args)} failed; see logs/dbt.log")
     result = DbtResult(success=outcome.success, results=results, failures=failures)

@@ -94,3 +94,113 @@ def use_target(monkeypatch: pytest.MonkeyPatch):
 
 
 WAREHOUSES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+class Warehouse:
+    """A warehouse under test: its profile environment, a DB-API connection and in-process dbt."""
+
+    def __init__(self, kind: str, env: dict[str, str]) -> None:
+        self.kind = kind
+        self.env = {"CDP_TARGET": kind, **env}
+        with environment(self.env):
+            self.target = load_target(kind, root=ROOT)
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[tuple]:
+        connection = connect(self.target)
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, params) if params else cursor.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            connection.close()
+
+    def execute(self, sql: str, params: tuple | list = ()) -> None:
+        connection = connect(self.target)
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, params) if params else cursor.execute(sql)
+            connection.commit()
+        finally:
+            connection.close()
+
+    def scalar(self, sql: str, params: tuple | list = ()):
+        return self.query(sql, params)[0][0]
+
+    def dbt(self, *args: str, raise_on_failure: bool = True):
+        from reverse_etl.dbt import run_dbt
+
+        with environment(self.env):
+            return run_dbt(list(args), target=self.kind, root=ROOT, raise_on_failure=raise_on_failure)
+
+    def generate(self, people: int = DEMO_PEOPLE, seed: int = DEMO_SEED):
+        from reverse_etl.generator import generate
+
+        return generate(self.target, people=people, seed=seed)
+
+
+class environment:
+    """Set environment variables for a block, then restore them."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        for key, value in self.values.items():
+            self.saved[key] = os.environ.get(key)
+            os.environ[key] = value
+
+    def __exit__(self, *exc: object) -> None:
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def new_duckdb_warehouse(folder: Path) -> Warehouse:
+    return Warehouse("duckdb", {"CDP_DUCKDB_PATH": str(folder / "cdp.duckdb")})
+
+
+def new_postgres_warehouse(dbname: str) -> Warehouse:
+    return Warehouse("postgres", {"CDP_PG_DBNAME": dbname})
+
+
+@pytest.fixture(scope="session")
+def generated_duckdb(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """Session DuckDB file with the demo data generated (DEMO_PEOPLE, DEMO_SEED). Treat as read-only."""
+    warehouse = new_duckdb_warehouse(tmp_path_factory.mktemp("duckdb"))
+    warehouse.generate()
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def generated_postgres(postgres_database: str) -> Warehouse:
+    """Session PostgreSQL database with the same demo data. Treat as read-only."""
+    warehouse = new_postgres_warehouse(postgres_database)
+    warehouse.generate()
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def built_duckdb(generated_duckdb: Warehouse) -> Warehouse:
+    """The demo data with the whole dbt project built on it (models, unit tests and data tests)."""
+    generated_duckdb.dbt("build")
+    return generated_duckdb
+
+
+@pytest.fixture(scope="session")
+def built_postgres(generated_postgres: Warehouse) -> Warehouse:
+    generated_postgres.dbt("build")
+    return generated_postgres
+
+
+@pytest.fixture(scope="session", params=WAREHOUSES)
+def built_warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    """Each warehouse in turn, built: tests using it run on DuckDB and on PostgreSQL."""
+    return request.getfixturevalue(f"built_{request.param}")
+
+
+@pytest.fixture(scope="session", params=WAREHOUSES)
+def generated_warehouse(request: pytest.FixtureRequest) -> Warehouse:
+    return request.getfixturevalue(f"generated_{request.param}")

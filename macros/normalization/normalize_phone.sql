@@ -1,3 +1,5 @@
+-- noqa: disable=LT02
+{#- The Jinja branches inside the CASE expression cannot follow the SQL indent rule (LT02). -#}
 {#- Phone number to E.164 (+<country code><national number>), or null when it cannot be read as one.
     Numbers without an international prefix are read in `default_country` (var cdp_default_country).
     Syntax only: a well-formed placeholder such as 000-000-0000 is left to the identity layer's blocklist. -#}

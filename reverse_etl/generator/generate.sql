@@ -246,7 +246,7 @@ singles as (
 junk as (
     -- Partner tags that failed to read their cookie: one placeholder value shared by thousands of strangers.
     select p, 'cks_' || p || '_' || j || '_j', pick_skewed(['0', 'undefined', '00000000-0000-0000-0000-000000000000', 'null', 'OPT_OUT'], u2(p, j, 'cks_jv')), anonymous_id, plus_seconds(seen_at, 60)
-    from anons where u2(p, j, 'cks_junk') < 0.02
+    from anons where u2(p, j, 'cks_junk') < 0.03
 )
 select p, sync_id, pick(['lotame', 'bluekai', 'liveramp'], u(sync_id, 'partner')) as partner, partner_cookie_id, anonymous_id, synced_at
 from (select * from pairs union all select * from singles union all select * from junk) as all_syncs;

@@ -135,7 +135,9 @@ def _replace_pg_table(cursor: Any, schema: str, table: str, columns: Columns, cs
         cursor.execute(f"create table {qualified} ({definition})")
     column_list = ", ".join(quote(name) for name in wanted)
     with csv_path.open("rb") as handle:
-        cursor.copy_expert(f"copy {qualified} ({column_list}) from stdin with (format csv, header true)", handle)
+        cursor.copy_expert(
+            f"copy {qualified} ({column_list}) from stdin with (format csv, header true)", handle
+        )
 
 
 def _load_postgres(memory: duckdb.DuckDBPyConnection, target: Target) -> None:
@@ -145,7 +147,9 @@ def _load_postgres(memory: duckdb.DuckDBPyConnection, target: Target) -> None:
             exports: list[tuple[str, str, Columns, Path]] = []
             for table, columns in RAW_TABLES.items():
                 path = Path(folder) / f"{table}.csv"
-                memory.execute(f"copy (select {_select_list(columns)} from gen_{table}) to '{path}' (header, delimiter ',')")
+                memory.execute(
+                    f"copy (select {_select_list(columns)} from gen_{table}) to '{path}' (header, delimiter ',')"
+                )
                 exports.append((RAW_SCHEMA, table, columns, path))
             truth_path = Path(folder) / "ground_truth.csv"
             memory.execute(
@@ -170,7 +174,9 @@ def _after_table_loaded(table: str) -> None:
     """A seam for tests that interrupt a load half-way; does nothing in normal runs."""
 
 
-def generate(target: Target, people: int = 2000, seed: int = 42, threads: int | None = None) -> GenerateSummary:
+def generate(
+    target: Target, people: int = 2000, seed: int = 42, threads: int | None = None
+) -> GenerateSummary:
     """Generate `people` people's raw records and replace the target's raw and ground-truth tables."""
     if not isinstance(people, int) or people < 1:
         raise ConfigError(f"--people must be a positive whole number, got {people!r}")

@@ -137,7 +137,11 @@ RAW_TABLES: dict[str, Columns] = {
 
 PRIMARY_KEYS: dict[str, str] = {table: columns[0][0] for table, columns in RAW_TABLES.items()}
 
-GROUND_TRUTH_COLUMNS: Columns = [("source_table", "varchar"), ("record_id", "varchar"), ("person_id", "varchar")]
+GROUND_TRUTH_COLUMNS: Columns = [
+    ("source_table", "varchar"),
+    ("record_id", "varchar"),
+    ("person_id", "varchar"),
+]
 
 RAW_SCHEMA = "raw"
 GROUND_TRUTH_SCHEMA = "ground_truth"

@@ -1,0 +1,9 @@
+"""Lint-time stand-ins for the project's macros (`cdp.<macro>(...)`): sqlfluff's jinja templater cannot run
+adapter.dispatch, so each call renders as its first argument, which keeps the surrounding SQL parseable."""
+
+
+def __getattr__(name):
+    def render(*args, **kwargs):
+        return str(args[0]) if args else "null"
+
+    return render

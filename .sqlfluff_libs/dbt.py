@@ -1,0 +1,21 @@
+"""Lint-time stand-ins for dbt's cross-database macros (`dbt.<macro>(...)`)."""
+
+TYPES = {
+    "type_string": "varchar",
+    "type_timestamp": "timestamp",
+    "type_numeric": "numeric",
+    "type_int": "integer",
+    "type_bigint": "bigint",
+    "type_float": "double",
+    "type_boolean": "boolean",
+}
+
+
+def __getattr__(name):
+    if name in TYPES:
+        return lambda *args, **kwargs: TYPES[name]
+
+    def render(*args, **kwargs):
+        return str(args[0]) if args else "null"
+
+    return render
