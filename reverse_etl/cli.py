@@ -55,6 +55,35 @@ def generate(target: str | None, people: int, seed: int) -> None:
     click.echo(describe(summary))
 
 
+@cli.command()
+@target_option
+def summary(target: str | None) -> None:
+    """Print every table of the CDP's layers with its row count."""
+    from reverse_etl.project import load_target
+    from reverse_etl.summary import layer_counts, render
+
+    click.echo(render(layer_counts(load_target(target))))
+
+
+@cli.command()
+@target_option
+@click.option("--people", type=click.IntRange(min=1), default=2000, show_default=True, help="Demo people to generate.")
+@click.option("--seed", type=int, default=42, show_default=True)
+def demo(target: str | None, people: int, seed: int) -> None:
+    """The whole CDP end to end: generate demo data, build every dbt model and test, print rows per layer."""
+    from reverse_etl.dbt import run_dbt
+    from reverse_etl.generator.load import describe, generate as generate_tables
+    from reverse_etl.project import load_target
+    from reverse_etl.summary import layer_counts, render
+
+    warehouse = load_target(target)
+    click.echo(describe(generate_tables(warehouse, people=people, seed=seed)))
+    click.echo(f"\ndbt build on {warehouse.describe()} ...")
+    result = run_dbt(["build", "--quiet"], target=warehouse.name)
+    click.echo(f"dbt build: {len(result.results)} nodes passed\n")
+    click.echo(render(layer_counts(warehouse)))
+
+
 def main() -> None:
     """Entry point: one error handler maps error classes to exit codes and prints one clear line."""
     try:

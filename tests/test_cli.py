@@ -1,0 +1,44 @@
+"""The top-level commands: demo, summary, dbt passthrough and the error handler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reverse_etl.cli import cli
+from reverse_etl.errors import ConfigError, DbtError
+
+
+def test_demo_generates_builds_and_prints_rows_per_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDP_TARGET", "duckdb")
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "demo.duckdb"))
+    result = CliRunner().invoke(cli, ["demo", "--people", "120", "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    assert "generated 120 people (seed 5)" in result.output
+    assert "dbt build:" in result.output
+    for layer in ("raw (", "staging ("):
+        assert layer in result.output
+    staged_contacts = next(line for line in result.output.splitlines() if "stg_crm__contacts" in line)
+    raw_contacts = next(line for line in result.output.splitlines() if line.strip().startswith("crm_contacts "))
+    assert staged_contacts.split()[-1] == raw_contacts.split()[-1] != "0"
+
+    summary = CliRunner().invoke(cli, ["summary"])
+    assert summary.exit_code == 0
+    assert staged_contacts.strip() in summary.output
+
+
+def test_dbt_passthrough_reports_failures_as_dbt_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CDP_TARGET", "duckdb")
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "empty.duckdb"))
+    # Staging views over raw tables that were never generated fail at build time, naming the model.
+    result = CliRunner().invoke(cli, ["dbt", "run", "--select", "stg_crm__contacts"])
+    assert isinstance(result.exception, DbtError)
+    assert "stg_crm__contacts" in str(result.exception)
+
+
+def test_unknown_target_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = CliRunner().invoke(cli, ["summary", "--target", "snowflake"])
+    assert isinstance(result.exception, ConfigError)
+    assert "unknown target 'snowflake'" in str(result.exception)
