@@ -67,12 +67,15 @@ def summary(target: str | None) -> None:
 
 @cli.command()
 @target_option
-@click.option("--people", type=click.IntRange(min=1), default=2000, show_default=True, help="Demo people to generate.")
+@click.option(
+    "--people", type=click.IntRange(min=1), default=2000, show_default=True, help="Demo people to generate."
+)
 @click.option("--seed", type=int, default=42, show_default=True)
 def demo(target: str | None, people: int, seed: int) -> None:
     """The whole CDP end to end: generate demo data, build every dbt model and test, print rows per layer."""
     from reverse_etl.dbt import run_dbt
-    from reverse_etl.generator.load import describe, generate as generate_tables
+    from reverse_etl.generator.load import describe
+    from reverse_etl.generator.load import generate as generate_tables
     from reverse_etl.project import load_target
     from reverse_etl.summary import layer_counts, render
 

@@ -25,13 +25,8 @@ def layer_counts(target: Target) -> list[RelationCount]:
     connection = connect(target)
     try:
         cursor = connection.cursor()
-        placeholders = ", ".join(["%s" if target.type == "postgres" else "?"] * len(LAYERS))
-        cursor.execute(
-            "select table_schema, table_name from information_schema.tables "
-            f"where table_schema in ({placeholders}) order by table_schema, table_name",
-            LAYERS,
-        )
-        relations = [(str(schema), str(name)) for schema, name in cursor.fetchall()]
+        cursor.execute("select table_schema, table_name from information_schema.tables")
+        relations = sorted((str(schema), str(name)) for schema, name in cursor.fetchall() if schema in LAYERS)
         counts = []
         for schema, name in relations:
             cursor.execute(f"select count(*) from {quote(schema)}.{quote(name)}")  # noqa: S608 - quoted catalog names

@@ -11,7 +11,9 @@ from reverse_etl.cli import cli
 from reverse_etl.errors import ConfigError, DbtError
 
 
-def test_demo_generates_builds_and_prints_rows_per_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_generates_builds_and_prints_rows_per_layer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CDP_TARGET", "duckdb")
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "demo.duckdb"))
     result = CliRunner().invoke(cli, ["demo", "--people", "120", "--seed", "5"])
@@ -21,7 +23,9 @@ def test_demo_generates_builds_and_prints_rows_per_layer(tmp_path: Path, monkeyp
     for layer in ("raw (", "staging ("):
         assert layer in result.output
     staged_contacts = next(line for line in result.output.splitlines() if "stg_crm__contacts" in line)
-    raw_contacts = next(line for line in result.output.splitlines() if line.strip().startswith("crm_contacts "))
+    raw_contacts = next(
+        line for line in result.output.splitlines() if line.strip().startswith("crm_contacts ")
+    )
     assert staged_contacts.split()[-1] == raw_contacts.split()[-1] != "0"
 
     summary = CliRunner().invoke(cli, ["summary"])
@@ -29,7 +33,9 @@ def test_demo_generates_builds_and_prints_rows_per_layer(tmp_path: Path, monkeyp
     assert staged_contacts.strip() in summary.output
 
 
-def test_dbt_passthrough_reports_failures_as_dbt_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dbt_passthrough_reports_failures_as_dbt_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CDP_TARGET", "duckdb")
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "empty.duckdb"))
     # Staging views over raw tables that were never generated fail at build time, naming the model.
