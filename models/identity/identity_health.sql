@@ -1,0 +1,70 @@
+{#- One row per measure of the identity graph's health: sizes, cluster-size distribution, exclusions and
+    the last connected-components run (rounds, limit violations, cut links, seconds). -#}
+with
+
+graph as (
+
+    select * from {{ ref('identity_graph') }}
+
+),
+
+records as (
+
+    select * from {{ ref('identity_records') }}
+
+),
+
+clusters as (
+
+    select customer_id, count(*) as identifiers from graph group by customer_id
+
+),
+
+excluded as (
+
+    select * from {{ ref('identity_excluded_identifiers') }}
+
+),
+
+last_run as (
+
+    select * from {{ ref('int_identity_components') | replace('int_identity_components', 'identity_component_runs') }}
+    where run_started_at = (select max(run_started_at) from {{ ref('int_identity_components') | replace('int_identity_components', 'identity_component_runs') }})
+
+),
+
+measures as (
+
+    select 'customers' as measure, cast(count(distinct customer_id) as {{ dbt.type_float() }}) as measure_value from records
+    union all
+    select 'records', count(*) from records
+    union all
+    select 'records_without_usable_identifier', count(*) from records where not is_resolved
+    union all
+    select 'identifiers', count(*) from graph
+    union all
+    select 'largest_cluster_identifiers', max(identifiers) from clusters
+    union all
+    select 'clusters_of_1_identifier', count(*) from clusters where identifiers = 1
+    union all
+    select 'clusters_of_2_to_5_identifiers', count(*) from clusters where identifiers between 2 and 5
+    union all
+    select 'clusters_of_6_to_20_identifiers', count(*) from clusters where identifiers between 6 and 20
+    union all
+    select 'clusters_of_21_to_100_identifiers', count(*) from clusters where identifiers between 21 and 100
+    union all
+    select 'clusters_of_over_100_identifiers', count(*) from clusters where identifiers > 100
+    union all
+    select {{ dbt.concat(["'excluded_'", 'exclusion_reason']) }}, count(*) from excluded group by exclusion_reason
+    union all
+    select 'last_run_rounds', max(rounds) from last_run
+    union all
+    select 'last_run_limit_violations', max(limit_violations) from last_run
+    union all
+    select 'last_run_cut_links', max(cut_edges) from last_run
+    union all
+    select 'last_run_seconds', max(seconds) from last_run
+
+)
+
+select measure, measure_value from measures

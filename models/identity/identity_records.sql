@@ -1,0 +1,44 @@
+{#- The customer of every source record that carries an identifier: the customer of its anchor (its
+    strongest usable identifier). A record whose identifiers are all excluded is a customer of its own. -#}
+with
+
+records as (
+
+    select distinct source_table, record_id from {{ ref('int_identifiers_unioned') }}
+
+),
+
+anchors as (
+
+    select anchors.source_table, anchors.record_id, nodes.identifier_type, nodes.identifier_value
+    from {{ ref('int_identity_record_anchors') }} as anchors
+    inner join {{ ref('int_identity_nodes') }} as nodes on nodes.node_id = anchors.node_id
+    where anchors.rank_in_record = 1
+
+),
+
+graph as (
+
+    select * from {{ ref('identity_graph') }}
+
+),
+
+assigned as (
+
+    select
+        records.source_table,
+        records.record_id,
+        coalesce(
+            graph.customer_id,
+            {{ cdp.mint_customer_id(dbt.concat(["'record:'", 'records.source_table', "':'", 'records.record_id'])) }}
+        ) as customer_id,
+        anchors.identifier_type as matched_on_identifier_type,
+        graph.customer_id is not null as is_resolved
+    from records
+    left join anchors on anchors.source_table = records.source_table and anchors.record_id = records.record_id
+    left join graph
+        on graph.identifier_type = anchors.identifier_type and graph.identifier_value = anchors.identifier_value
+
+)
+
+select * from assigned

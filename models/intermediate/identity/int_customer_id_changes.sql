@@ -1,0 +1,98 @@
+{#- What this run did to customer ids: mint (new, possibly split from an old id), survive (kept while
+    absorbing other ids) and retire (merged into another id, or gone with all its identifiers). -#}
+{%- set previous_graph = cdp.previous_identity_graph() -%}
+{%- set run_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+
+with
+
+resolved as (
+
+    select * from {{ ref('int_customer_ids_resolved') }}
+
+),
+
+previous_ids as (
+
+    {%- if previous_graph %}
+    select distinct customer_id from {{ previous_graph }}
+    {%- else %}
+    select cast(null as {{ dbt.type_string() }}) as customer_id where 1 = 0
+    {%- endif %}
+
+),
+
+current_ids as (
+
+    select distinct customer_id from resolved
+
+),
+
+-- Where the identifiers of each old id went now, the destination holding most of them first.
+destinations as (
+
+    select
+        previous_customer_id,
+        customer_id,
+        count(*) as identifiers,
+        row_number() over (partition by previous_customer_id order by count(*) desc, customer_id) as destination_rank
+    from resolved
+    where previous_customer_id is not null
+    group by previous_customer_id, customer_id
+
+),
+
+minted as (
+
+    select distinct
+        resolved.customer_id,
+        'mint' as change_type,
+        split_from.previous_customer_id as related_customer_id
+    from resolved
+    left join destinations as split_from
+        on split_from.customer_id = resolved.customer_id and split_from.destination_rank > 1
+    where resolved.is_new_customer_id
+
+),
+
+retired as (
+
+    select
+        previous_ids.customer_id,
+        'retire' as change_type,
+        destinations.customer_id as related_customer_id
+    from previous_ids
+    left join current_ids on current_ids.customer_id = previous_ids.customer_id
+    left join destinations
+        on destinations.previous_customer_id = previous_ids.customer_id and destinations.destination_rank = 1
+    where current_ids.customer_id is null
+
+),
+
+survived as (
+
+    select
+        related_customer_id as customer_id,
+        'survive' as change_type,
+        customer_id as related_customer_id
+    from retired
+    where related_customer_id is not null
+
+),
+
+changes as (
+
+    select * from minted
+    union all
+    select * from retired
+    union all
+    select * from survived
+
+)
+
+select
+    customer_id,
+    change_type,
+    related_customer_id,
+    {{ run_at }} as changed_at,
+    '{{ invocation_id }}' as invocation_id
+from changes

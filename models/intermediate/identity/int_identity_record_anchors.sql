@@ -1,0 +1,23 @@
+{#- Each record's usable identifiers, ranked: the first (strongest type, then smallest value) is the anchor
+    the record hangs on, and every other identifier of the record links to it. -#}
+with
+
+usable as (
+
+    select distinct validated.source_table, validated.record_id, nodes.node_id, nodes.identifier_type, nodes.priority
+    from {{ ref('int_identifiers_validated') }} as validated
+    inner join {{ ref('int_identity_nodes') }} as nodes
+        on nodes.identifier_type = validated.identifier_type and nodes.identifier_value = validated.identifier_value
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (partition by source_table, record_id order by priority, node_id) as rank_in_record
+    from usable
+
+)
+
+select * from ranked
