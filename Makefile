@@ -26,7 +26,7 @@ lint: install
 	$(BIN)/ruff format --check reverse_etl tests bench
 
 sql-lint: install
-	$(BIN)/sqlfluff lint models macros data-tests --processes 2
+	$(BIN)/sqlfluff lint models data-tests --processes 2
 
 typecheck: install
 	$(BIN)/mypy

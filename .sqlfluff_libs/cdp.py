@@ -4,6 +4,7 @@ adapter.dispatch, so each call renders as its first argument, which keeps the su
 
 def __getattr__(name):
     def render(*args, **kwargs):
-        return str(args[0]) if args else "null"
+        # A call without arguments (a relation-returning macro) renders as a table name.
+        return str(args[0]) if args else name
 
     return render

@@ -79,7 +79,7 @@
     {%- set seconds = (modules.datetime.datetime.utcnow() - started).total_seconds() -%}
     {%- do run_query("create table if not exists " ~ runs ~ " (run_started_at " ~ dbt.type_timestamp() ~ ", edges " ~ dbt.type_bigint()
         ~ ", nodes " ~ dbt.type_bigint() ~ ", components " ~ dbt.type_bigint() ~ ", rounds integer, limit_violations integer, cut_edges "
-        ~ dbt.type_bigint() ~ ", seconds " ~ dbt.type_float() ~ ")") -%}
+        ~ dbt.type_bigint() ~ ", seconds " ~ cdp.type_double() ~ ")") -%}
     {%- do run_query("insert into " ~ runs ~ " values (cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ "), "
         ~ counts[0] ~ ", " ~ counts[1] ~ ", " ~ counts[2] ~ ", " ~ state.max_rounds_used ~ ", " ~ violating_count ~ ", " ~ state.rejected ~ ", " ~ seconds ~ ")") -%}
     {%- for relation in [edges, node_types, labels, violating] -%}{%- do adapter.drop_relation(relation) -%}{%- endfor -%}

@@ -50,10 +50,10 @@ excluded as (
         identifier_value,
         exclusion_reason,
         records,
-        null,
+        null as raw_spellings,
         sample_raw_value,
         sample_record,
-        raw_spellings
+        raw_spellings as linked_identifiers
     from hubs
 
 )

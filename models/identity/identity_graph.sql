@@ -28,7 +28,7 @@ graph as (
         nodes.records
     from resolved
     inner join nodes
-        on nodes.identifier_type = resolved.identifier_type and nodes.identifier_value = resolved.identifier_value
+        on resolved.identifier_type = nodes.identifier_type and resolved.identifier_value = nodes.identifier_value
 
 )
 

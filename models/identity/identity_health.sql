@@ -16,7 +16,11 @@ records as (
 
 clusters as (
 
-    select customer_id, count(*) as identifiers from graph group by customer_id
+    select
+        customer_id,
+        count(*) as identifiers
+    from graph
+    group by customer_id
 
 ),
 
@@ -28,43 +32,98 @@ excluded as (
 
 last_run as (
 
-    select * from {{ ref('int_identity_components') | replace('int_identity_components', 'identity_component_runs') }}
-    where run_started_at = (select max(run_started_at) from {{ ref('int_identity_components') | replace('int_identity_components', 'identity_component_runs') }})
+    select * from {{ cdp.identity_component_runs() }}
+    where run_started_at = (select max(run_started_at) from {{ cdp.identity_component_runs() }})
 
 ),
 
 measures as (
 
-    select 'customers' as measure, cast(count(distinct customer_id) as {{ dbt.type_float() }}) as measure_value from records
+    select
+        'customers' as measure,
+        cast(count(distinct customer_id) as {{ cdp.type_double() }}) as measure_value
+    from records
     union all
-    select 'records', count(*) from records
+    select
+        'records' as measure,
+        count(*) as measure_value
+    from records
     union all
-    select 'records_without_usable_identifier', count(*) from records where not is_resolved
+    select
+        'records_without_usable_identifier' as measure,
+        count(*) as measure_value
+    from records
+    where not is_resolved
     union all
-    select 'identifiers', count(*) from graph
+    select
+        'identifiers' as measure,
+        count(*) as measure_value
+    from graph
     union all
-    select 'largest_cluster_identifiers', max(identifiers) from clusters
+    select
+        'largest_cluster_identifiers' as measure,
+        max(identifiers) as measure_value
+    from clusters
     union all
-    select 'clusters_of_1_identifier', count(*) from clusters where identifiers = 1
+    select
+        'clusters_of_1_identifier' as measure,
+        count(*) as measure_value
+    from clusters
+    where identifiers = 1
     union all
-    select 'clusters_of_2_to_5_identifiers', count(*) from clusters where identifiers between 2 and 5
+    select
+        'clusters_of_2_to_5_identifiers' as measure,
+        count(*) as measure_value
+    from clusters
+    where identifiers between 2 and 5
     union all
-    select 'clusters_of_6_to_20_identifiers', count(*) from clusters where identifiers between 6 and 20
+    select
+        'clusters_of_6_to_20_identifiers' as measure,
+        count(*) as measure_value
+    from clusters
+    where identifiers between 6 and 20
     union all
-    select 'clusters_of_21_to_100_identifiers', count(*) from clusters where identifiers between 21 and 100
+    select
+        'clusters_of_21_to_100_identifiers' as measure,
+        count(*) as measure_value
+    from clusters
+    where identifiers between 21 and 100
     union all
-    select 'clusters_of_over_100_identifiers', count(*) from clusters where identifiers > 100
+    select
+        'clusters_of_over_100_identifiers' as measure,
+        count(*) as measure_value
+    from clusters
+    where identifiers > 100
     union all
-    select {{ dbt.concat(["'excluded_'", 'exclusion_reason']) }}, count(*) from excluded group by exclusion_reason
+    select
+        {{ dbt.concat(["'excluded_'", 'exclusion_reason']) }} as measure,
+        count(*) as measure_value
+    from excluded
+    group by exclusion_reason
     union all
-    select 'last_run_rounds', max(rounds) from last_run
+    select
+        'last_run_rounds' as measure,
+        max(rounds) as measure_value
+    from last_run
     union all
-    select 'last_run_limit_violations', max(limit_violations) from last_run
+    select
+        'last_run_limit_violations' as measure,
+        max(limit_violations) as measure_value
+    from last_run
     union all
-    select 'last_run_cut_links', max(cut_edges) from last_run
+    select
+        'last_run_cut_links' as measure,
+        max(cut_edges) as measure_value
+    from last_run
     union all
-    select 'last_run_seconds', max(seconds) from last_run
+    select
+        'last_run_seconds' as measure,
+        max(seconds) as measure_value
+    from last_run
 
 )
 
-select measure, measure_value from measures
+select
+    measure,
+    measure_value
+from measures

@@ -4,15 +4,22 @@ with
 
 records as (
 
-    select distinct source_table, record_id from {{ ref('int_identifiers_unioned') }}
+    select distinct
+        source_table,
+        record_id
+    from {{ ref('int_identifiers_unioned') }}
 
 ),
 
 anchors as (
 
-    select anchors.source_table, anchors.record_id, nodes.identifier_type, nodes.identifier_value
+    select
+        anchors.source_table,
+        anchors.record_id,
+        nodes.identifier_type,
+        nodes.identifier_value
     from {{ ref('int_identity_record_anchors') }} as anchors
-    inner join {{ ref('int_identity_nodes') }} as nodes on nodes.node_id = anchors.node_id
+    inner join {{ ref('int_identity_nodes') }} as nodes on anchors.node_id = nodes.node_id
     where anchors.rank_in_record = 1
 
 ),
@@ -35,9 +42,9 @@ assigned as (
         anchors.identifier_type as matched_on_identifier_type,
         graph.customer_id is not null as is_resolved
     from records
-    left join anchors on anchors.source_table = records.source_table and anchors.record_id = records.record_id
+    left join anchors on records.source_table = anchors.source_table and records.record_id = anchors.record_id
     left join graph
-        on graph.identifier_type = anchors.identifier_type and graph.identifier_value = anchors.identifier_value
+        on anchors.identifier_type = graph.identifier_type and anchors.identifier_value = graph.identifier_value
 
 )
 
