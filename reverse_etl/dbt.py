@@ -17,6 +17,19 @@ class DbtResult:
     failures: list[str]
 
 
+def _node_name(result: Any) -> str:
+    node = getattr(result, "node", None)
+    return node.unique_id if node is not None else getattr(result, "unique_id", None) or "operation"
+
+
+def _one_line(message: str) -> str:
+    return " ".join(
+        line.strip()
+        for line in str(message).splitlines()
+        if line.strip() and not line.strip().startswith(">")
+    )
+
+
 def _summarize(exception: BaseException) -> str:
     """dbt's message without its macro call trace: what failed and why, on one line."""
     lines = [line.strip() for line in str(exception).splitlines()]
@@ -34,15 +47,26 @@ def run_dbt(
     full_args = [*args, "--project-dir", str(root), "--profiles-dir", str(root)]
     if target:
         full_args += ["--target", target]
-    outcome = dbtRunner().invoke(full_args)
+    logged_errors: list[str] = []
+
+    def keep_errors(event: Any) -> None:
+        if event.info.level == "error" and event.info.msg:
+            logged_errors.append(_one_line(event.info.msg))
+
+    outcome = dbtRunner(callbacks=[keep_errors]).invoke(full_args)
     results = list(getattr(outcome.result, "results", None) or [])
     failures = [
-        f"{result.node.unique_id}: {str(result.status)}" + (f" ({result.message})" if result.message else "")
+        f"{_node_name(result)}: {result.status}"
+        + (f" ({_one_line(result.message)})" if result.message else "")
         for result in results
         if str(result.status) in {"error", "fail", "runtime error"}
+        and (result.message or outcome.exception is None)
     ]
-    if outcome.exception is not None and not failures:
+    if outcome.exception is not None:
         failures.append(_summarize(outcome.exception))
+    if not outcome.success and not any(result.message for result in results) and outcome.exception is None:
+        # Operations report their error only as a log event.
+        failures = [error for error in logged_errors if error] or failures
     if not outcome.success and not failures:
         failures.append(f"dbt {' '.join(args)} failed; see logs/dbt.log")
     result = DbtResult(success=outcome.success, results=results, failures=failures)

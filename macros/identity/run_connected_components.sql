@@ -1,0 +1,14 @@
+{#- Operation: connected components of any edge table (bigint node_a, node_b) in `schema`, for tests,
+    benchmarks and ad-hoc graphs. Writes <labels> (node, label) and <labels>_rounds (rounds).
+    dbt run-operation run_connected_components --args '{schema: scratch, edges: my_edges, labels: my_labels}' -#}
+{% macro run_connected_components(schema, edges, labels, max_rounds=40) -%}
+    {%- set edge_relation = api.Relation.create(database=target.database, schema=schema, identifier=edges, type='table') -%}
+    {%- set label_relation = api.Relation.create(database=target.database, schema=schema, identifier=labels, type='table') -%}
+    {%- set started = modules.datetime.datetime.utcnow() -%}
+    {%- set rounds = cdp.connected_components(edge_relation, label_relation, max_rounds) -%}
+    {%- set seconds = (modules.datetime.datetime.utcnow() - started).total_seconds() -%}
+    {%- set stats = label_relation.incorporate(path={'identifier': labels ~ '_rounds'}) -%}
+    {%- do run_query("drop table if exists " ~ stats ~ "; create table " ~ stats ~ " as select " ~ rounds ~ " as rounds, "
+        ~ seconds ~ " as seconds") -%}
+    {{ log("connected components: " ~ rounds ~ " rounds, " ~ seconds ~ " s", info=true) }}
+{%- endmacro %}
