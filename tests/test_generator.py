@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DEMO_PEOPLE, DEMO_SEED, Warehouse, new_duckdb_warehouse
 
+from conftest import DEMO_PEOPLE, DEMO_SEED, Warehouse, new_duckdb_warehouse
 from reverse_etl.cli import cli
 from reverse_etl.errors import WarehouseError
 from reverse_etl.generator import RAW_TABLES

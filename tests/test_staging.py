@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Warehouse
 
+from conftest import Warehouse
 from reverse_etl.errors import DbtError
 
 STAGED_WITH_CONTACT_DATA = {
