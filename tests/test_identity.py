@@ -1,0 +1,330 @@
+"""Identity resolution: quality against the generator's ground truth, junk guards, limits, stable ids and
+config errors, on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, Warehouse, make_pg_database, new_duckdb_warehouse, new_postgres_warehouse
+from reverse_etl.errors import DbtError
+
+RAW_TABLE_OF = {
+    "stg_segment__identifies": "identifies",
+    "stg_segment__tracks": "tracks",
+    "stg_segment__pages": "pages",
+    "stg_app__events": "app_events",
+    "stg_crm__contacts": "crm_contacts",
+    "stg_shop__orders": "orders",
+    "stg_esp__email_events": "email_events",
+    "stg_dmp__cookie_syncs": "cookie_syncs",
+    "stg_support__tickets": "support_tickets",
+    "stg_privacy__consents": "consents",
+    "stg_privacy__requests": "privacy_requests",
+}
+JUNK_VALUES = [
+    "test@test.com",
+    "noreply@example.com",
+    "no-reply@shop.example.com",
+    "-1",
+    "null",
+    "undefined",
+    "0",
+    "anonymousid",
+]
+
+
+def record_assignments(warehouse: Warehouse) -> list[tuple[str, str]]:
+    """(customer_id, true person) for every record the identity graph placed."""
+    cases = " ".join(f"when '{model}' then '{table}'" for model, table in RAW_TABLE_OF.items())
+    return warehouse.query(
+        f"""
+        select records.customer_id, truth.person_id
+        from identity.identity_records as records
+        inner join ground_truth.record_people as truth
+            on truth.record_id = records.record_id
+            and truth.source_table = case records.source_table {cases} end
+        """
+    )
+
+
+def pairs(count: int) -> int:
+    return count * (count - 1) // 2
+
+
+def quality(assignments: list[tuple[str, str]]) -> dict[str, float]:
+    together = Counter(assignments)
+    predicted = Counter(customer for customer, _ in assignments)
+    actual = Counter(person for _, person in assignments)
+    true_pairs = sum(pairs(n) for n in together.values())
+    precision = true_pairs / max(1, sum(pairs(n) for n in predicted.values()))
+    recall = true_pairs / max(1, sum(pairs(n) for n in actual.values()))
+    # B-cubed: per record, the share of its cluster that is its person, and of its person in its cluster.
+    b3_precision = sum(n * n / predicted[c] for (c, _), n in together.items()) / len(assignments)
+    b3_recall = sum(n * n / actual[p] for (_, p), n in together.items()) / len(assignments)
+    return {
+        "pairwise_precision": precision,
+        "pairwise_recall": recall,
+        "bcubed_precision": b3_precision,
+        "bcubed_recall": b3_recall,
+        "bcubed_f1": 2 * b3_precision * b3_recall / (b3_precision + b3_recall),
+    }
+
+
+def test_quality_against_ground_truth(built_warehouse: Warehouse) -> None:
+    assignments = record_assignments(built_warehouse)
+    records = built_warehouse.scalar("select count(*) from identity.identity_records")
+    assert len(assignments) == records > 1000
+    scores = quality(assignments)
+    print(
+        f"identity quality on {built_warehouse.kind}: " + ", ".join(f"{k}={v:.4f}" for k, v in scores.items())
+    )
+    assert scores["pairwise_precision"] >= 0.99
+    assert scores["pairwise_recall"] >= 0.95
+
+
+def test_no_junk_value_joins_anyone(built_warehouse: Warehouse) -> None:
+    placeholders = ", ".join(f"'{value}'" for value in JUNK_VALUES)
+    in_graph = built_warehouse.query(
+        f"select identifier_type, identifier_value from identity.identity_graph where lower(identifier_value) in ({placeholders})"
+    )
+    assert in_graph == []
+    excluded = {
+        value
+        for (value,) in built_warehouse.query(
+            "select lower(identifier_value) from identity.identity_excluded_identifiers where exclusion_reason = 'blocklisted'"
+        )
+    }
+    assert {"test@test.com", "noreply@example.com"} <= excluded
+
+
+def test_every_customer_respects_the_limits(built_warehouse: Warehouse) -> None:
+    worst = built_warehouse.query(
+        """
+        select identifier_type, max(identifiers) from (
+            select customer_id, identifier_type, count(*) as identifiers
+            from identity.identity_graph group by customer_id, identifier_type
+        ) as per_customer
+        group by identifier_type
+        """
+    )
+    limits = {"user_id": 1, "email": 5, "phone": 5, "loyalty_card_id": 3}
+    for identifier_type, most in worst:
+        if identifier_type in limits:
+            assert most <= limits[identifier_type], identifier_type
+
+
+def test_health_reports_sizes_and_rounds(built_warehouse: Warehouse) -> None:
+    health = dict(built_warehouse.query("select measure, measure_value from identity.identity_health"))
+    assert health["customers"] == built_warehouse.scalar(
+        "select count(distinct customer_id) from identity.identity_records"
+    )
+    assert 1 <= health["last_run_rounds"] <= 15
+    assert health["excluded_blocklisted"] > 0
+    sizes = sum(health[key] for key in health if key.startswith("clusters_of_"))
+    assert sizes == built_warehouse.scalar("select count(distinct customer_id) from identity.identity_graph")
+
+
+@pytest.mark.postgres
+def test_both_warehouses_resolve_the_same_customers(
+    built_duckdb: Warehouse, built_postgres: Warehouse
+) -> None:
+    sql = "select source_table, record_id, customer_id from identity.identity_records order by 1, 2"
+    assert built_duckdb.query(sql) == built_postgres.query(sql)
+
+
+# --- stability, merges, hubs: each on a warehouse of its own -------------------------------------------
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
+    if request.param == "duckdb":
+        warehouse = new_duckdb_warehouse(tmp_path)
+    else:
+        name, drop = make_pg_database("cdp_idg")
+        request.addfinalizer(drop)
+        warehouse = new_postgres_warehouse(name)
+    warehouse.generate(people=250, seed=11)
+    return warehouse
+
+
+def build_identity(warehouse: Warehouse, *extra: str) -> None:
+    warehouse.dbt(
+        "build",
+        "--select",
+        "+identity_health",
+        "+customer_id_history",
+        "--indirect-selection",
+        "cautious",
+        *extra,
+    )
+
+
+def customers(warehouse: Warehouse) -> dict[str, frozenset[tuple[str, str]]]:
+    members: dict[str, set[tuple[str, str]]] = {}
+    for customer_id, identifier_type, value in warehouse.query(
+        "select customer_id, identifier_type, identifier_value from identity.identity_graph"
+    ):
+        members.setdefault(customer_id, set()).add((identifier_type, value))
+    return {customer_id: frozenset(identifiers) for customer_id, identifiers in members.items()}
+
+
+def customer_of(warehouse: Warehouse, identifier_type: str, value: str) -> str:
+    return warehouse.scalar(
+        "select customer_id from identity.identity_graph where identifier_type = %s and identifier_value = %s"
+        if warehouse.kind == "postgres"
+        else "select customer_id from identity.identity_graph where identifier_type = ? and identifier_value = ?",
+        (identifier_type, value),
+    )
+
+
+def two_customers_with_email_and_phone(warehouse: Warehouse) -> list[tuple[str, str, str]]:
+    return warehouse.query(
+        """
+        select customer_id, min(case when identifier_type = 'email' then identifier_value end),
+               min(case when identifier_type = 'phone' then identifier_value end)
+        from identity.identity_graph
+        group by customer_id
+        having count(case when identifier_type = 'email' then 1 end) = 1
+           and count(case when identifier_type = 'phone' then 1 end) >= 1
+           and count(case when identifier_type = 'user_id' then 1 end) = 0
+        order by customer_id
+        limit 2
+        """
+    )
+
+
+def test_ids_stay_stable_and_a_merge_keeps_the_older_id(fresh_warehouse: Warehouse) -> None:
+    warehouse = fresh_warehouse
+    build_identity(warehouse)
+    before = customers(warehouse)
+    (first_id, first_email, _), (second_id, _, second_phone) = two_customers_with_email_and_phone(warehouse)
+    # About 1% new records: a brand-new person, and one CRM record carrying the first customer's email
+    # and the second customer's phone, which merges them.
+    warehouse.execute(
+        """
+        insert into raw.crm_contacts (contact_id, email, phone, first_name, last_name, country, created_at, updated_at)
+        values ('crm_new_person', 'brand.new.person@newmail.io', '+1 202 555 0199', 'Brand', 'New', 'US',
+                timestamp '2026-06-01 10:00:00', timestamp '2026-06-01 10:00:00'),
+               ('crm_bridge', 'BRIDGE_EMAIL', 'BRIDGE_PHONE', 'Bridge', 'Record', 'US',
+                timestamp '2026-06-02 10:00:00', timestamp '2026-06-02 10:00:00')
+        """.replace("BRIDGE_EMAIL", first_email).replace("BRIDGE_PHONE", second_phone)
+    )
+    warehouse.execute(
+        "update raw.crm_contacts set email = trim(email), phone = trim(phone) where contact_id = 'crm_bridge'"
+    )
+    build_identity(warehouse)
+    after = customers(warehouse)
+
+    unchanged = {
+        customer_id: members for customer_id, members in before.items() if members in set(after.values())
+    }
+    assert len(unchanged) >= len(before) - 3
+    for customer_id, members in unchanged.items():
+        assert after.get(customer_id) == members, "a customer whose identifiers did not change kept its id"
+
+    merged_id = customer_of(warehouse, "email", first_email)
+    assert merged_id == customer_of(warehouse, "phone", second_phone)
+    assert merged_id == min(first_id, second_id), (
+        "both ids were minted in the same run: the smaller id is the older"
+    )
+    retired = second_id if merged_id == first_id else first_id
+    history = warehouse.query(
+        "select customer_id, change_type, related_customer_id from identity.customer_id_history where change_type <> 'mint'"
+    )
+    assert (retired, "retire", merged_id) in history
+    assert (merged_id, "survive", retired) in history
+    new_customer = customer_of(warehouse, "email", "brand.new.person@newmail.io")
+    assert new_customer not in before
+    assert (
+        warehouse.scalar(
+            "select count(*) from identity.customer_id_history where change_type = 'mint' and customer_id = %s"
+            if warehouse.kind == "postgres"
+            else "select count(*) from identity.customer_id_history where change_type = 'mint' and customer_id = ?",
+            (new_customer,),
+        )
+        == 1
+    )
+
+    history_rows = warehouse.scalar("select count(*) from identity.customer_id_history")
+    build_identity(warehouse, "--full-refresh")
+    assert customers(warehouse) == after, "--full-refresh keeps every id"
+    assert warehouse.scalar("select count(*) from identity.customer_id_history") == history_rows
+
+
+def test_a_value_shared_by_strangers_is_excluded_as_a_hub(tmp_path: Path) -> None:
+    warehouse = new_duckdb_warehouse(tmp_path)
+    warehouse.generate(people=250, seed=11)
+    # A partner tag that writes one fixed cookie value for everybody: 40 strangers' anonymous ids.
+    warehouse.execute(
+        """
+        insert into raw.cookie_syncs (sync_id, partner, partner_cookie_id, anonymous_id, synced_at)
+        select 'cks_broken_' || row_number() over (), 'lotame', 'BROKEN-TAG-VALUE', anonymous_id, timestamp '2026-06-01'
+        from (select distinct anonymous_id from raw.identifies where anonymous_id like '%-%' order by 1 limit 40)
+        """
+    )
+    build_identity(warehouse)
+    hub = warehouse.query(
+        "select exclusion_reason, linked_identifiers from identity.identity_excluded_identifiers "
+        "where identifier_type = 'cookie_id' and identifier_value = 'BROKEN-TAG-VALUE'"
+    )
+    usable_strangers = warehouse.scalar(
+        "select count(distinct identifier_value) from intermediate.int_identifiers_validated "
+        "where record_id like 'cks_broken_%' and identifier_type = 'anonymous_id' and exclusion_reason is null"
+    )
+    assert usable_strangers >= 30
+    assert hub == [("hub", usable_strangers)]
+    joined = warehouse.scalar(
+        "select max(users) from (select customer_id, count(*) as users from identity.identity_graph "
+        "where identifier_type = 'user_id' group by customer_id)"
+    )
+    assert joined == 1
+
+
+# --- configuration errors ------------------------------------------------------------------------------
+
+
+def identity_vars(change) -> str:
+    config = yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"]["cdp_identity"]
+    change(config)
+    return json.dumps({"cdp_identity": config})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda c: c["sources"][4]["identifiers"].update({"email": "e_mail"}),
+            r"vars.cdp_identity.sources\[4\].identifiers.email: unknown identifier type 'e_mail'",
+        ),
+        (
+            lambda c: c["identifier_types"]["email"].update({"valid_regex": "^[a-z+@"}),
+            r"vars.cdp_identity.identifier_types.email.valid_regex: regular expression .* does not compile",
+        ),
+        (
+            lambda c: c["identifier_types"]["user_id"].update({"max_per_customer": 0}),
+            r"vars.cdp_identity.identifier_types.user_id.max_per_customer must be at least 1",
+        ),
+        (
+            lambda c: c["sources"][0]["identifiers"].update({"mail_address": "email"}),
+            r"vars.cdp_identity.sources\[0\] \(stg_segment__identifies\): column 'mail_address' does not exist",
+        ),
+    ],
+    ids=["unknown type", "bad regex", "zero limit", "missing column"],
+)
+def test_bad_identity_config_is_a_compile_error_naming_file_and_key(
+    built_duckdb: Warehouse, change, message: str
+) -> None:
+    with pytest.raises(DbtError, match=r"dbt_project.yml: " + message):
+        built_duckdb.dbt(
+            "compile",
+            "--select",
+            "int_identifiers_unioned",
+            "int_identifiers_validated",
+            "--vars",
+            identity_vars(change),
+        )
