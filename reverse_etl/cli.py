@@ -87,6 +87,25 @@ def demo(target: str | None, people: int, seed: int) -> None:
     click.echo(render(layer_counts(warehouse)))
 
 
+@cli.group()
+def identity() -> None:
+    """Inspect the identity graph."""
+
+
+@identity.command("explain")
+@target_option
+@click.argument("identifier")
+@click.argument("other", required=False)
+def identity_explain(target: str | None, identifier: str, other: str | None) -> None:
+    """Why IDENTIFIER belongs to its customer, the records linking it to OTHER, or why it was excluded.
+
+    Identifiers are `type:value` (email:jane@example.com) or a bare value as any source wrote it."""
+    from reverse_etl.identity import explain
+    from reverse_etl.project import load_target
+
+    click.echo(explain(load_target(target), identifier, other))
+
+
 def main() -> None:
     """Entry point: one error handler maps error classes to exit codes and prints one clear line."""
     try:
