@@ -69,6 +69,7 @@ def main() -> None:
                     graphs.load_edges(warehouse, "bench", "edges", edges)
                     warehouse.dbt("run-operation", "run_connected_components", "--args", "{schema: bench, edges: edges, labels: labels}")
                     rounds, seconds = warehouse.query("select rounds, seconds from bench.labels_rounds")[0]
+                    seconds = float(seconds)
                 finally:
                     if drop:
                         drop()
