@@ -38,6 +38,10 @@ class PartialFailure(CdpError):
 
     exit_code = 6
 
+    def __init__(self, message: str, summary: object = None) -> None:
+        super().__init__(message)
+        self.summary = summary
+
 
 class DestinationError(CdpError):
     """Base for errors raised while talking to a destination; carries the HTTP status and body when known."""

@@ -43,7 +43,9 @@ class IdentityLookup:
             return [tuple(row) for row in cursor.fetchall()]
         except Exception as error:
             if "identity_graph" in str(error) or "int_identifiers_validated" in str(error):
-                raise WarehouseError(f"the identity graph is not built on {self.target.describe()}; run `cdp dbt build` first") from error
+                raise WarehouseError(
+                    f"the identity graph is not built on {self.target.describe()}; run `cdp dbt build` first"
+                ) from error
             raise
         finally:
             connection.close()
@@ -51,25 +53,34 @@ class IdentityLookup:
     def resolve(self, text: str) -> list[tuple[Identifier, str | None]]:
         """The identifiers a user's text may mean ("type:value" or a bare raw or normalized value), with the
         exclusion reason of each (None when it is in the graph)."""
-        identifier_type, _, value = text.partition(":") if ":" in text and not text.startswith("+") else ("", "", text)
+        identifier_type, _, value = (
+            text.partition(":") if ":" in text and not text.startswith("+") else ("", "", text)
+        )
         if identifier_type and " " in identifier_type:
             identifier_type, value = "", text
         type_filter = " and identifier_type = ?" if identifier_type else ""
-        params: tuple[Any, ...] = (value, value.strip().lower(), value) + ((identifier_type,) if identifier_type else ())
+        params: tuple[Any, ...] = (value, value.strip().lower(), value) + (
+            (identifier_type,) if identifier_type else ()
+        )
         rows = self._query(
             "select distinct identifier_type, identifier_value, exclusion_reason from intermediate.int_identifiers_validated "
-            "where (identifier_value_raw = ? or lower(identifier_value) = ? or identifier_value = ?)" + type_filter,
+            "where (identifier_value_raw = ? or lower(identifier_value) = ? or identifier_value = ?)"
+            + type_filter,
             params,
         )
         hubs = {
             (row[0], row[1])
-            for row in self._query("select identifier_type, identifier_value from identity.identity_excluded_identifiers where exclusion_reason = 'hub'")
+            for row in self._query(
+                "select identifier_type, identifier_value from identity.identity_excluded_identifiers where exclusion_reason = 'hub'"
+            )
         }
         found = []
         for row_type, row_value, reason in rows:
             if row_value is None:
                 continue
-            found.append((Identifier(row_type, row_value), "hub" if (row_type, row_value) in hubs else reason))
+            found.append(
+                (Identifier(row_type, row_value), "hub" if (row_type, row_value) in hubs else reason)
+            )
         return sorted(set(found), key=lambda item: str(item[0]))
 
     def customer_of(self, identifier: Identifier) -> str | None:
@@ -138,7 +149,9 @@ def explain(target: Target, first: str, second: str | None = None) -> str:
     for text in [first] + ([second] if second else []):
         candidates = lookup.resolve(text)
         if not candidates:
-            raise CdpError(f"'{text}' was not seen in any source; try type:value, e.g. email:jane@example.com")
+            raise CdpError(
+                f"'{text}' was not seen in any source; try type:value, e.g. email:jane@example.com"
+            )
         usable = [identifier for identifier, reason in candidates if reason is None]
         for identifier, reason in candidates:
             if reason is not None:

@@ -3,5 +3,8 @@
 from __future__ import annotations
 
 from reverse_etl.destinations.base import Destination
+from reverse_etl.destinations.webhook import WebhookDestination
 
-REGISTRY: dict[str, type[Destination]] = {}
+REGISTRY: dict[str, type[Destination]] = {
+    "webhook": WebhookDestination,
+}

@@ -1,0 +1,113 @@
+"""A generic JSON webhook: POSTs batches of records to a URL with a bearer token and reads one result per
+record. The simplest destination, and the one the engine's own tests run against."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reverse_etl.destinations.base import (
+    BatchResult,
+    Capabilities,
+    Destination,
+    Mode,
+    Operation,
+    RateLimit,
+    Record,
+    RecordResult,
+    SecretLookup,
+)
+from reverse_etl.errors import ConfigError, FatalDestinationError
+from reverse_etl.http import HttpClient, HttpRequest
+
+MAX_RECORDS = 500
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    token: str
+    batch_size: int = MAX_RECORDS
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any], secret: SecretLookup) -> WebhookConfig:
+        url = options.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"webhook option url must be an http(s) URL, got {url!r}")
+        token_variable = options.get("token_env", "WEBHOOK_TOKEN")
+        batch_size = options.get("batch_size", MAX_RECORDS)
+        if not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_RECORDS:
+            raise ConfigError(f"webhook option batch_size must be 1..{MAX_RECORDS}, got {batch_size!r}")
+        return cls(url=url, token=secret(str(token_variable)), batch_size=batch_size)
+
+
+class WebhookDestination(Destination):
+    name = "webhook"
+    capabilities = Capabilities(
+        max_batch_size=MAX_RECORDS,
+        modes=frozenset({Mode.UPSERT, Mode.UPDATE, Mode.INSERT, Mode.MIRROR}),
+        rate_limit=RateLimit(requests=1000, per_seconds=1),
+        identifier_rules="records are keyed by the sync's primary key; fields are sent as they are",
+    )
+
+    def __init__(self, options: Mapping[str, Any], secret: SecretLookup, http: HttpClient) -> None:
+        super().__init__(options, secret, http)
+        self.config = WebhookConfig.parse(options, secret)
+
+    def batch_size(self) -> int:
+        return self.config.batch_size
+
+    def _requests(self, records: Sequence[Record]) -> list[tuple[HttpRequest, list[Record]]]:
+        by_operation: dict[str, list[Record]] = {}
+        for record in records:
+            operation = (
+                "delete"
+                if record.operation in (Operation.DELETE, Operation.REMOVE)
+                else record.operation.value
+            )
+            by_operation.setdefault(operation, []).append(record)
+        return [
+            (
+                HttpRequest(
+                    method="POST",
+                    url=self.config.url,
+                    headers={
+                        "Authorization": f"Bearer {self.config.token}",
+                        "Content-Type": "application/json",
+                    },
+                    json={
+                        "operation": operation,
+                        "records": [{"key": r.key, "fields": dict(r.fields)} for r in group],
+                    },
+                ),
+                group,
+            )
+            for operation, group in by_operation.items()
+        ]
+
+    def plan_batch(self, records: Sequence[Record]) -> list[HttpRequest]:
+        return [request for request, _ in self._requests(records)]
+
+    def write_batch(self, records: Sequence[Record]) -> BatchResult:
+        outcome = BatchResult()
+        for request, group in self._requests(records):
+            operation = request.json["operation"]
+            try:
+                # Upserts and deletes by key are idempotent; a plain insert is not retried after a 5xx.
+                response = self.http.send(request, idempotent=operation != "insert")
+            except FatalDestinationError as error:
+                outcome.results += BatchResult.all_failed(group, f"HTTP {error.status}: {error.body}").results
+                continue
+            answers = {answer.get("key"): answer for answer in response.json().get("results", [])}
+            for record in group:
+                answer = answers.get(record.key)
+                if answer is None:
+                    outcome.results.append(
+                        RecordResult(record.key, ok=False, error="no result for this record", retryable=True)
+                    )
+                elif answer.get("status") == "ok":
+                    outcome.results.append(RecordResult(record.key, ok=True, destination_id=answer.get("id")))
+                else:
+                    outcome.results.append(RecordResult(record.key, ok=False, error=str(answer.get("error"))))
+        return outcome

@@ -1,0 +1,12 @@
+"""Every local fake, by destination name, for tests, benchmarks, the demo and `cdp sandbox`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from reverse_etl.sandbox.server import FakeService, Faults
+from reverse_etl.sandbox.webhook import WebhookFake
+
+FAKES: dict[str, Callable[[Faults], FakeService]] = {
+    "webhook": lambda faults: WebhookFake(faults),
+}

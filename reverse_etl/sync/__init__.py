@@ -1,0 +1,1 @@
+"""The reverse-ETL engine: sync declarations, the warehouse-side diff and the run protocol."""

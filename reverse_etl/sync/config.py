@@ -1,0 +1,155 @@
+"""Sync declarations: dbt exposures of type application with the settings under meta.cdp_sync.
+Read from target/manifest.json and validated at start-up; errors name the file, the key and the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reverse_etl.destinations.base import Mode
+from reverse_etl.errors import ConfigError
+from reverse_etl.warehouse import checked_name
+
+DEFAULT_MAX_CHANGE_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class Relation:
+    database: str | None
+    schema: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    name: str
+    model: str
+    relation: Relation
+    destination: str
+    mode: Mode
+    primary_key: str
+    # destination field name -> model column; empty means every column of the model under its own name.
+    fields: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    schedule: str | None = None
+    max_change_share: float = DEFAULT_MAX_CHANGE_SHARE
+    source_file: str = ""
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.model} -> {self.destination} ({self.mode.value})"
+
+
+def _fail(where: str, message: str) -> ConfigError:
+    return ConfigError(f"{where}: {message}")
+
+
+def parse_sync(exposure: dict[str, Any], models: dict[str, Relation]) -> SyncConfig:
+    source_file = exposure.get("original_file_path", "models")
+    where = f"{source_file}: exposures.{exposure.get('name')}.meta.cdp_sync"
+    settings = (exposure.get("meta") or {}).get("cdp_sync") or (
+        exposure.get("config", {}).get("meta") or {}
+    ).get("cdp_sync")
+    if not isinstance(settings, dict):
+        raise _fail(where, "is missing or not a mapping")
+    known = {
+        "model",
+        "destination",
+        "mode",
+        "primary_key",
+        "fields",
+        "options",
+        "schedule",
+        "max_change_share",
+    }
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise _fail(where, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
+    for key in ("model", "destination", "mode", "primary_key"):
+        if not settings.get(key):
+            raise _fail(f"{where}.{key}", "is required")
+    model = checked_name(settings["model"], f"{where}.model")
+    if model not in models:
+        raise _fail(f"{where}.model", f"no model named '{model}' in the project")
+    try:
+        mode = Mode(settings["mode"])
+    except ValueError as error:
+        raise _fail(
+            f"{where}.mode",
+            f"'{settings['mode']}' is not a mode; use one of {', '.join(m.value for m in Mode)}",
+        ) from error
+    fields = settings.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise _fail(f"{where}.fields", "must map destination field names to model columns")
+    for column in fields.values():
+        checked_name(column, f"{where}.fields column")
+    share = settings.get("max_change_share", DEFAULT_MAX_CHANGE_SHARE)
+    if not isinstance(share, int | float) or not 0 < share <= 1:
+        raise _fail(f"{where}.max_change_share", f"must be a share between 0 and 1, got {share!r}")
+    options = settings.get("options") or {}
+    if not isinstance(options, dict):
+        raise _fail(f"{where}.options", "must be a mapping of destination options")
+    return SyncConfig(
+        name=checked_name(exposure["name"], f"{source_file}: exposure name"),
+        model=model,
+        relation=models[model],
+        destination=str(settings["destination"]),
+        mode=mode,
+        primary_key=checked_name(settings["primary_key"], f"{where}.primary_key"),
+        fields=dict(fields),
+        options=_expand_env(options),
+        schedule=settings.get("schedule"),
+        max_change_share=float(share),
+        source_file=source_file,
+    )
+
+
+def _expand_env(options: dict[str, Any]) -> dict[str, Any]:
+    """Non-secret options may name environment variables as ${NAME} (e.g. a sandbox URL)."""
+    return {
+        key: os.path.expandvars(value) if isinstance(value, str) else value for key, value in options.items()
+    }
+
+
+def load_syncs(manifest_path: Path) -> dict[str, SyncConfig]:
+    """Every sync declared in the project, by name."""
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"{manifest_path}: cannot read the dbt manifest ({error}); run `cdp dbt parse`"
+        ) from error
+    models = {
+        node["name"]: Relation(node.get("database"), node["schema"], node.get("alias") or node["name"])
+        for node in manifest.get("nodes", {}).values()
+        if node.get("resource_type") == "model"
+    }
+    syncs: dict[str, SyncConfig] = {}
+    for exposure in manifest.get("exposures", {}).values():
+        meta = exposure.get("meta") or (exposure.get("config") or {}).get("meta") or {}
+        if exposure.get("type") == "application" and "cdp_sync" in meta:
+            sync = parse_sync(exposure, models)
+            syncs[sync.name] = sync
+    return syncs
+
+
+def secret_lookup(name: str) -> str:
+    """A credential from the environment, else from the YAML file named by CDP_SECRETS_FILE (kept outside git)."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    secrets_file = os.environ.get("CDP_SECRETS_FILE")
+    if secrets_file and Path(secrets_file).is_file():
+        try:
+            secrets = yaml.safe_load(Path(secrets_file).read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{secrets_file}: not valid YAML ({error.__class__.__name__})") from error
+        if isinstance(secrets, dict) and secrets.get(name):
+            return str(secrets[name])
+    raise ConfigError(
+        f"missing credential {name}: set the environment variable {name} or add it to CDP_SECRETS_FILE"
+    )

@@ -1,0 +1,299 @@
+"""The run protocol: diff in the warehouse -> destination-sized batches -> per-record results -> one
+transaction per batch that advances the snapshot only for confirmed rows and records the rejects.
+A crash at any point loses nothing: unconfirmed rows are sent again next run (writes are upserts or
+deletes by key, so a resend does not duplicate)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from reverse_etl.destinations import REGISTRY
+from reverse_etl.destinations.base import BatchResult, Destination, Mode, Operation, Record
+from reverse_etl.errors import ConfigError, PartialFailure, SyncError
+from reverse_etl.http import HttpClient, HttpRequest, shared_bucket
+from reverse_etl.sync import state
+from reverse_etl.sync.config import SyncConfig, secret_lookup
+from reverse_etl.sync.lock import sync_lock
+from reverse_etl.warehouse import Warehouse, quote
+
+# What each mode does with each kind of change (None: nothing is sent; a removed row is forgotten).
+OPERATIONS: dict[Mode, dict[str, Operation | None]] = {
+    Mode.UPSERT: {"added": Operation.UPSERT, "changed": Operation.UPSERT, "removed": None},
+    Mode.UPDATE: {"added": Operation.UPDATE, "changed": Operation.UPDATE, "removed": None},
+    Mode.INSERT: {"added": Operation.INSERT, "changed": None, "removed": None},
+    Mode.MIRROR: {"added": Operation.UPSERT, "changed": Operation.UPSERT, "removed": Operation.DELETE},
+    Mode.AUDIENCE_ADD: {"added": Operation.ADD, "changed": None, "removed": None},
+    Mode.AUDIENCE_REMOVE: {"added": Operation.REMOVE, "changed": None, "removed": None},
+    Mode.AUDIENCE_REPLACE: {"added": Operation.ADD, "changed": None, "removed": Operation.REMOVE},
+}
+
+
+@dataclass
+class RunSummary:
+    sync_name: str
+    run_id: str
+    diff: state.Diff
+    sent: int = 0
+    confirmed: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    status: str = "success"
+    planned_requests: list[HttpRequest] = field(default_factory=list)
+
+    def describe(self) -> str:
+        d = self.diff
+        return (
+            f"{self.sync_name}: {d.model_rows:,} model rows; added {d.added:,}, changed {d.changed:,}, removed {d.removed:,}"
+            f" (retries {d.retries:,}); sent {self.sent:,}, confirmed {self.confirmed:,}, rejected {self.rejected:,},"
+            f" skipped {self.skipped:,}, invalid keys {d.invalid:,} -> {self.status}"
+        )
+
+
+def make_destination(sync: SyncConfig, http: HttpClient | None = None) -> Destination:
+    destination_class = REGISTRY.get(sync.destination)
+    if destination_class is None:
+        raise ConfigError(
+            f"{sync.source_file}: exposures.{sync.name}.meta.cdp_sync.destination: unknown destination "
+            f"'{sync.destination}'; available: {', '.join(sorted(REGISTRY))}"
+        )
+    if sync.mode not in destination_class.capabilities.modes:
+        allowed = ", ".join(sorted(mode.value for mode in destination_class.capabilities.modes))
+        raise ConfigError(
+            f"{sync.source_file}: exposures.{sync.name}: {sync.destination} does not support mode {sync.mode.value}; it supports {allowed}"
+        )
+    limit = destination_class.capabilities.rate_limit
+    bucket = (
+        shared_bucket(
+            f"{sync.destination}:{sync.options.get('account', sync.options.get('url', ''))}",
+            limit.requests,
+            limit.per_seconds,
+        )
+        if limit
+        else None
+    )
+    return destination_class(sync.options, secret_lookup, http or HttpClient(bucket=bucket))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def check_columns(warehouse: Warehouse, sync: SyncConfig) -> tuple[list[str], dict[str, str]]:
+    columns = warehouse.columns(sync.relation.schema, sync.relation.name)
+    if not columns:
+        raise ConfigError(
+            f"{sync.name}: model {sync.model} is not built in {warehouse.target.describe()}; run `cdp dbt build --select {sync.model}`"
+        )
+    fields = state.mapping(sync, columns)
+    missing = sorted({column for column in [sync.primary_key, *fields.values()] if column not in columns})
+    if missing:
+        raise ConfigError(
+            f"{sync.source_file}: exposures.{sync.name}.meta.cdp_sync: column(s) {', '.join(missing)} not in model {sync.model} "
+            f"(it has {', '.join(columns)})"
+        )
+    return columns, fields
+
+
+def guard_blast_radius(sync: SyncConfig, diff: state.Diff, allow_mass_change: bool) -> None:
+    operations = OPERATIONS[sync.mode]
+    if allow_mass_change:
+        return
+    if (
+        sync.mode in (Mode.MIRROR, Mode.AUDIENCE_REPLACE)
+        and diff.model_rows == 0
+        and diff.previously_synced > 0
+    ):
+        raise SyncError(
+            f"{sync.name}: the model {sync.model} is empty; mirroring it would remove all {diff.previously_synced:,} "
+            "rows from the destination. Refused; rerun with --allow-mass-change if that is intended"
+        )
+    touched = (diff.changed if operations["changed"] else 0) + (diff.removed if operations["removed"] else 0)
+    if diff.previously_synced and touched > sync.max_change_share * diff.previously_synced:
+        raise SyncError(
+            f"{sync.name}: this run would change or remove {touched:,} of {diff.previously_synced:,} synced rows "
+            f"({touched / diff.previously_synced:.0%}, limit {sync.max_change_share:.0%}). Refused; rerun with "
+            "--allow-mass-change if that is intended"
+        )
+
+
+def _batches(
+    warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str], batch_size: int, only_rejected: bool
+) -> Iterator[list[Record]]:
+    operations = OPERATIONS[sync.mode]
+    kinds = [kind for kind, operation in operations.items() if operation is not None]
+    if not kinds:
+        return
+    columns = list(fields.values())
+    selected = ", ".join(f"model.{quote(column)}" for column in columns)
+    placeholders = ", ".join("?" for _ in kinds)
+    rejected_only = " and change.previous_status = 'rejected'" if only_rejected else ""
+    statement = (
+        f"select change.record_key, change.change_type, change.destination_id, {selected} "
+        f"from {state.changes_table(sync)} as change "
+        f"left join {state.relation_sql(sync)} as model on cast(model.{quote(sync.primary_key)} as varchar) = change.record_key "
+        f"and change.change_type <> 'removed' "
+        f"where change.change_type in ({placeholders}){rejected_only} order by change.change_type, change.record_key"
+    )
+    names = list(fields.keys())
+    pending: list[Record] = []
+    for rows in warehouse.stream(statement, kinds, batch_size=max(batch_size, 1000)):
+        for row in rows:
+            key, kind, destination_id, values = row[0], row[1], row[2], row[3:]
+            record_fields = (
+                {}
+                if kind == "removed"
+                else {name: _plain(value) for name, value in zip(names, values, strict=True)}
+            )
+            pending.append(
+                Record(
+                    key=key, fields=record_fields, operation=operations[kind], destination_id=destination_id
+                )
+            )  # type: ignore[arg-type]
+            if len(pending) == batch_size:
+                yield pending
+                pending = []
+    if pending:
+        yield pending
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly values: timestamps and decimals as text or numbers."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if value.__class__.__name__ == "Decimal":
+        return float(value)
+    return value
+
+
+def _commit_batch(
+    warehouse: Warehouse, sync: SyncConfig, run_id: str, records: list[Record], result: BatchResult
+) -> tuple[int, int]:
+    """One transaction: confirmed rows advance the snapshot, rejected rows are recorded for retry."""
+    by_key = {record.key: record for record in records}
+    hashes = dict(
+        warehouse.query(
+            f"select record_key, row_hash from {state.changes_table(sync)} where record_key in ({', '.join('?' for _ in records)})",
+            [record.key for record in records],
+        )
+    )
+    now = _now()
+    confirmed = [r for r in result.results if r.ok]
+    rejected = [r for r in result.results if not r.ok]
+    with warehouse.transaction():
+        warehouse.executemany(
+            f"delete from {state.SCHEMA}.snapshots where sync_name = ? and record_key = ?",
+            [(sync.name, r.key) for r in result.results],
+        )
+        kept = [r for r in confirmed if by_key[r.key].operation not in (Operation.DELETE, Operation.REMOVE)]
+        warehouse.executemany(
+            f"insert into {state.SCHEMA}.snapshots values (?, ?, ?, ?, 'synced', 0, null, ?, ?)",
+            [
+                (
+                    sync.name,
+                    r.key,
+                    hashes[r.key],
+                    hashes[r.key],
+                    r.destination_id or by_key[r.key].destination_id,
+                    now,
+                )
+                for r in kept
+            ],
+        )
+        warehouse.executemany(
+            f"insert into {state.SCHEMA}.snapshots select ?, ?, null, ?, 'rejected', ?, ?, ?, ?",
+            [
+                (sync.name, r.key, hashes.get(r.key), 1, r.error, by_key[r.key].destination_id, now)
+                for r in rejected
+            ],
+        )
+        warehouse.executemany(
+            f"insert into {state.SCHEMA}.rejects values (?, ?, ?, ?, ?, ?)",
+            [(run_id, sync.name, r.key, by_key[r.key].operation.value, r.error, now) for r in rejected],
+        )
+    return len(confirmed), len(rejected)
+
+
+def run_sync(
+    warehouse: Warehouse,
+    sync: SyncConfig,
+    allow_mass_change: bool = False,
+    dry_run: bool = False,
+    only_rejected: bool = False,
+    destination: Destination | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunSummary:
+    """Run (or plan, with dry_run) one sync. Raises SyncError when refused, PartialFailure when rows were rejected."""
+    destination = destination or make_destination(sync)
+    _, fields = check_columns(warehouse, sync)
+    state.ensure_state(warehouse)
+    batch_size = min(
+        destination.capabilities.max_batch_size, getattr(destination, "batch_size", lambda: 10**9)()
+    )
+    with sync_lock(warehouse, sync.name):
+        diff = state.compute_diff(warehouse, sync, fields)
+        summary = RunSummary(sync_name=sync.name, run_id=uuid.uuid4().hex, diff=diff)
+        guard_blast_radius(sync, diff, allow_mass_change)
+        if dry_run:
+            for batch in _batches(warehouse, sync, fields, batch_size, only_rejected):
+                summary.planned_requests += destination.plan_batch(batch)
+                summary.sent += len(batch)
+            summary.status = "planned"
+            return summary
+        warehouse.execute(
+            f"insert into {state.SCHEMA}.runs (run_id, sync_name, started_at, status, model_rows, added, changed, removed, invalid) "
+            "values (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+            (
+                summary.run_id,
+                sync.name,
+                _now(),
+                diff.model_rows,
+                diff.added,
+                diff.changed,
+                diff.removed,
+                diff.invalid,
+            ),
+        )
+        warehouse.commit()
+        error: str | None = None
+        try:
+            destination.begin_run(sync.mode)
+            for batch in _batches(warehouse, sync, fields, batch_size, only_rejected):
+                result = destination.write_batch(batch)
+                confirmed, rejected = _commit_batch(warehouse, sync, summary.run_id, batch, result)
+                summary.sent += len(batch)
+                summary.confirmed += confirmed
+                summary.rejected += rejected
+                if progress:
+                    progress(len(batch))
+            destination.finish_run(sync.mode, success=True)
+            _forget_removed(warehouse, sync)
+        except Exception as failure:
+            error = str(failure)
+            summary.status = "failed"
+            raise
+        finally:
+            if summary.status != "failed":
+                summary.status = "partial" if summary.rejected or diff.invalid else "success"
+            warehouse.execute(
+                f"update {state.SCHEMA}.runs set finished_at = ?, status = ?, confirmed = ?, rejected = ?, error = ? where run_id = ?",
+                (_now(), summary.status, summary.confirmed, summary.rejected, error, summary.run_id),
+            )
+            warehouse.commit()
+    if summary.status == "partial":
+        raise PartialFailure(summary.describe(), summary=summary)
+    return summary
+
+
+def _forget_removed(warehouse: Warehouse, sync: SyncConfig) -> None:
+    """Rows gone from the model in a mode that does not remove them: the sync stops tracking them."""
+    if OPERATIONS[sync.mode]["removed"] is None:
+        with warehouse.transaction():
+            warehouse.execute(
+                f"delete from {state.SCHEMA}.snapshots where sync_name = ? and record_key in "
+                f"(select record_key from {state.changes_table(sync)} where change_type = 'removed')",
+                (sync.name,),
+            )

@@ -1,0 +1,124 @@
+"""One small interface over the warehouses the sync service reads and keeps state in (DuckDB, PostgreSQL):
+identifier quoting, bound parameters, streaming reads and transactions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from reverse_etl.errors import ConfigError, WarehouseError
+from reverse_etl.project import Target, connect
+
+SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def quote(name: str) -> str:
+    """Quote one identifier (DuckDB and PostgreSQL share the double-quote rule)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def checked_name(name: str, what: str) -> str:
+    """Names the service builds SQL around must be plain identifiers: no quotes, dots or semicolons."""
+    if not isinstance(name, str) or not SIMPLE_NAME.match(name):
+        raise ConfigError(f"{what} '{name}' must be letters, digits and underscores only")
+    return name
+
+
+class Warehouse:
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.kind = target.type
+        self.marker = "%s" if self.kind == "postgres" else "?"
+        self._connection: Any = None
+
+    @property
+    def connection(self) -> Any:
+        if self._connection is None:
+            self._connection = connect(self.target)
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def sql(self, text: str) -> str:
+        """Write statements with `?` for parameters; this turns them into the driver's marker."""
+        return text.replace("?", self.marker) if self.kind == "postgres" else text
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(self.sql(statement), tuple(params))
+        except Exception as error:
+            self._rollback_quietly()
+            raise WarehouseError(f"{self.target.describe()}: {str(error).strip().splitlines()[0]}") from error
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        cursor = self.connection.cursor()
+        try:
+            cursor.executemany(self.sql(statement), [tuple(row) for row in rows])
+        except Exception as error:
+            self._rollback_quietly()
+            raise WarehouseError(f"{self.target.describe()}: {str(error).strip().splitlines()[0]}") from error
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(self.sql(statement), tuple(params))
+            return [tuple(row) for row in cursor.fetchall()]
+        except Exception as error:
+            self._rollback_quietly()
+            raise WarehouseError(f"{self.target.describe()}: {str(error).strip().splitlines()[0]}") from error
+
+    def columns(self, schema: str, table: str) -> list[str]:
+        rows = self.query(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            (schema, table),
+        )
+        return [row[0] for row in rows]
+
+    def stream(
+        self, statement: str, params: Sequence[Any] = (), batch_size: int = 10_000
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows in batches from a connection of their own, so memory stays flat and writes can interleave."""
+        reader = connect(self.target)
+        try:
+            if self.kind == "postgres":
+                cursor = reader.cursor(name="cdp_stream")
+                cursor.itersize = batch_size
+            else:
+                cursor = reader.cursor()
+            cursor.execute(self.sql(statement), tuple(params))
+            while True:
+                rows = cursor.fetchmany(batch_size)
+                if not rows:
+                    return
+                yield [tuple(row) for row in rows]
+        finally:
+            reader.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.execute("begin") if self.kind == "duckdb" else None
+        try:
+            yield
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        else:
+            self.connection.commit()
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def _rollback_quietly(self) -> None:
+        try:
+            self.connection.rollback()
+        except Exception:  # noqa: BLE001 - nothing to roll back is fine
+            pass
