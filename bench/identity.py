@@ -49,11 +49,15 @@ def scipy_seconds(edges: np.ndarray) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--warehouses", nargs="+", default=["duckdb"], choices=["duckdb", "postgres"])
     args = parser.parse_args()
-    print(f"{'warehouse':<9} {'nodes':>10} {'edges':>10} {'rounds':>6} {'sql s':>8} {'scipy s':>8} {'ratio':>7}")
+    print(
+        f"{'warehouse':<9} {'nodes':>10} {'edges':>10} {'rounds':>6} {'sql s':>8} {'scipy s':>8} {'ratio':>7}"
+    )
     for kind in args.warehouses:
         for size in args.sizes:
             edges = identity_shaped(size, np.random.default_rng(size))
@@ -67,13 +71,20 @@ def main() -> None:
                     warehouse = new_postgres_warehouse(name)
                 try:
                     graphs.load_edges(warehouse, "bench", "edges", edges)
-                    warehouse.dbt("run-operation", "run_connected_components", "--args", "{schema: bench, edges: edges, labels: labels}")
+                    warehouse.dbt(
+                        "run-operation",
+                        "run_connected_components",
+                        "--args",
+                        "{schema: bench, edges: edges, labels: labels}",
+                    )
                     rounds, seconds = warehouse.query("select rounds, seconds from bench.labels_rounds")[0]
                     seconds = float(seconds)
                 finally:
                     if drop:
                         drop()
-            print(f"{kind:<9} {size:>10,} {len(edges):>10,} {rounds:>6} {seconds:>8.2f} {reference:>8.3f} {seconds / reference:>7.1f}")
+            print(
+                f"{kind:<9} {size:>10,} {len(edges):>10,} {rounds:>6} {seconds:>8.2f} {reference:>8.3f} {seconds / reference:>7.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -75,6 +75,15 @@ class Warehouse:
             self._rollback_quietly()
             raise WarehouseError(f"{self.target.describe()}: {str(error).strip().splitlines()[0]}") from error
 
+    def rows_subquery(self, columns: Sequence[str]) -> str:
+        """A subquery yielding rows from one bound text array per column (bulk writes without per-row calls)."""
+        names = ", ".join(quote(column) for column in columns)
+        if self.kind == "postgres":
+            arrays = ", ".join("%s::text[]" for _ in columns)
+            return f"(select * from unnest({arrays}) as batch_rows({names}))"  # noqa: S608 - quoted names, bound arrays
+        arrays = ", ".join(f"unnest(?::varchar[]) as {quote(column)}" for column in columns)
+        return f"(select {arrays})"
+
     def columns(self, schema: str, table: str) -> list[str]:
         rows = self.query(
             "select column_name from information_schema.columns where table_schema = ? and table_name = ? "

@@ -4,6 +4,7 @@ a request budget, and state (records by key, and how many times each key was cre
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 from reverse_etl.sandbox.server import FakeService, Faults, HttpError, Request, Response, WindowRateLimiter
@@ -16,9 +17,14 @@ class WebhookFake(FakeService):
     name = "webhook"
 
     def __init__(
-        self, faults: Faults | None = None, token: str = "sandbox-token", requests_per_second: int = 100_000
+        self,
+        faults: Faults | None = None,
+        token: str = "sandbox-token",
+        requests_per_second: int = 100_000,
+        latency_seconds: float = 0.0,
     ) -> None:
         super().__init__(faults)
+        self.latency_seconds = latency_seconds
         self.token = token
         self.records: dict[str, dict[str, Any]] = {}
         self.ids: dict[str, str] = {}
@@ -48,6 +54,8 @@ class WebhookFake(FakeService):
             )
         if len(records) > MAX_RECORDS:
             raise HttpError(413, {"error": f"at most {MAX_RECORDS} records per request, got {len(records)}"})
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
         results = []
         with self.lock:
             for record in records:

@@ -174,47 +174,49 @@ def _commit_batch(
 ) -> tuple[int, int]:
     """One transaction: confirmed rows advance the snapshot, rejected rows are recorded for retry."""
     by_key = {record.key: record for record in records}
-    hashes = dict(
-        warehouse.query(
-            f"select record_key, row_hash from {state.changes_table(sync)} where record_key in ({', '.join('?' for _ in records)})",
-            [record.key for record in records],
-        )
-    )
+    removing = (Operation.DELETE, Operation.REMOVE)
+    columns = ["record_key", "ok", "destination_id", "error", "operation"]
+    arrays = [
+        [r.key for r in result.results],
+        ["1" if r.ok else "0" for r in result.results],
+        [r.destination_id for r in result.results],
+        [r.error for r in result.results],
+        [by_key[r.key].operation.value for r in result.results],
+    ]
+    params = [value for array in arrays for value in [array]]
+    batch = warehouse.rows_subquery(columns)
+    changes = state.changes_table(sync)
     now = _now()
-    confirmed = [r for r in result.results if r.ok]
-    rejected = [r for r in result.results if not r.ok]
+    removals = ", ".join(f"'{operation.value}'" for operation in removing)
     with warehouse.transaction():
-        warehouse.executemany(
-            f"delete from {state.SCHEMA}.snapshots where sync_name = ? and record_key = ?",
-            [(sync.name, r.key) for r in result.results],
+        warehouse.execute(
+            f"delete from {state.SCHEMA}.snapshots where sync_name = ? and record_key in (select record_key from {batch} as b)",
+            [sync.name, *params],
         )
-        kept = [r for r in confirmed if by_key[r.key].operation not in (Operation.DELETE, Operation.REMOVE)]
-        warehouse.executemany(
-            f"insert into {state.SCHEMA}.snapshots values (?, ?, ?, ?, 'synced', 0, null, ?, ?)",
-            [
-                (
-                    sync.name,
-                    r.key,
-                    hashes[r.key],
-                    hashes[r.key],
-                    r.destination_id or by_key[r.key].destination_id,
-                    now,
-                )
-                for r in kept
-            ],
+        warehouse.execute(
+            f"""
+            insert into {state.SCHEMA}.snapshots
+            select
+                ?, b.record_key,
+                case when b.ok = '1' then c.row_hash end,
+                c.row_hash,
+                case when b.ok = '1' then 'synced' else 'rejected' end,
+                case when b.ok = '1' then 0 else c.attempts + 1 end,
+                b.error,
+                coalesce(b.destination_id, c.destination_id),
+                ?
+            from {batch} as b
+            inner join {changes} as c on c.record_key = b.record_key
+            where not (b.ok = '1' and b.operation in ({removals}))
+            """,
+            [sync.name, now, *params],
         )
-        warehouse.executemany(
-            f"insert into {state.SCHEMA}.snapshots select ?, ?, null, ?, 'rejected', ?, ?, ?, ?",
-            [
-                (sync.name, r.key, hashes.get(r.key), 1, r.error, by_key[r.key].destination_id, now)
-                for r in rejected
-            ],
+        warehouse.execute(
+            f"insert into {state.SCHEMA}.rejects select ?, ?, b.record_key, b.operation, b.error, ? from {batch} as b where b.ok = '0'",
+            [run_id, sync.name, now, *params],
         )
-        warehouse.executemany(
-            f"insert into {state.SCHEMA}.rejects values (?, ?, ?, ?, ?, ?)",
-            [(run_id, sync.name, r.key, by_key[r.key].operation.value, r.error, now) for r in rejected],
-        )
-    return len(confirmed), len(rejected)
+    rejected = sum(1 for r in result.results if not r.ok)
+    return len(result.results) - rejected, rejected
 
 
 def run_sync(
