@@ -67,24 +67,61 @@ def summary(target: str | None) -> None:
 
 @cli.command()
 @target_option
-@click.option(
-    "--people", type=click.IntRange(min=1), default=2000, show_default=True, help="Demo people to generate."
-)
+@click.option("--people", type=click.IntRange(min=1), default=2000, show_default=True, help="Demo people.")
 @click.option("--seed", type=int, default=42, show_default=True)
 def demo(target: str | None, people: int, seed: int) -> None:
-    """The whole CDP end to end: generate demo data, build every dbt model and test, print rows per layer."""
+    """The whole CDP end to end: generate demo data, build every dbt model and test, sync every declared
+    sync to the local sandbox destinations, and print rows per layer and per-destination counts."""
     from reverse_etl.dbt import run_dbt
     from reverse_etl.generator.load import describe
     from reverse_etl.generator.load import generate as generate_tables
     from reverse_etl.project import load_target
+    from reverse_etl.sandbox.run import running_sandbox
     from reverse_etl.summary import layer_counts, render
+    from reverse_etl.sync.runner import run_sync
+    from reverse_etl.sync.service import project_syncs
+    from reverse_etl.warehouse import Warehouse
 
-    warehouse = load_target(target)
-    click.echo(describe(generate_tables(warehouse, people=people, seed=seed)))
-    click.echo(f"\ndbt build on {warehouse.describe()} ...")
-    result = run_dbt(["build", "--quiet"], target=warehouse.name)
+    target_config = load_target(target)
+    click.echo(describe(generate_tables(target_config, people=people, seed=seed)))
+    click.echo(f"\ndbt build on {target_config.describe()} ...")
+    result = run_dbt(["build", "--quiet"], target=target_config.name)
     click.echo(f"dbt build: {len(result.results)} nodes passed\n")
-    click.echo(render(layer_counts(warehouse)))
+    click.echo(render(layer_counts(target_config)))
+    syncs = project_syncs(target_config, reparse=False)
+    click.echo(f"\nsyncing {len(syncs)} declared syncs to the local sandbox")
+    with running_sandbox(sorted({declared.destination for declared in syncs.values()})):
+        warehouse = Warehouse(target_config)
+        try:
+            for declared in syncs.values():
+                summary = run_sync(warehouse, declared, allow_mass_change=True)
+                click.echo(
+                    f"  {declared.destination:<16} {declared.name:<28} sent {summary.sent:>7,}  "
+                    f"confirmed {summary.confirmed:>7,}  rejected {summary.rejected:>5,}"
+                )
+        finally:
+            warehouse.close()
+
+
+@cli.command()
+@click.option("--base-port", type=click.IntRange(1024, 65000), default=18700, show_default=True)
+def sandbox(base_port: int) -> None:
+    """Run every destination's local fake until Ctrl-C, and print how to point syncs at them."""
+    import time
+
+    from reverse_etl.sandbox.run import running_sandbox
+
+    with running_sandbox(base_port=base_port) as servers:
+        for name, server in servers.items():
+            click.echo(f"{name:<16} {server.url}")
+            for key, value in server.service.environment(server.url).items():
+                click.echo(f"  export {key}={value}")
+        click.echo("sandbox running; Ctrl-C to stop")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            click.echo("sandbox stopped")
 
 
 @cli.group()

@@ -28,6 +28,19 @@ def test_demo_generates_builds_and_prints_rows_per_layer(
     )
     assert staged_contacts.split()[-1] == raw_contacts.split()[-1] != "0"
 
+    activation_rows = next(
+        line for line in result.output.splitlines() if line.strip().startswith("sync_webhook__customers")
+    )
+    synced = next(
+        line for line in result.output.splitlines() if "webhook_customers" in line and "confirmed" in line
+    )
+    expected = activation_rows.split()[-1]
+    assert (
+        f"sent {expected:>7}" in synced
+        and f"confirmed {expected:>7}" in synced
+        and "rejected     0" in synced
+    )
+
     summary = CliRunner().invoke(cli, ["summary"])
     assert summary.exit_code == 0
     assert staged_contacts.strip() in summary.output

@@ -133,6 +133,10 @@ class FakeService:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
         self._routes.append((method.upper(), re.compile(f"^{regex}$"), handler))
 
+    def environment(self, url: str) -> dict[str, str]:
+        """Environment variables that point a sync's options and credentials at this fake, served at `url`."""
+        return {}
+
     def check_auth(self, request: Request) -> None:
         """Raise HttpError with the vendor's 401 body when the credentials are missing or wrong."""
 

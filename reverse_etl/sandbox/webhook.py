@@ -34,6 +34,9 @@ class WebhookFake(FakeService):
         self.limiter = WindowRateLimiter(requests_per_second, 1.0)
         self.route("POST", "/records", self.receive)
 
+    def environment(self, url: str) -> dict[str, str]:
+        return {"CDP_WEBHOOK_URL": f"{url}/records", "CDP_WEBHOOK_TOKEN": self.token}
+
     def check_auth(self, request: Request) -> None:
         if request.header("authorization") != f"Bearer {self.token}":
             raise HttpError(401, {"error": "missing or wrong bearer token"})

@@ -101,15 +101,16 @@ def parse_sync(exposure: dict[str, Any], models: dict[str, Relation]) -> SyncCon
         mode=mode,
         primary_key=checked_name(settings["primary_key"], f"{where}.primary_key"),
         fields=dict(fields),
-        options=_expand_env(options),
+        options=dict(options),
         schedule=settings.get("schedule"),
         max_change_share=float(share),
         source_file=source_file,
     )
 
 
-def _expand_env(options: dict[str, Any]) -> dict[str, Any]:
-    """Non-secret options may name environment variables as ${NAME} (e.g. a sandbox URL)."""
+def expand_env(options: dict[str, Any]) -> dict[str, Any]:
+    """Non-secret options may name environment variables as ${NAME} (e.g. a sandbox URL); expanded when a
+    destination is made, so the value in force at run time counts."""
     return {
         key: os.path.expandvars(value) if isinstance(value, str) else value for key, value in options.items()
     }

@@ -16,7 +16,7 @@ from reverse_etl.destinations.base import BatchResult, Destination, Mode, Operat
 from reverse_etl.errors import ConfigError, PartialFailure, SyncError
 from reverse_etl.http import HttpClient, HttpRequest, shared_bucket
 from reverse_etl.sync import state
-from reverse_etl.sync.config import SyncConfig, secret_lookup
+from reverse_etl.sync.config import SyncConfig, expand_env, secret_lookup
 from reverse_etl.sync.lock import sync_lock
 from reverse_etl.warehouse import Warehouse, quote
 
@@ -75,7 +75,7 @@ def make_destination(sync: SyncConfig, http: HttpClient | None = None) -> Destin
         if limit
         else None
     )
-    return destination_class(sync.options, secret_lookup, http or HttpClient(bucket=bucket))
+    return destination_class(expand_env(sync.options), secret_lookup, http or HttpClient(bucket=bucket))
 
 
 def _now() -> dt.datetime:
