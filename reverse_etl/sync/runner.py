@@ -227,6 +227,7 @@ def run_sync(
     only_rejected: bool = False,
     destination: Destination | None = None,
     progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> RunSummary:
     """Run (or plan, with dry_run) one sync. Raises SyncError when refused, PartialFailure when rows were rejected."""
     destination = destination or make_destination(sync)
@@ -271,14 +272,19 @@ def run_sync(
                 summary.rejected += rejected
                 if progress:
                     progress(len(batch))
-            destination.finish_run(sync.mode, success=True)
-            _forget_removed(warehouse, sync)
+                if should_stop and should_stop():
+                    # Graceful stop: what is confirmed is committed; the rest is sent next run.
+                    summary.status = "interrupted"
+                    break
+            destination.finish_run(sync.mode, success=summary.status != "interrupted")
+            if summary.status != "interrupted":
+                _forget_removed(warehouse, sync)
         except Exception as failure:
             error = str(failure)
             summary.status = "failed"
             raise
         finally:
-            if summary.status != "failed":
+            if summary.status not in ("failed", "interrupted"):
                 summary.status = "partial" if summary.rejected or diff.invalid else "success"
             warehouse.execute(
                 f"update {state.SCHEMA}.runs set finished_at = ?, status = ?, confirmed = ?, rejected = ?, error = ? where run_id = ?",

@@ -76,3 +76,11 @@ def reject_rows(warehouse: Warehouse, sync_name: str, limit: int = 20) -> list[t
         f"where sync_name = ? and status = 'rejected' order by record_key limit {int(limit)}",
         (sync_name,),
     )
+
+
+def last_started(warehouse: Warehouse, sync_name: str):
+    """When the sync's latest run started, or None if it never ran."""
+    rows = warehouse.query(
+        f"select max(started_at) from {state.SCHEMA}.runs where sync_name = ?", (sync_name,)
+    )
+    return rows[0][0] if rows and rows[0][0] else None

@@ -4,14 +4,15 @@
 with
 
 {% for source in identity.sources %}
+{%- set source_index = loop.index0 -%}
 {%- if execute -%}
     {%- set available = adapter.get_columns_in_relation(ref(source.model)) | map(attribute='name') | map('lower') | list -%}
     {%- if available | length == 0 -%}
-        {{ exceptions.raise_compiler_error("dbt_project.yml: vars.cdp_identity.sources[" ~ loop.index0 ~ "]: " ~ source.model ~ " has not been built (or has no columns); build it first") }}
+        {{ exceptions.raise_compiler_error("dbt_project.yml: vars.cdp_identity.sources[" ~ source_index ~ "]: " ~ source.model ~ " has not been built (or has no columns); build it first") }}
     {%- endif -%}
     {%- for column in [source.record_id, source.observed_at] + (source.identifiers.keys() | list) -%}
         {%- if column | lower not in available -%}
-            {{ exceptions.raise_compiler_error("dbt_project.yml: vars.cdp_identity.sources[" ~ loop.index0 ~ "] (" ~ source.model ~ "): column '" ~ column ~ "' does not exist in " ~ source.model ~ "; it has " ~ available | join(', ')) }}
+            {{ exceptions.raise_compiler_error("dbt_project.yml: vars.cdp_identity.sources[" ~ source_index ~ "] (" ~ source.model ~ "): column '" ~ column ~ "' does not exist in " ~ source.model ~ "; it has " ~ available | join(', ')) }}
         {%- endif -%}
     {%- endfor -%}
 {%- endif %}
