@@ -1,0 +1,90 @@
+"""Every `cdp sync` command and `cdp build`, through the CLI, on a built demo warehouse and the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import new_duckdb_warehouse
+from reverse_etl.cli import cli
+from reverse_etl.errors import PartialFailure
+from reverse_etl.sandbox.run import running_sandbox
+
+
+@pytest.fixture(scope="module")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory):
+    warehouse = new_duckdb_warehouse(tmp_path_factory.mktemp("sync_cli"))
+    warehouse.generate(people=150, seed=3)
+    warehouse.dbt("build")
+    return warehouse
+
+
+@pytest.fixture
+def cli_env(demo_warehouse, monkeypatch: pytest.MonkeyPatch):
+    for key, value in demo_warehouse.env.items():
+        monkeypatch.setenv(key, value)
+    with running_sandbox(["webhook"]) as servers:
+        yield demo_warehouse, servers["webhook"].service
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_list_plan_run_status_history(cli_env) -> None:
+    warehouse, service = cli_env
+    customers = warehouse.scalar("select count(*) from activation.sync_webhook__customers")
+
+    listed = invoke("sync", "list")
+    assert listed.exit_code == 0 and "webhook_customers: sync_webhook__customers -> webhook (upsert)" in listed.output
+
+    planned = invoke("sync", "plan", "webhook_customers", "--show", "1")
+    assert planned.exit_code == 0, planned.output
+    assert f"added {customers:,}" in planned.output and "POST http://127.0.0.1:" in planned.output
+    assert "Authorization: ***" in planned.output and service.token not in planned.output
+    assert service.records == {}, "a plan sends nothing"
+
+    ran = invoke("sync", "run", "webhook_customers")
+    assert ran.exit_code == 0, ran.output
+    assert f"confirmed {customers:,}" in ran.output and len(service.records) == customers
+
+    status = invoke("sync", "status")
+    assert f"webhook_customers: {customers:,} synced, 0 rejected" in status.output
+    history = invoke("sync", "history", "webhook_customers")
+    assert history.exit_code == 0 and f"confirmed {customers}" in history.output
+
+
+def test_rejects_shown_by_status_and_replayed_by_retry_rejects(cli_env) -> None:
+    warehouse, service = cli_env
+    from reverse_etl.sandbox.server import Faults
+
+    invoke("sync", "run", "webhook_customers")
+    # Forget what was synced, so the next run sends every row again, now with rejects.
+    warehouse.execute("delete from cdp_sync.snapshots")
+    service.records.clear()
+    service.faults = Faults(seed=1, record_reject_rate=0.2)
+    ran = invoke("sync", "run", "webhook_customers")
+    assert isinstance(ran.exception, PartialFailure)
+    rejected = warehouse.scalar("select count(*) from cdp_sync.snapshots where status = 'rejected'")
+    assert rejected > 0
+    status = invoke("sync", "status")
+    assert f"{rejected:,} rejected" in status.output and "rejected by the sandbox" in status.output
+    service.faults = Faults(seed=1)
+    retried = invoke("sync", "retry-rejects", "webhook_customers")
+    assert retried.exit_code == 0, retried.output
+    assert f"sent {rejected:,}, confirmed {rejected:,}" in retried.output
+
+
+def test_unknown_sync_is_named(cli_env) -> None:
+    result = invoke("sync", "run", "no_such_sync")
+    assert "no sync named 'no_such_sync'" in str(result.exception)
+
+
+def test_build_runs_dbt_then_due_syncs(cli_env) -> None:
+    warehouse, service = cli_env
+    result = invoke("build")
+    assert result.exit_code == 0, result.output
+    assert "dbt build:" in result.output
+    assert "webhook_customers:" in result.output
