@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner
 
@@ -38,7 +36,10 @@ def test_list_plan_run_status_history(cli_env) -> None:
     customers = warehouse.scalar("select count(*) from activation.sync_webhook__customers")
 
     listed = invoke("sync", "list")
-    assert listed.exit_code == 0 and "webhook_customers: sync_webhook__customers -> webhook (upsert)" in listed.output
+    assert (
+        listed.exit_code == 0
+        and "webhook_customers: sync_webhook__customers -> webhook (upsert)" in listed.output
+    )
 
     planned = invoke("sync", "plan", "webhook_customers", "--show", "1")
     assert planned.exit_code == 0, planned.output
