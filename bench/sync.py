@@ -1,0 +1,84 @@
+"""Benchmark: the sync engine on DuckDB against the unthrottled local webhook fake.
+
+    python bench/sync.py --rows 1000000
+
+Prints: the warehouse-side diff time (first run: all added; then with 1% changed), engine throughput of a
+full sync (rows/s), and the peak resident memory of the process that ran it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from reverse_etl.destinations.base import Mode
+from reverse_etl.project import Target, connect
+from reverse_etl.sandbox.server import FakeServer
+from reverse_etl.sandbox.webhook import WebhookFake
+from reverse_etl.sync import state
+from reverse_etl.sync.config import Relation, SyncConfig
+from reverse_etl.sync.runner import run_sync
+from reverse_etl.warehouse import Warehouse
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        target = Target(name="duckdb", type="duckdb", path=str(Path(folder) / "bench.duckdb"))
+        connection = connect(target)
+        connection.execute("create schema activation")
+        connection.execute(
+            "create table activation.people as select 'key_' || n as person_key, 'p' || n || '@example.org' as email, "
+            "n as score, 'segment_' || (n % 7) as segment from range(1, ? + 1) as t(n)",
+            [args.rows],
+        )
+        connection.close()
+        service = WebhookFake()
+        with FakeServer(service) as server:
+            os.environ["BENCH_WEBHOOK_TOKEN"] = service.token
+            sync = SyncConfig(
+                name="bench_people",
+                model="people",
+                relation=Relation(None, "activation", "people"),
+                destination="webhook",
+                mode=Mode.UPSERT,
+                primary_key="person_key",
+                fields={"email": "email", "score": "score", "segment": "segment"},
+                options={"url": f"{server.url}/records", "token_env": "BENCH_WEBHOOK_TOKEN"},
+                max_change_share=1.0,
+            )
+            warehouse = Warehouse(target)
+            state.ensure_state(warehouse)
+            fields = state.mapping(sync, ["person_key", "email", "score", "segment"])
+            started = time.perf_counter()
+            first = state.compute_diff(warehouse, sync, fields)
+            first_diff = time.perf_counter() - started
+
+            started = time.perf_counter()
+            summary = run_sync(warehouse, sync)
+            sync_seconds = time.perf_counter() - started
+
+            warehouse.execute("update activation.people set score = score + 1 where score % 100 = 0")
+            warehouse.commit()
+            started = time.perf_counter()
+            second = state.compute_diff(warehouse, sync, fields)
+            second_diff = time.perf_counter() - started
+            warehouse.close()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"rows: {args.rows:,}")
+    print(f"diff, first run (all added: {first.added:,}): {first_diff:.2f} s")
+    print(f"diff, 1% changed ({second.changed:,} changed): {second_diff:.2f} s")
+    print(f"full sync: {summary.confirmed:,} confirmed in {sync_seconds:.1f} s = {summary.confirmed / sync_seconds:,.0f} rows/s")
+    print(f"peak RSS of the process: {peak_mb:,.0f} MB")
+    sys.exit(0 if summary.confirmed == args.rows else 1)
+
+
+if __name__ == "__main__":
+    main()
