@@ -84,6 +84,18 @@ class Warehouse:
         arrays = ", ".join(f"unnest(?::varchar[]) as {quote(column)}" for column in columns)
         return f"(select {arrays})"
 
+    def query_columns(self, statement: str) -> list[str]:
+        """The column names a query returns (it is run with no rows)."""
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(f"select * from ({statement}) as probe where 1 = 0")  # noqa: S608 - a checked query
+            names = [column[0] for column in cursor.description]
+            cursor.fetchall()
+            return names
+        except Exception as error:
+            self._rollback_quietly()
+            raise WarehouseError(f"{self.target.describe()}: {str(error).strip().splitlines()[0]}") from error
+
     def columns(self, schema: str, table: str) -> list[str]:
         rows = self.query(
             "select column_name from information_schema.columns where table_schema = ? and table_name = ? "

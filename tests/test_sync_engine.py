@@ -269,3 +269,41 @@ def test_bad_input_is_named(tmp_path: Path, fake, monkeypatch: pytest.MonkeyPatc
     )
     with pytest.raises(WarehouseError, match="cannot reach"):
         run_sync(unreachable, webhook_sync(server), destination=None)
+
+
+def test_an_ad_hoc_query_sync_reads_only_what_its_select_returns(scratch: Warehouse, fake) -> None:
+    service, server = fake
+    make_people(scratch, 50)
+    sync = webhook_sync(
+        server, query="select person_key, email, score from activation.people where score > 40", model="top"
+    )
+    summary = run(scratch, sync)
+    assert summary.confirmed == 10
+    assert set(service.records) == {f"key_{n}" for n in range(41, 51)}
+
+
+@pytest.mark.parametrize(
+    ("query", "refusal"),
+    [
+        ("select * from activation.people; drop table activation.people", "exactly one SELECT"),
+        ("delete from activation.people", "only a SELECT is allowed"),
+        ("select * from read_csv('/etc/passwd')", "table functions are not allowed"),
+        ("select * from '/etc/passwd'", "table names must be plain identifiers"),
+        ("select pg_read_file('/etc/passwd') as person_key", "function pg_read_file is not allowed"),
+    ],
+)
+def test_ad_hoc_queries_that_are_not_one_read_only_select_are_refused(query: str, refusal: str) -> None:
+    exposure = {
+        "name": "quick_audience",
+        "original_file_path": "models/a.yml",
+        "meta": {
+            "cdp_sync": {
+                "query": query,
+                "destination": "webhook",
+                "mode": "upsert",
+                "primary_key": "person_key",
+            }
+        },
+    }
+    with pytest.raises(ConfigError, match=refusal):
+        parse_sync(exposure, {})

@@ -39,6 +39,8 @@ class SyncConfig:
     schedule: str | None = None
     max_change_share: float = DEFAULT_MAX_CHANGE_SHARE
     source_file: str = ""
+    # Ad-hoc SQL instead of a model: one read-only SELECT (checked by reverse_etl.sync.adhoc).
+    query: str | None = None
 
     def describe(self) -> str:
         return f"{self.name}: {self.model} -> {self.destination} ({self.mode.value})"
@@ -58,6 +60,7 @@ def parse_sync(exposure: dict[str, Any], models: dict[str, Relation]) -> SyncCon
         raise _fail(where, "is missing or not a mapping")
     known = {
         "model",
+        "query",
         "destination",
         "mode",
         "primary_key",
@@ -69,12 +72,25 @@ def parse_sync(exposure: dict[str, Any], models: dict[str, Relation]) -> SyncCon
     unknown = sorted(set(settings) - known)
     if unknown:
         raise _fail(where, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-    for key in ("model", "destination", "mode", "primary_key"):
+    for key in ("destination", "mode", "primary_key"):
         if not settings.get(key):
             raise _fail(f"{where}.{key}", "is required")
-    model = checked_name(settings["model"], f"{where}.model")
-    if model not in models:
-        raise _fail(f"{where}.model", f"no model named '{model}' in the project")
+    if bool(settings.get("model")) == bool(settings.get("query")):
+        raise _fail(
+            where, "give either model (a dbt model) or query (one read-only SELECT), not both or neither"
+        )
+    query = None
+    if settings.get("query"):
+        from reverse_etl.sync.adhoc import checked_query
+
+        query = checked_query(str(settings["query"]), "duckdb", f"{where}.query")
+        model = f"query_{exposure.get('name')}"
+        relation = Relation(None, "", model)
+    else:
+        model = checked_name(settings["model"], f"{where}.model")
+        if model not in models:
+            raise _fail(f"{where}.model", f"no model named '{model}' in the project")
+        relation = models[model]
     try:
         mode = Mode(settings["mode"])
     except ValueError as error:
@@ -96,7 +112,8 @@ def parse_sync(exposure: dict[str, Any], models: dict[str, Relation]) -> SyncCon
     return SyncConfig(
         name=checked_name(exposure["name"], f"{source_file}: exposure name"),
         model=model,
-        relation=models[model],
+        relation=relation,
+        query=query,
         destination=str(settings["destination"]),
         mode=mode,
         primary_key=checked_name(settings["primary_key"], f"{where}.primary_key"),

@@ -83,7 +83,15 @@ def _now() -> dt.datetime:
 
 
 def check_columns(warehouse: Warehouse, sync: SyncConfig) -> tuple[list[str], dict[str, str]]:
-    columns = warehouse.columns(sync.relation.schema, sync.relation.name)
+    if sync.query:
+        from reverse_etl.sync.adhoc import checked_query
+
+        checked_query(
+            sync.query, warehouse.kind, f"{sync.source_file}: exposures.{sync.name}.meta.cdp_sync.query"
+        )
+        columns = warehouse.query_columns(sync.query)
+    else:
+        columns = warehouse.columns(sync.relation.schema, sync.relation.name)
     if not columns:
         raise ConfigError(
             f"{sync.name}: model {sync.model} is not built in {warehouse.target.describe()}; run `cdp dbt build --select {sync.model}`"

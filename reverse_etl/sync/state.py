@@ -56,6 +56,9 @@ def changes_table(sync: SyncConfig) -> str:
 
 
 def relation_sql(sync: SyncConfig) -> str:
+    """What the sync reads: its model's table, or its checked ad-hoc query as a subquery."""
+    if sync.query:
+        return f"({sync.query})"
     return f"{quote(sync.relation.schema)}.{quote(sync.relation.name)}"
 
 
@@ -87,7 +90,7 @@ def compute_diff(warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str])
         create table {table} as
         with current_rows as (
             select cast({key} as varchar) as record_key, md5(? || '|' || {hashed}) as row_hash
-            from {relation_sql(sync)}
+            from {relation_sql(sync)} as source_rows
         ),
         keyed as (
             select record_key, min(row_hash) as row_hash, count(*) as copies from current_rows group by record_key
