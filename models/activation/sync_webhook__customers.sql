@@ -1,26 +1,35 @@
--- Known customers (with an email) for the generic webhook destination: one row per customer_id.
+-- Known customers with email consent, for the generic webhook destination: one row per customer_id.
+-- Built on the customers mart, so forgotten (suppressed) customers never reach it.
 with
-
-graph as (
-
-    select * from {{ ref('identity_graph') }}
-
-),
 
 customers as (
 
+    select * from {{ ref('customers') }}
+
+),
+
+traits as (
+
+    select * from {{ ref('customer_traits') }}
+
+),
+
+shaped as (
+
     select
-        customer_id,
-        min(case when identifier_type = 'email' then identifier_value end) as email,
-        min(case when identifier_type = 'phone' then identifier_value end) as phone,
-        min(case when identifier_type = 'user_id' then identifier_value end) as user_id,
-        count(*) as identifiers,
-        min(first_seen_at) as first_seen_at,
-        max(last_seen_at) as last_seen_at
-    from graph
-    group by customer_id
+        customers.customer_id,
+        customers.primary_email as email,
+        customers.primary_phone as phone,
+        customers.first_name,
+        customers.last_name,
+        traits.orders,
+        traits.revenue,
+        customers.first_seen_at,
+        customers.last_seen_at
+    from customers
+    inner join traits on traits.customer_id = customers.customer_id
+    where customers.primary_email is not null and traits.has_email_consent
 
 )
 
-select * from customers
-where email is not null
+select * from shaped

@@ -1,0 +1,148 @@
+{%- set as_of_var = var('cdp_as_of_date', '') -%}
+-- Behavioural traits per customer, computed as of var cdp_as_of_date (default: the latest order date, so a
+-- rebuild of the same data gives the same traits). Suppressed customers are left out.
+with
+
+customers as (
+
+    select customer_id from {{ ref('customers') }}
+
+),
+
+records as (
+
+    select * from {{ ref('identity_records') }}
+
+),
+
+orders as (
+
+    select records.customer_id, orders.*
+    from {{ ref('stg_shop__orders') }} as orders
+    inner join records on records.source_table = 'stg_shop__orders' and records.record_id = orders.order_id
+
+),
+
+as_of as (
+
+    {%- if as_of_var %}
+    select cast('{{ as_of_var }}' as {{ dbt.type_timestamp() }}) as as_of_at
+    {%- else %}
+    select max(ordered_at) as as_of_at from {{ ref('stg_shop__orders') }}
+    {%- endif %}
+
+),
+
+order_traits as (
+
+    select
+        customer_id,
+        count(*) as orders,
+        sum(order_amount) as revenue,
+        min(ordered_at) as first_order_at,
+        max(ordered_at) as last_order_at,
+        count(case when is_in_store then 1 end) as in_store_orders
+    from orders
+    where is_completed
+    group by customer_id
+
+),
+
+email_events as (
+
+    select records.customer_id, events.event_type, events.occurred_at
+    from {{ ref('stg_esp__email_events') }} as events
+    inner join records on records.source_table = 'stg_esp__email_events' and records.record_id = events.email_event_id
+
+),
+
+email_traits as (
+
+    select
+        email_events.customer_id,
+        count(case when event_type = 'open' and occurred_at > {{ dbt.dateadd('day', -30, 'as_of.as_of_at') }} then 1 end) as email_opens_30d,
+        count(case when event_type = 'open' and occurred_at > {{ dbt.dateadd('day', -90, 'as_of.as_of_at') }} then 1 end) as email_opens_90d,
+        count(case when event_type = 'click' and occurred_at > {{ dbt.dateadd('day', -30, 'as_of.as_of_at') }} then 1 end) as email_clicks_30d,
+        count(case when event_type = 'click' and occurred_at > {{ dbt.dateadd('day', -90, 'as_of.as_of_at') }} then 1 end) as email_clicks_90d,
+        count(case when event_type = 'unsubscribe' then 1 end) > 0 as is_unsubscribed,
+        count(case when event_type = 'bounce' then 1 end) > 0 as has_bounced
+    from email_events
+    cross join as_of
+    where email_events.occurred_at <= as_of.as_of_at
+    group by email_events.customer_id
+
+),
+
+web_sessions as (
+
+    select records.customer_id, pages.anonymous_id, cast(pages.viewed_at as date) as viewed_date
+    from {{ ref('stg_segment__pages') }} as pages
+    inner join records on records.source_table = 'stg_segment__pages' and records.record_id = pages.page_id
+    cross join as_of
+    where pages.viewed_at > {{ dbt.dateadd('day', -30, 'as_of.as_of_at') }} and pages.viewed_at <= as_of.as_of_at
+
+),
+
+web_traits as (
+
+    select customer_id, count(distinct {{ dbt.concat(['anonymous_id', "':'", 'cast(viewed_date as ' ~ dbt.type_string() ~ ')']) }}) as web_sessions_30d
+    from web_sessions
+    group by customer_id
+
+),
+
+ticket_traits as (
+
+    select records.customer_id, count(*) as support_tickets
+    from {{ ref('stg_support__tickets') }} as tickets
+    inner join records on records.source_table = 'stg_support__tickets' and records.record_id = tickets.ticket_id
+    group by records.customer_id
+
+),
+
+joined as (
+
+    select
+        customers.customer_id,
+        coalesce(order_traits.orders, 0) as orders,
+        cast(coalesce(order_traits.revenue, 0) as {{ cdp.type_double() }}) as revenue,
+        cast(order_traits.revenue / nullif(order_traits.orders, 0) as {{ cdp.type_double() }}) as average_order_value,
+        order_traits.first_order_at,
+        order_traits.last_order_at,
+        cast({{ dbt.datediff('order_traits.last_order_at', 'as_of.as_of_at', 'day') }} as {{ dbt.type_bigint() }}) as days_since_last_order,
+        coalesce(order_traits.in_store_orders, 0) as in_store_orders,
+        coalesce(email_traits.email_opens_30d, 0) as email_opens_30d,
+        coalesce(email_traits.email_opens_90d, 0) as email_opens_90d,
+        coalesce(email_traits.email_clicks_30d, 0) as email_clicks_30d,
+        coalesce(email_traits.email_clicks_90d, 0) as email_clicks_90d,
+        coalesce(email_traits.is_unsubscribed, false) as is_unsubscribed,
+        coalesce(email_traits.has_bounced, false) as has_bounced,
+        coalesce(web_traits.web_sessions_30d, 0) as web_sessions_30d,
+        coalesce(ticket_traits.support_tickets, 0) as support_tickets,
+        coalesce(consents.has_email_consent, false) as has_email_consent,
+        coalesce(consents.has_sms_consent, false) as has_sms_consent,
+        coalesce(consents.has_ads_consent, false) as has_ads_consent,
+        as_of.as_of_at
+    from customers
+    cross join as_of
+    left join order_traits on order_traits.customer_id = customers.customer_id
+    left join email_traits on email_traits.customer_id = customers.customer_id
+    left join web_traits on web_traits.customer_id = customers.customer_id
+    left join ticket_traits on ticket_traits.customer_id = customers.customer_id
+    left join {{ ref('int_customer_consents') }} as consents on consents.customer_id = customers.customer_id
+
+),
+
+scored as (
+
+    -- RFM quintiles among customers with orders (5 is best); ties broken by customer_id, so every warehouse agrees.
+    select
+        joined.*,
+        cast(case when orders > 0 then ntile(5) over (partition by orders > 0 order by days_since_last_order desc, customer_id) end as {{ dbt.type_bigint() }}) as recency_score,
+        cast(case when orders > 0 then ntile(5) over (partition by orders > 0 order by orders, customer_id) end as {{ dbt.type_bigint() }}) as frequency_score,
+        cast(case when orders > 0 then ntile(5) over (partition by orders > 0 order by revenue, customer_id) end as {{ dbt.type_bigint() }}) as monetary_score
+    from joined
+
+)
+
+select * from scored

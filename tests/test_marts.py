@@ -1,0 +1,207 @@
+"""Customer-360 marts, privacy suppression, segments and their history, on DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from pathlib import Path
+
+import pytest
+
+from conftest import Warehouse, make_pg_database, new_duckdb_warehouse, new_postgres_warehouse
+
+COMPARED = [
+    "marts.customers",
+    "marts.customer_traits",
+    "segments.seg_high_value",
+    "segments.seg_churn_risk",
+    "segments.seg_new_customers",
+    "activation.sync_webhook__customers",
+]
+
+
+def normalized(rows: list[tuple]) -> list[tuple]:
+    def value(item):
+        if isinstance(item, float | decimal.Decimal):
+            return round(float(item), 6)
+        if isinstance(item, dt.datetime):
+            return item.replace(tzinfo=None).isoformat(timespec="seconds")
+        return item
+
+    return sorted((tuple(value(item) for item in row) for row in rows), key=repr)
+
+
+@pytest.mark.postgres
+def test_marts_segments_and_activation_are_identical_on_duckdb_and_postgres(
+    built_duckdb: Warehouse, built_postgres: Warehouse
+) -> None:
+    for relation in COMPARED:
+        duck = normalized(built_duckdb.query(f"select * from {relation}"))
+        pg = normalized(built_postgres.query(f"select * from {relation}"))
+        assert len(duck) > 0, relation
+        assert duck == pg, relation
+
+
+def test_golden_record_takes_the_name_of_the_newest_crm_record(built_warehouse: Warehouse) -> None:
+    mismatches = built_warehouse.query(
+        """
+        with newest as (
+            select records.customer_id, contacts.first_name,
+                   row_number() over (partition by records.customer_id order by contacts.updated_at desc, contacts.first_name) as rank_in_customer
+            from staging.stg_crm__contacts as contacts
+            join identity.identity_records as records
+              on records.source_table = 'stg_crm__contacts' and records.record_id = contacts.contact_id
+            where contacts.first_name is not null
+        )
+        select customers.customer_id from marts.customers as customers
+        join newest on newest.customer_id = customers.customer_id and newest.rank_in_customer = 1
+        where customers.name_source <> 'crm' or customers.first_name <> newest.first_name
+        """
+    )
+    assert mismatches == []
+    assert built_warehouse.scalar("select count(*) from marts.customers where name_source = 'crm'") > 100
+
+
+def test_rfm_quintiles_follow_their_measure(built_warehouse: Warehouse) -> None:
+    bounds = built_warehouse.query(
+        "select monetary_score, min(revenue), max(revenue), count(*) from marts.customer_traits "
+        "where orders > 0 group by monetary_score order by monetary_score"
+    )
+    assert [score for score, *_ in bounds] == [1, 2, 3, 4, 5]
+    for (_, _, lower_max, _), (_, upper_min, _, _) in zip(bounds, bounds[1:], strict=False):
+        assert lower_max <= upper_min
+    assert (
+        built_warehouse.scalar(
+            "select count(*) from marts.customer_traits where orders = 0 and monetary_score is not null"
+        )
+        == 0
+    )
+
+
+def test_activation_only_holds_consented_unsuppressed_customers(built_warehouse: Warehouse) -> None:
+    assert (
+        built_warehouse.scalar(
+            """
+        select count(*) from activation.sync_webhook__customers as activation
+        left join marts.customer_traits as traits on traits.customer_id = activation.customer_id
+        left join privacy.suppressed_customers as suppressed on suppressed.customer_id = activation.customer_id
+        where traits.has_email_consent is not true or suppressed.customer_id is not null
+        """
+        )
+        == 0
+    )
+    assert built_warehouse.scalar("select count(*) from privacy.suppressed_customers") > 0
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def own_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
+    if request.param == "duckdb":
+        warehouse = new_duckdb_warehouse(tmp_path)
+    else:
+        name, drop = make_pg_database("cdp_mrt")
+        request.addfinalizer(drop)
+        warehouse = new_postgres_warehouse(name)
+    warehouse.generate(people=250, seed=21)
+    warehouse.dbt("build")
+    return warehouse
+
+
+def marker(warehouse: Warehouse) -> str:
+    return "%s" if warehouse.kind == "postgres" else "?"
+
+
+def test_forgotten_customers_stay_gone_after_full_refresh_and_replay(own_warehouse: Warehouse) -> None:
+    warehouse = own_warehouse
+    q = marker(warehouse)
+    customer_id, email = warehouse.query(
+        "select customer_id, email from activation.sync_webhook__customers order by customer_id limit 1"
+    )[0]
+    warehouse.execute(
+        f"insert into raw.privacy_requests (request_id, email, request_type, requested_at) values ('prq_test', {q}, 'deletion', timestamp '2026-06-15 12:00:00')",
+        (email,),
+    )
+    warehouse.dbt("build")
+    for relation in [
+        "marts.customers",
+        "marts.customer_traits",
+        "activation.sync_webhook__customers",
+        "segments.segment_memberships",
+    ]:
+        gone = warehouse.scalar(
+            f"select count(*) from {relation} where customer_id = {q} and "
+            + ("exited_at is null" if "memberships" in relation else "1 = 1"),
+            (customer_id,),
+        )
+        assert gone == 0, relation
+    applied = warehouse.query(
+        "select customer_ids, identifiers_suppressed from privacy.privacy_requests_applied where privacy_request_id = 'prq_test'"
+    )
+    assert applied and customer_id in applied[0][0] and applied[0][1] >= 1
+
+    # A replay of an old event of theirs arrives after a full refresh: they must not come back.
+    warehouse.execute(
+        f"insert into raw.crm_contacts (contact_id, email, first_name, created_at, updated_at) values ('crm_replayed', {q}, 'Again', timestamp '2026-06-20 00:00:00', timestamp '2026-06-20 00:00:00')",
+        (email,),
+    )
+    warehouse.dbt("build", "--full-refresh")
+    assert (
+        warehouse.scalar(f"select count(*) from marts.customers where all_emails like {q}", (f"%{email}%",))
+        == 0
+    )
+    assert (
+        warehouse.scalar(
+            f"select count(*) from activation.sync_webhook__customers where email = {q}", (email,)
+        )
+        == 0
+    )
+
+
+def test_segment_history_across_three_builds(own_warehouse: Warehouse) -> None:
+    warehouse = own_warehouse
+    q = marker(warehouse)
+    newcomer, email = warehouse.query(
+        """
+        select customers.customer_id, customers.primary_email
+        from marts.customers as customers join marts.customer_traits as traits using (customer_id)
+        where traits.orders = 0 and customers.primary_email is not null
+        order by customers.customer_id limit 1
+        """
+    )[0]
+    assert (
+        warehouse.scalar(
+            f"select count(*) from segments.segment_memberships where customer_id = {q}", (newcomer,)
+        )
+        == 0
+    )
+    latest_order = warehouse.scalar("select max(ordered_at) from raw.orders")
+    warehouse.execute(
+        f"insert into raw.orders (order_id, channel, email, status, currency, total_amount, ordered_at, received_at) "
+        f"values ('ord_newcomer', 'online', {q}, 'completed', 'USD', 42.0, {q}, {q})",
+        (email, latest_order, latest_order),
+    )
+    warehouse.execute(
+        "insert into raw.order_items values ('ord_newcomer_0', 'ord_newcomer', 'prd_1', 'shoes', 1, 42.0)"
+    )
+    warehouse.dbt("build")
+    entered = warehouse.query(
+        f"select segment_name, entered_at, exited_at from segments.segment_memberships where customer_id = {q}",
+        (newcomer,),
+    )
+    assert [(segment, exited) for segment, _, exited in entered] == [("seg_new_customers", None)]
+
+    warehouse.execute("delete from raw.order_items where order_id = 'ord_newcomer'")
+    warehouse.execute("delete from raw.orders where order_id = 'ord_newcomer'")
+    warehouse.dbt("build")
+    history = warehouse.query(
+        f"select segment_name, entered_at, exited_at from segments.segment_memberships where customer_id = {q}",
+        (newcomer,),
+    )
+    assert len(history) == 1
+    segment, entered_at, exited_at = history[0]
+    assert segment == "seg_new_customers" and exited_at is not None and exited_at > entered_at
+    total_open = warehouse.scalar("select count(*) from segments.segment_memberships where exited_at is null")
+    current = sum(
+        warehouse.scalar(f"select count(*) from segments.{name}")
+        for name in ("seg_high_value", "seg_churn_risk", "seg_new_customers")
+    )
+    assert total_open == current
