@@ -11,6 +11,14 @@ TYPES = {
 }
 
 
+def concat(fields):
+    return " || ".join(str(field) for field in fields)
+
+
+def listagg(measure, delimiter_text="','", order_by_clause=None, limit_num=None):
+    return f"string_agg({measure}, {delimiter_text})"
+
+
 def __getattr__(name):
     if name in TYPES:
         return lambda *args, **kwargs: TYPES[name]

@@ -44,12 +44,17 @@ class Warehouse:
             self._connection.close()
             self._connection = None
 
+    def _cursor(self) -> Any:
+        """PostgreSQL: a cursor of the one connection. DuckDB: the connection itself, because a DuckDB
+        cursor is a separate connection with a transaction of its own."""
+        return self.connection if self.kind == "duckdb" else self.connection.cursor()
+
     def sql(self, text: str) -> str:
         """Write statements with `?` for parameters; this turns them into the driver's marker."""
         return text.replace("?", self.marker) if self.kind == "postgres" else text
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
-        cursor = self.connection.cursor()
+        cursor = self._cursor()
         try:
             cursor.execute(self.sql(statement), tuple(params))
         except Exception as error:
@@ -59,7 +64,7 @@ class Warehouse:
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        cursor = self.connection.cursor()
+        cursor = self._cursor()
         try:
             cursor.executemany(self.sql(statement), [tuple(row) for row in rows])
         except Exception as error:
@@ -67,7 +72,7 @@ class Warehouse:
             raise WarehouseError(f"{self.target.describe()}: {str(error).strip().splitlines()[0]}") from error
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = self.connection.cursor()
+        cursor = self._cursor()
         try:
             cursor.execute(self.sql(statement), tuple(params))
             return [tuple(row) for row in cursor.fetchall()]
@@ -86,7 +91,7 @@ class Warehouse:
 
     def query_columns(self, statement: str) -> list[str]:
         """The column names a query returns (it is run with no rows)."""
-        cursor = self.connection.cursor()
+        cursor = self._cursor()
         try:
             cursor.execute(f"select * from ({statement}) as probe where 1 = 0")  # noqa: S608 - a checked query
             names = [column[0] for column in cursor.description]

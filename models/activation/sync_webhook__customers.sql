@@ -27,7 +27,7 @@ shaped as (
         customers.first_seen_at,
         customers.last_seen_at
     from customers
-    inner join traits on traits.customer_id = customers.customer_id
+    inner join traits on customers.customer_id = traits.customer_id
     where customers.primary_email is not null and traits.has_email_consent
 
 )

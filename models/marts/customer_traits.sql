@@ -17,18 +17,20 @@ records as (
 
 orders as (
 
-    select records.customer_id, orders.*
+    select
+        records.customer_id,
+        orders.*
     from {{ ref('stg_shop__orders') }} as orders
-    inner join records on records.source_table = 'stg_shop__orders' and records.record_id = orders.order_id
+    inner join records on records.source_table = 'stg_shop__orders' and orders.order_id = records.record_id
 
 ),
 
 as_of as (
 
     {%- if as_of_var %}
-    select cast('{{ as_of_var }}' as {{ dbt.type_timestamp() }}) as as_of_at
+        select cast('{{ as_of_var }}' as {{ dbt.type_timestamp() }}) as as_of_at
     {%- else %}
-    select max(ordered_at) as as_of_at from {{ ref('stg_shop__orders') }}
+        select max(ordered_at) as as_of_at from {{ ref('stg_shop__orders') }}
     {%- endif %}
 
 ),
@@ -50,9 +52,12 @@ order_traits as (
 
 email_events as (
 
-    select records.customer_id, events.event_type, events.occurred_at
+    select
+        records.customer_id,
+        events.event_type,
+        events.occurred_at
     from {{ ref('stg_esp__email_events') }} as events
-    inner join records on records.source_table = 'stg_esp__email_events' and records.record_id = events.email_event_id
+    inner join records on records.source_table = 'stg_esp__email_events' and events.email_event_id = records.record_id
 
 ),
 
@@ -75,9 +80,12 @@ email_traits as (
 
 web_sessions as (
 
-    select records.customer_id, pages.anonymous_id, cast(pages.viewed_at as date) as viewed_date
+    select
+        records.customer_id,
+        pages.anonymous_id,
+        cast(pages.viewed_at as date) as viewed_date
     from {{ ref('stg_segment__pages') }} as pages
-    inner join records on records.source_table = 'stg_segment__pages' and records.record_id = pages.page_id
+    inner join records on records.source_table = 'stg_segment__pages' and pages.page_id = records.record_id
     cross join as_of
     where pages.viewed_at > {{ dbt.dateadd('day', -30, 'as_of.as_of_at') }} and pages.viewed_at <= as_of.as_of_at
 
@@ -85,7 +93,9 @@ web_sessions as (
 
 web_traits as (
 
-    select customer_id, count(distinct {{ dbt.concat(['anonymous_id', "':'", 'cast(viewed_date as ' ~ dbt.type_string() ~ ')']) }}) as web_sessions_30d
+    select
+        customer_id,
+        count(distinct {{ dbt.concat(['anonymous_id', "':'", 'cast(viewed_date as ' ~ dbt.type_string() ~ ')']) }}) as web_sessions_30d
     from web_sessions
     group by customer_id
 
@@ -93,9 +103,11 @@ web_traits as (
 
 ticket_traits as (
 
-    select records.customer_id, count(*) as support_tickets
+    select
+        records.customer_id,
+        count(*) as support_tickets
     from {{ ref('stg_support__tickets') }} as tickets
-    inner join records on records.source_table = 'stg_support__tickets' and records.record_id = tickets.ticket_id
+    inner join records on records.source_table = 'stg_support__tickets' and tickets.ticket_id = records.record_id
     group by records.customer_id
 
 ),
@@ -125,11 +137,11 @@ joined as (
         as_of.as_of_at
     from customers
     cross join as_of
-    left join order_traits on order_traits.customer_id = customers.customer_id
-    left join email_traits on email_traits.customer_id = customers.customer_id
-    left join web_traits on web_traits.customer_id = customers.customer_id
-    left join ticket_traits on ticket_traits.customer_id = customers.customer_id
-    left join {{ ref('int_customer_consents') }} as consents on consents.customer_id = customers.customer_id
+    left join order_traits on customers.customer_id = order_traits.customer_id
+    left join email_traits on customers.customer_id = email_traits.customer_id
+    left join web_traits on customers.customer_id = web_traits.customer_id
+    left join ticket_traits on customers.customer_id = ticket_traits.customer_id
+    left join {{ ref('int_customer_consents') }} as consents on customers.customer_id = consents.customer_id
 
 ),
 
@@ -138,7 +150,7 @@ scored as (
     -- RFM quintiles among customers with orders (5 is best); ties broken by customer_id, so every warehouse agrees.
     select
         joined.*,
-        cast(case when orders > 0 then ntile(5) over (partition by orders > 0 order by days_since_last_order desc, customer_id) end as {{ dbt.type_bigint() }}) as recency_score,
+        cast(case when orders > 0 then ntile(5) over (partition by orders > 0 order by days_since_last_order desc, customer_id asc) end as {{ dbt.type_bigint() }}) as recency_score,
         cast(case when orders > 0 then ntile(5) over (partition by orders > 0 order by orders, customer_id) end as {{ dbt.type_bigint() }}) as frequency_score,
         cast(case when orders > 0 then ntile(5) over (partition by orders > 0 order by revenue, customer_id) end as {{ dbt.type_bigint() }}) as monetary_score
     from joined

@@ -34,7 +34,7 @@ crm_contacts as (
         contacts.country_code,
         contacts.updated_at
     from {{ ref('stg_crm__contacts') }} as contacts
-    inner join records on records.source_table = 'stg_crm__contacts' and records.record_id = contacts.contact_id
+    inner join records on records.source_table = 'stg_crm__contacts' and contacts.contact_id = records.record_id
 
 ),
 
@@ -46,18 +46,30 @@ identify_traits as (
         identifies.last_name,
         identifies.identified_at
     from {{ ref('stg_segment__identifies') }} as identifies
-    inner join records on records.source_table = 'stg_segment__identifies' and records.record_id = identifies.identify_id
+    inner join records on records.source_table = 'stg_segment__identifies' and identifies.identify_id = records.record_id
     where identifies.first_name is not null or identifies.last_name is not null
 
 ),
 
 name_candidates as (
 
-    select customer_id, first_name, last_name, 'crm' as name_source, 1 as source_priority, updated_at as observed_at
+    select
+        customer_id,
+        first_name,
+        last_name,
+        'crm' as name_source,
+        1 as source_priority,
+        updated_at as observed_at
     from crm_contacts
     where first_name is not null or last_name is not null
     union all
-    select customer_id, first_name, last_name, 'web' as name_source, 2 as source_priority, identified_at as observed_at
+    select
+        customer_id,
+        first_name,
+        last_name,
+        'web' as name_source,
+        2 as source_priority,
+        identified_at as observed_at
     from identify_traits
 
 ),
@@ -68,7 +80,7 @@ names as (
         select
             *,
             row_number() over (
-                partition by customer_id order by source_priority, observed_at desc, first_name, last_name
+                partition by customer_id order by source_priority asc, observed_at desc, first_name asc, last_name asc
             ) as name_rank
         from name_candidates
     ) as ranked_names
@@ -81,7 +93,7 @@ addresses as (
     select * from (
         select
             *,
-            row_number() over (partition by customer_id order by updated_at desc, street) as address_rank
+            row_number() over (partition by customer_id order by updated_at desc, street asc) as address_rank
         from crm_contacts
         where street is not null
     ) as ranked_addresses
@@ -96,7 +108,7 @@ contact_points as (
         identifier_type,
         identifier_value,
         row_number() over (
-            partition by customer_id, identifier_type order by records desc, last_seen_at desc, identifier_value
+            partition by customer_id, identifier_type order by records desc, last_seen_at desc, identifier_value asc
         ) as contact_rank
     from graph
     where identifier_type in ('email', 'phone')
@@ -118,15 +130,23 @@ contact_lists as (
 
 emails as (
 
-    select customer_id, {{ dbt.listagg('identifier_value', "','", 'order by identifier_value') }} as all_emails
-    from graph where identifier_type = 'email' group by customer_id
+    select
+        customer_id,
+        {{ dbt.listagg('identifier_value', "','", 'order by identifier_value') }} as all_emails
+    from graph
+    where identifier_type = 'email'
+    group by customer_id
 
 ),
 
 phones as (
 
-    select customer_id, {{ dbt.listagg('identifier_value', "','", 'order by identifier_value') }} as all_phones
-    from graph where identifier_type = 'phone' group by customer_id
+    select
+        customer_id,
+        {{ dbt.listagg('identifier_value', "','", 'order by identifier_value') }} as all_phones
+    from graph
+    where identifier_type = 'phone'
+    group by customer_id
 
 ),
 
@@ -144,7 +164,11 @@ lifecycle as (
 
 customer_ids as (
 
-    select customer_id, count(*) as records from records group by customer_id
+    select
+        customer_id,
+        count(*) as records
+    from records
+    group by customer_id
 
 ),
 
@@ -173,12 +197,12 @@ customers as (
         coalesce(lifecycle.is_known, false) as is_known,
         customer_ids.records
     from customer_ids
-    left join names on names.customer_id = customer_ids.customer_id
-    left join addresses on addresses.customer_id = customer_ids.customer_id
-    left join contact_lists on contact_lists.customer_id = customer_ids.customer_id
-    left join emails on emails.customer_id = customer_ids.customer_id
-    left join phones on phones.customer_id = customer_ids.customer_id
-    left join lifecycle on lifecycle.customer_id = customer_ids.customer_id
+    left join names on customer_ids.customer_id = names.customer_id
+    left join addresses on customer_ids.customer_id = addresses.customer_id
+    left join contact_lists on customer_ids.customer_id = contact_lists.customer_id
+    left join emails on customer_ids.customer_id = emails.customer_id
+    left join phones on customer_ids.customer_id = phones.customer_id
+    left join lifecycle on customer_ids.customer_id = lifecycle.customer_id
     where customer_ids.customer_id not in (select customer_id from suppressed)
 
 )

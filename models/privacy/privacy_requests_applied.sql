@@ -23,7 +23,7 @@ applied as (
         count(distinct {{ dbt.concat(['suppressions.identifier_type', "':'", 'suppressions.identifier_value']) }}) as identifiers_suppressed,
         {{ dbt.listagg('distinct customers.customer_id', "','") }} as customer_ids
     from suppressions
-    left join customers on customers.privacy_request_id = suppressions.privacy_request_id
+    left join customers on suppressions.privacy_request_id = customers.privacy_request_id
     group by suppressions.privacy_request_id
 
 )
@@ -37,5 +37,5 @@ select
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }}) as applied_at
 from applied
 {% if is_incremental() %}
-where privacy_request_id not in (select privacy_request_id from {{ this }})
+    where privacy_request_id not in (select privacy_request_id from {{ this }})
 {% endif %}

@@ -6,7 +6,9 @@ with
 
 deletion_requests as (
 
-    select privacy_request_id, requested_at
+    select
+        privacy_request_id,
+        requested_at
     from {{ ref('stg_privacy__requests') }}
     where request_type = 'deletion'
 
@@ -22,7 +24,7 @@ requesting_customers as (
     inner join {{ ref('identity_records') }} as records
         on
             records.source_table = 'stg_privacy__requests'
-            and records.record_id = deletion_requests.privacy_request_id
+            and deletion_requests.privacy_request_id = records.record_id
 
 ),
 
@@ -34,7 +36,7 @@ identifiers as (
         min(requesting_customers.privacy_request_id) as privacy_request_id,
         min(requesting_customers.requested_at) as requested_at
     from requesting_customers
-    inner join {{ ref('identity_graph') }} as graph on graph.customer_id = requesting_customers.customer_id
+    inner join {{ ref('identity_graph') }} as graph on requesting_customers.customer_id = graph.customer_id
     group by graph.identifier_type, graph.identifier_value
 
 )
@@ -47,8 +49,8 @@ select
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }}) as suppressed_at
 from identifiers
 {% if is_incremental() %}
-where not exists (
-    select 1 from {{ this }} as already
-    where already.identifier_type = identifiers.identifier_type and already.identifier_value = identifiers.identifier_value
-)
+    where not exists (
+        select 1 from {{ this }} as already
+        where already.identifier_type = identifiers.identifier_type and already.identifier_value = identifiers.identifier_value
+    )
 {% endif %}

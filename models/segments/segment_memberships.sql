@@ -8,70 +8,74 @@ with
 
 current_members as (
     {%- for segment in segments %}
-    select customer_id, '{{ segment }}' as segment_name from {{ ref(segment) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            customer_id,
+            '{{ segment }}' as segment_name
+        from {{ ref(segment) }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 
 {% if is_incremental() %}
-open_memberships as (
+    open_memberships as (
 
-    select * from {{ this }} where exited_at is null
+        select * from {{ this }}
+        where exited_at is null
 
-),
+    ),
 
-entered as (
+    entered as (
 
-    select
-        current_members.customer_id,
-        current_members.segment_name,
-        {{ run_at }} as entered_at,
-        cast(null as {{ dbt.type_timestamp() }}) as exited_at
-    from current_members
-    left join open_memberships
-        on
-            open_memberships.customer_id = current_members.customer_id
-            and open_memberships.segment_name = current_members.segment_name
-    where open_memberships.customer_id is null
+        select
+            current_members.customer_id,
+            current_members.segment_name,
+            {{ run_at }} as entered_at,
+            cast(null as {{ dbt.type_timestamp() }}) as exited_at
+        from current_members
+        left join open_memberships
+            on
+                current_members.customer_id = open_memberships.customer_id
+                and current_members.segment_name = open_memberships.segment_name
+        where open_memberships.customer_id is null
 
-),
+    ),
 
-exited as (
+    exited as (
 
-    select
-        open_memberships.customer_id,
-        open_memberships.segment_name,
-        open_memberships.entered_at,
-        {{ run_at }} as exited_at
-    from open_memberships
-    left join current_members
-        on
-            current_members.customer_id = open_memberships.customer_id
-            and current_members.segment_name = open_memberships.segment_name
-    where current_members.customer_id is null
+        select
+            open_memberships.customer_id,
+            open_memberships.segment_name,
+            open_memberships.entered_at,
+            {{ run_at }} as exited_at
+        from open_memberships
+        left join current_members
+            on
+                open_memberships.customer_id = current_members.customer_id
+                and open_memberships.segment_name = current_members.segment_name
+        where current_members.customer_id is null
 
-),
+    ),
 
-changes as (
+    changes as (
 
-    select * from entered
-    union all
-    select * from exited
+        select * from entered
+        union all
+        select * from exited
 
-)
+    )
 {% else %}
-changes as (
+    changes as (
 
-    select
-        customer_id,
-        segment_name,
-        {{ run_at }} as entered_at,
-        cast(null as {{ dbt.type_timestamp() }}) as exited_at
-    from current_members
+        select
+            customer_id,
+            segment_name,
+            {{ run_at }} as entered_at,
+            cast(null as {{ dbt.type_timestamp() }}) as exited_at
+        from current_members
 
-)
+    )
 {% endif %}
 
 select

@@ -126,6 +126,7 @@ class FakeService:
         self.faults = faults or Faults()
         self.lock = threading.RLock()
         self.requests_seen: list[tuple[str, str]] = []
+        self.in_flight = 0
         self._routes: list[tuple[str, re.Pattern[str], Route]] = []
 
     def route(self, method: str, pattern: str, handler: Route) -> None:
@@ -162,6 +163,21 @@ class FakeService:
         return None
 
     def handle(self, request: Request) -> Response:
+        with self.lock:
+            self.in_flight += 1
+        try:
+            return self._route(request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Until every request received so far is answered (a killed client's last request included)."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    def _route(self, request: Request) -> Response:
         for method, regex, handler in self._routes:
             match = regex.match(request.path)
             if match and method == request.method:

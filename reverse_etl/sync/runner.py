@@ -177,6 +177,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _journal_intent(warehouse: Warehouse, sync: SyncConfig, records: list[Record]) -> None:
+    """Before a batch is sent, mark its rows pending (committed): if the run dies after the destination applied
+    them but before their confirmation, the next run still knows they may be there (a mirror removes them when
+    they left the model meanwhile)."""
+    batch = warehouse.rows_subquery(["record_key"])
+    keys = [[record.key for record in records]]
+    now = _now()
+    with warehouse.transaction():
+        warehouse.execute(
+            f"update {state.SCHEMA}.snapshots set status = 'pending', updated_at = ? "
+            f"where sync_name = ? and record_key in (select record_key from {batch} as b)",
+            [now, sync.name, *keys],
+        )
+        warehouse.execute(
+            f"""
+            insert into {state.SCHEMA}.snapshots
+            select ?, c.record_key, null, c.row_hash, 'pending', c.attempts, null, c.destination_id, ?
+            from {batch} as b
+            inner join {state.changes_table(sync)} as c on c.record_key = b.record_key
+            where not exists (
+                select 1 from {state.SCHEMA}.snapshots as s where s.sync_name = ? and s.record_key = b.record_key
+            )
+            """,
+            [sync.name, now, *keys, sync.name],
+        )
+
+
 def _commit_batch(
     warehouse: Warehouse, sync: SyncConfig, run_id: str, records: list[Record], result: BatchResult
 ) -> tuple[int, int]:
@@ -273,6 +300,7 @@ def run_sync(
         try:
             destination.begin_run(sync.mode)
             for batch in _batches(warehouse, sync, fields, batch_size, only_rejected):
+                _journal_intent(warehouse, sync, batch)
                 result = destination.write_batch(batch)
                 confirmed, rejected = _commit_batch(warehouse, sync, summary.run_id, batch, result)
                 summary.sent += len(batch)

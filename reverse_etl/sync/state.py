@@ -115,7 +115,7 @@ def compute_diff(warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str])
         union all
         select snapshot.record_key, snapshot.confirmed_hash, 'removed', 1, snapshot.destination_id, snapshot.status, snapshot.attempts
         from snapshot
-        where snapshot.confirmed_hash is not null
+        where (snapshot.confirmed_hash is not null or snapshot.status = 'pending')
           and not exists (select 1 from keyed where keyed.record_key = snapshot.record_key)
         """,
         (mapping_fingerprint(sync, fields), sync.name),

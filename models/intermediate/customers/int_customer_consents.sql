@@ -9,7 +9,8 @@ consents as (
 
 records as (
 
-    select * from {{ ref('identity_records') }} where source_table = 'stg_privacy__consents'
+    select * from {{ ref('identity_records') }}
+    where source_table = 'stg_privacy__consents'
 
 ),
 
@@ -25,7 +26,7 @@ ranked as (
             order by consents.recorded_at desc, consents.consent_id desc
         ) as recency_rank
     from consents
-    inner join records on records.record_id = consents.consent_id
+    inner join records on consents.consent_id = records.record_id
 
 ),
 
