@@ -59,9 +59,13 @@ class TokenBucket:
     """`capacity` tokens refilled continuously at `rate` per second; acquire() blocks until one is free."""
 
     def __init__(
-        self, requests_per_period: int, period_seconds: float, clock: Callable[[], float] = time.monotonic
+        self,
+        requests_per_period: int,
+        period_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        burst: int | None = None,
     ):
-        self.capacity = float(requests_per_period)
+        self.capacity = float(burst or requests_per_period)
         self.rate = requests_per_period / period_seconds
         self._tokens = self.capacity
         self._clock = clock
@@ -85,12 +89,14 @@ _buckets: dict[str, TokenBucket] = {}
 _buckets_lock = threading.Lock()
 
 
-def shared_bucket(account_key: str, requests_per_period: int, period_seconds: float) -> TokenBucket:
+def shared_bucket(
+    account_key: str, requests_per_period: int, period_seconds: float, burst: int | None = None
+) -> TokenBucket:
     """The one bucket for a destination account, shared across syncs and threads of this process."""
     with _buckets_lock:
         bucket = _buckets.get(account_key)
         if bucket is None:
-            bucket = _buckets[account_key] = TokenBucket(requests_per_period, period_seconds)
+            bucket = _buckets[account_key] = TokenBucket(requests_per_period, period_seconds, burst=burst)
         return bucket
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from reverse_etl.destinations.base import Destination
+from reverse_etl.destinations.hubspot import HubSpotDestination
 from reverse_etl.destinations.webhook import WebhookDestination
 
 REGISTRY: dict[str, type[Destination]] = {
+    "hubspot": HubSpotDestination,
     "webhook": WebhookDestination,
 }

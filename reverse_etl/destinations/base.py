@@ -41,10 +41,12 @@ class Operation(enum.StrEnum):
 
 @dataclass(frozen=True)
 class RateLimit:
-    """At most `requests` calls per `per_seconds` for one destination account."""
+    """At most `requests` calls per `per_seconds` for one destination account. `burst` caps how many may go
+    at once: a vendor counting over a rolling window refuses a full burst followed by a steady rate."""
 
     requests: int
     per_seconds: float
+    burst: int | None = None
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ def make_destination(sync: SyncConfig, http: HttpClient | None = None) -> Destin
             f"{sync.destination}:{sync.options.get('account', sync.options.get('url', ''))}",
             limit.requests,
             limit.per_seconds,
+            limit.burst,
         )
         if limit
         else None

@@ -1,0 +1,182 @@
+"""HubSpot CRM objects (contacts by default): batch upsert by a unique property (idProperty), batch archive
+for mirror deletes. 100 inputs per request; 190 requests per rolling 10 seconds (private apps); partial
+failures come back as 207 Multi-Status with `errors[]` naming the failing ids in `context.ids`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reverse_etl.destinations.base import (
+    BatchResult,
+    Capabilities,
+    Destination,
+    Mode,
+    Operation,
+    RateLimit,
+    Record,
+    RecordResult,
+    SecretLookup,
+)
+from reverse_etl.errors import ConfigError, FatalDestinationError
+from reverse_etl.http import HttpClient, HttpRequest
+
+MAX_INPUTS = 100
+OBJECT_TYPES = {"contacts", "companies", "deals", "tickets"}
+
+
+@dataclass(frozen=True)
+class HubSpotConfig:
+    base_url: str
+    token: str
+    object_type: str
+    id_property: str
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any], secret: SecretLookup) -> HubSpotConfig:
+        object_type = options.get("object_type", "contacts")
+        if object_type not in OBJECT_TYPES:
+            raise ConfigError(
+                f"hubspot option object_type must be one of {', '.join(sorted(OBJECT_TYPES))}, got {object_type!r}"
+            )
+        id_property = options.get("id_property", "email")
+        if not isinstance(id_property, str) or not id_property:
+            raise ConfigError("hubspot option id_property must name a unique property, e.g. email")
+        return cls(
+            base_url=str(options.get("base_url", "https://api.hubapi.com")).rstrip("/"),
+            token=secret(str(options.get("token_env", "HUBSPOT_ACCESS_TOKEN"))),
+            object_type=object_type,
+            id_property=id_property,
+        )
+
+
+def property_value(value: Any) -> str:
+    """HubSpot property values are strings; booleans are 'true' / 'false', nulls clear the property."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class HubSpotDestination(Destination):
+    name = "hubspot"
+    capabilities = Capabilities(
+        max_batch_size=MAX_INPUTS,
+        modes=frozenset({Mode.UPSERT, Mode.MIRROR}),
+        rate_limit=RateLimit(requests=190, per_seconds=10, burst=1),
+        identifier_rules="records are matched on id_property (default email, sent as the model wrote it)",
+    )
+
+    def __init__(self, options: Mapping[str, Any], secret: SecretLookup, http: HttpClient) -> None:
+        super().__init__(options, secret, http)
+        self.config = HubSpotConfig.parse(options, secret)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.token}", "Content-Type": "application/json"}
+
+    def _upsert_request(self, records: Sequence[Record]) -> HttpRequest:
+        inputs = []
+        for record in records:
+            identifier = record.fields.get(self.config.id_property)
+            inputs.append(
+                {
+                    "idProperty": self.config.id_property,
+                    "id": property_value(identifier),
+                    "properties": {name: property_value(value) for name, value in record.fields.items()},
+                }
+            )
+        return HttpRequest(
+            "POST",
+            f"{self.config.base_url}/crm/v3/objects/{self.config.object_type}/batch/upsert",
+            headers=self._headers(),
+            json={"inputs": inputs},
+        )
+
+    def _archive_request(self, records: Sequence[Record]) -> HttpRequest:
+        return HttpRequest(
+            "POST",
+            f"{self.config.base_url}/crm/v3/objects/{self.config.object_type}/batch/archive",
+            headers=self._headers(),
+            json={"inputs": [{"id": record.destination_id} for record in records]},
+        )
+
+    def plan_batch(self, records: Sequence[Record]) -> list[HttpRequest]:
+        upserts = [r for r in records if r.operation not in (Operation.DELETE, Operation.REMOVE)]
+        deletes = [
+            r for r in records if r.operation in (Operation.DELETE, Operation.REMOVE) and r.destination_id
+        ]
+        return ([self._upsert_request(upserts)] if upserts else []) + (
+            [self._archive_request(deletes)] if deletes else []
+        )
+
+    def write_batch(self, records: Sequence[Record]) -> BatchResult:
+        outcome = BatchResult()
+        upserts = [r for r in records if r.operation not in (Operation.DELETE, Operation.REMOVE)]
+        deletes = [r for r in records if r.operation in (Operation.DELETE, Operation.REMOVE)]
+        if upserts:
+            outcome.results += self._upsert(upserts).results
+        if deletes:
+            outcome.results += self._archive(deletes).results
+        return outcome
+
+    def _upsert(self, records: Sequence[Record]) -> BatchResult:
+        missing = [r for r in records if not r.fields.get(self.config.id_property)]
+        sendable = [r for r in records if r.fields.get(self.config.id_property)]
+        outcome = BatchResult.all_failed(missing, f"no value for id_property {self.config.id_property}")
+        if not sendable:
+            return outcome
+        try:
+            # Upsert by a unique property is idempotent: a resent batch updates the same records.
+            response = self.http.send(self._upsert_request(sendable), idempotent=True)
+        except FatalDestinationError as error:
+            outcome.results += BatchResult.all_failed(
+                sendable, f"HTTP {error.status}: {(error.body or '')[:300]}"
+            ).results
+            return outcome
+        body = response.json()
+        by_identifier = {property_value(r.fields[self.config.id_property]).lower(): r for r in sendable}
+        answered: set[str] = set()
+        for result in body.get("results", []):
+            identifier = str((result.get("properties") or {}).get(self.config.id_property, "")).lower()
+            record = by_identifier.get(identifier)
+            if record is not None:
+                answered.add(record.key)
+                outcome.results.append(
+                    RecordResult(record.key, ok=True, destination_id=str(result.get("id")))
+                )
+        for error in body.get("errors", []):
+            message = f"{error.get('category', 'ERROR')}: {error.get('message', '')}"
+            for identifier in (error.get("context") or {}).get("ids", []):
+                record = by_identifier.get(str(identifier).lower())
+                if record is not None and record.key not in answered:
+                    answered.add(record.key)
+                    outcome.results.append(RecordResult(record.key, ok=False, error=message))
+        for record in sendable:
+            if record.key not in answered:
+                outcome.results.append(
+                    RecordResult(
+                        record.key,
+                        ok=False,
+                        error="HubSpot returned no result for this record",
+                        retryable=True,
+                    )
+                )
+        return outcome
+
+    def _archive(self, records: Sequence[Record]) -> BatchResult:
+        known = [r for r in records if r.destination_id]
+        # A record never confirmed has no HubSpot id: there is nothing of ours to archive.
+        outcome = BatchResult.all_ok([r for r in records if not r.destination_id])
+        if not known:
+            return outcome
+        try:
+            self.http.send(self._archive_request(known), idempotent=True)
+        except FatalDestinationError as error:
+            outcome.results += BatchResult.all_failed(
+                known, f"HTTP {error.status}: {(error.body or '')[:300]}"
+            ).results
+            return outcome
+        outcome.results += BatchResult.all_ok(known).results
+        return outcome

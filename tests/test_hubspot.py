@@ -1,0 +1,150 @@
+"""HubSpot destination against its local fake: request shape, batch limits, 207 partial failures, the
+rolling rate limit, archive for mirror deletes, and auth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import new_duckdb_warehouse
+from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
+from reverse_etl.destinations.hubspot import HubSpotDestination
+from reverse_etl.errors import ConfigError, FatalDestinationError
+from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
+from reverse_etl.sandbox.hubspot import HubSpotFake
+from reverse_etl.sandbox.server import FakeServer
+from reverse_etl.sync.config import Relation, SyncConfig
+from reverse_etl.sync.runner import run_sync
+from reverse_etl.warehouse import Warehouse as SyncWarehouse
+
+
+@pytest.fixture
+def hubspot():
+    service = HubSpotFake()
+    with FakeServer(service) as server:
+        yield service, server
+
+
+def destination(
+    server: FakeServer, token: str = "sandbox-hubspot-token", client: HttpClient | None = None
+) -> HubSpotDestination:
+    return HubSpotDestination(
+        {"base_url": server.url}, lambda name: token, client or HttpClient(retry=RetryPolicy(base_delay=0.01))
+    )
+
+
+def contacts(count: int, start: int = 0) -> list[Record]:
+    return [
+        Record(
+            key=f"cus_{n}",
+            fields={"email": f"person{n}@example.org", "firstname": f"P{n}", "orders": n, "vip": n % 2 == 0},
+            operation=Operation.UPSERT,
+        )
+        for n in range(start, start + count)
+    ]
+
+
+def write_all(target: HubSpotDestination, records: list[Record]) -> BatchResult:
+    outcome = BatchResult()
+    for start in range(0, len(records), target.capabilities.max_batch_size):
+        outcome.results += target.write_batch(
+            records[start : start + target.capabilities.max_batch_size]
+        ).results
+    return outcome
+
+
+def test_batch_upsert_sends_string_properties_keyed_by_email(hubspot) -> None:
+    service, server = hubspot
+    records = contacts(250)
+    (request,) = destination(server).plan_batch(records[:100])
+    assert request.url.endswith("/crm/v3/objects/contacts/batch/upsert")
+    assert request.json["inputs"][1] == {
+        "idProperty": "email",
+        "id": "person1@example.org",
+        "properties": {"email": "person1@example.org", "firstname": "P1", "orders": "1", "vip": "false"},
+    }
+    outcome = write_all(destination(server), records)
+    assert len(outcome.confirmed) == 250 and not outcome.rejected
+    stored = service.objects["contacts"]
+    assert stored["person7@example.org"]["properties"]["orders"] == "7"
+    assert {result.destination_id for result in outcome.confirmed} == {
+        record["id"] for record in stored.values()
+    }
+
+
+def test_the_fake_refuses_more_than_100_inputs_with_hubspots_error(hubspot) -> None:
+    _, server = hubspot
+    oversized = destination(server)._upsert_request(contacts(101))
+    with pytest.raises(FatalDestinationError) as refused:
+        HttpClient().send(oversized)
+    assert refused.value.status == 400 and "exceeds the limit of 100" in refused.value.body
+
+
+def test_207_errors_are_mapped_to_the_failing_records(hubspot) -> None:
+    service, server = hubspot
+    records = contacts(10)
+    broken = Record(
+        key="cus_bad", fields={"email": "not-an-email", "firstname": "X"}, operation=Operation.UPSERT
+    )
+    outcome = destination(server).write_batch([*records[:5], broken, *records[5:]])
+    rejected = {result.key: result.error for result in outcome.rejected}
+    assert rejected == {"cus_bad": "VALIDATION_ERROR: Email address not-an-email is invalid"}
+    assert len(outcome.confirmed) == 10 and "not-an-email" not in service.objects["contacts"]
+
+
+def test_rate_limit_429s_are_retried_until_every_record_lands(tmp_path: Path) -> None:
+    service = HubSpotFake(limit=3, window_seconds=0.5)
+    with FakeServer(service) as server:
+        client = HttpClient(retry=RetryPolicy(max_attempts=30, base_delay=0.05, max_delay=0.3))
+        outcome = write_all(destination(server, client=client), contacts(1000))
+    assert len(outcome.confirmed) == 1000
+    assert service.throttled > 0 and client.stats["throttled"] == service.throttled
+
+
+def test_mirror_archives_what_left_the_model(
+    hubspot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, server = hubspot
+    warehouse = new_duckdb_warehouse(tmp_path)
+    warehouse.execute("create schema activation")
+    warehouse.execute(
+        "create table activation.crm as select 'cus_' || n as customer_id, 'person' || n || '@example.org' as email, "
+        "'P' || n as firstname from range(1, 151) as t(n)"
+    )
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", service.token)
+    sync = SyncConfig(
+        name="crm_contacts",
+        model="crm",
+        relation=Relation(None, "activation", "crm"),
+        destination="hubspot",
+        mode=Mode.MIRROR,
+        primary_key="customer_id",
+        fields={"email": "email", "firstname": "firstname"},
+        options={"base_url": server.url},
+        max_change_share=0.5,
+    )
+    engine = SyncWarehouse(warehouse.target)
+    try:
+        assert run_sync(engine, sync).confirmed == 150
+        warehouse.execute("delete from activation.crm where customer_id in ('cus_1', 'cus_2')")
+        assert run_sync(engine, sync).diff.removed == 2
+    finally:
+        engine.close()
+    assert (
+        len(service.objects["contacts"]) == 148 and "person1@example.org" not in service.objects["contacts"]
+    )
+
+
+def test_credentials_are_checked(hubspot) -> None:
+    _, server = hubspot
+
+    def missing(name: str) -> str:
+        raise ConfigError(f"missing credential {name}")
+
+    with pytest.raises(ConfigError, match="HUBSPOT_ACCESS_TOKEN"):
+        HubSpotDestination({"base_url": server.url}, missing, HttpClient())
+    outcome = destination(server, token="wrong").write_batch(contacts(3))
+    assert len(outcome.rejected) == 3 and all("HTTP 401" in result.error for result in outcome.rejected)
+    request = destination(server).plan_batch(contacts(1))[0]
+    assert "sandbox-hubspot-token" not in HttpRequest.describe(request)
