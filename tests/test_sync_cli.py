@@ -23,7 +23,7 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory):
 def cli_env(demo_warehouse, monkeypatch: pytest.MonkeyPatch):
     for key, value in demo_warehouse.env.items():
         monkeypatch.setenv(key, value)
-    with running_sandbox(["webhook"]) as servers:
+    with running_sandbox() as servers:
         yield demo_warehouse, servers["webhook"].service
 
 
