@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -300,19 +301,31 @@ def run_sync(
         error: str | None = None
         try:
             destination.begin_run(sync.mode)
-            for batch in _batches(warehouse, sync, fields, batch_size, only_rejected):
-                _journal_intent(warehouse, sync, batch)
-                result = destination.write_batch(batch)
-                confirmed, rejected = _commit_batch(warehouse, sync, summary.run_id, batch, result)
+
+            def settle(batch: list[Record], sending: Future[BatchResult]) -> None:
+                confirmed, rejected = _commit_batch(warehouse, sync, summary.run_id, batch, sending.result())
                 summary.sent += len(batch)
                 summary.confirmed += confirmed
                 summary.rejected += rejected
                 if progress:
                     progress(len(batch))
-                if should_stop and should_stop():
-                    # Graceful stop: what is confirmed is committed; the rest is sent next run.
-                    summary.status = "interrupted"
-                    break
+
+            # Two stages: while one batch is with the destination, the previous one's results are committed
+            # and the next one is journaled. Sends stay one at a time, in order.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"send-{sync.name}") as sender:
+                in_flight: tuple[list[Record], Future[BatchResult]] | None = None
+                for batch in _batches(warehouse, sync, fields, batch_size, only_rejected):
+                    _journal_intent(warehouse, sync, batch)
+                    sending = sender.submit(destination.write_batch, batch)
+                    if in_flight:
+                        settle(*in_flight)
+                    in_flight = (batch, sending)
+                    if should_stop and should_stop():
+                        # Graceful stop: what is confirmed is committed; the rest is sent next run.
+                        summary.status = "interrupted"
+                        break
+                if in_flight:
+                    settle(*in_flight)
             destination.finish_run(sync.mode, success=summary.status != "interrupted")
             if summary.status != "interrupted":
                 _forget_removed(warehouse, sync)
