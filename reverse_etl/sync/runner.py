@@ -130,9 +130,19 @@ def guard_blast_radius(sync: SyncConfig, diff: state.Diff, allow_mass_change: bo
         )
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A record on its way out, with what the engine must write back for it."""
+
+    record: Record
+    row_hash: str | None
+    confirmed_hash: str | None
+    attempts: int
+
+
 def _batches(
     warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str], batch_size: int, only_rejected: bool
-) -> Iterator[list[Record]]:
+) -> Iterator[list[Pending]]:
     operations = OPERATIONS[sync.mode]
     kinds = [kind for kind, operation in operations.items() if operation is not None]
     if not kinds:
@@ -142,32 +152,65 @@ def _batches(
     placeholders = ", ".join("?" for _ in kinds)
     rejected_only = " and change.previous_status = 'rejected'" if only_rejected else ""
     statement = (
-        f"select change.record_key, change.change_type, change.destination_id, {selected} "
+        "select change.record_key, change.change_type, change.destination_id, change.row_hash, change.confirmed_hash, "
+        f"change.attempts, {selected} "
         f"from {state.changes_table(sync)} as change "
         f"left join {state.relation_sql(sync)} as model on cast(model.{quote(sync.primary_key)} as varchar) = change.record_key "
         f"and change.change_type <> 'removed' "
         f"where change.change_type in ({placeholders}){rejected_only} order by change.change_type, change.record_key"
     )
     names = list(fields.keys())
-    pending: list[Record] = []
+    pending: list[Pending] = []
     for rows in warehouse.stream(statement, kinds, batch_size=max(batch_size, 1000)):
-        for row in rows:
-            key, kind, destination_id, values = row[0], row[1], row[2], row[3:]
+        for key, kind, destination_id, row_hash, confirmed_hash, attempts, *values in rows:
             record_fields = (
                 {}
                 if kind == "removed"
                 else {name: _plain(value) for name, value in zip(names, values, strict=True)}
             )
-            pending.append(
-                Record(
-                    key=key, fields=record_fields, operation=operations[kind], destination_id=destination_id
-                )
+            record = Record(
+                key=key, fields=record_fields, operation=operations[kind], destination_id=destination_id
             )  # type: ignore[arg-type]
+            pending.append(Pending(record, row_hash, confirmed_hash, int(attempts or 0)))
             if len(pending) == batch_size:
                 yield pending
                 pending = []
     if pending:
         yield pending
+
+
+SNAPSHOT_COLUMNS = [
+    "record_key",
+    "confirmed_hash",
+    "attempted_hash",
+    "status",
+    "attempts",
+    "last_error",
+    "destination_id",
+]
+
+
+def _replace_snapshots(
+    warehouse: Warehouse, sync: SyncConfig, keys: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Delete the snapshot rows of `keys`, then insert `rows` (in SNAPSHOT_COLUMNS order): two set-based
+    statements from bound arrays, whatever the batch size."""
+    keys_subquery = warehouse.rows_subquery(["record_key"])
+    warehouse.execute(
+        f"delete from {state.SCHEMA}.snapshots where sync_name = ? and record_key in (select record_key from {keys_subquery} as k)",
+        [sync.name, keys],
+    )
+    if not rows:
+        return
+    columns = [
+        [None if row[i] is None else str(row[i]) for row in rows] for i in range(len(SNAPSHOT_COLUMNS))
+    ]
+    batch = warehouse.rows_subquery(SNAPSHOT_COLUMNS)
+    warehouse.execute(
+        f"insert into {state.SCHEMA}.snapshots select ?, b.record_key, b.confirmed_hash, b.attempted_hash, b.status, "
+        f"cast(b.attempts as integer), b.last_error, b.destination_id, ? from {batch} as b",
+        [sync.name, _now(), *columns],
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -179,81 +222,74 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _journal_intent(warehouse: Warehouse, sync: SyncConfig, records: list[Record]) -> None:
+def _journal_intent(warehouse: Warehouse, sync: SyncConfig, batch: list[Pending]) -> None:
     """Before a batch is sent, mark its rows pending (committed): if the run dies after the destination applied
     them but before their confirmation, the next run still knows they may be there (a mirror removes them when
-    they left the model meanwhile)."""
-    batch = warehouse.rows_subquery(["record_key"])
-    keys = [[record.key for record in records]]
-    now = _now()
+    they left the model meanwhile). The last confirmed state is kept."""
     with warehouse.transaction():
-        warehouse.execute(
-            f"update {state.SCHEMA}.snapshots set status = 'pending', updated_at = ? "
-            f"where sync_name = ? and record_key in (select record_key from {batch} as b)",
-            [now, sync.name, *keys],
-        )
-        warehouse.execute(
-            f"""
-            insert into {state.SCHEMA}.snapshots
-            select ?, c.record_key, null, c.row_hash, 'pending', c.attempts, null, c.destination_id, ?
-            from {batch} as b
-            inner join {state.changes_table(sync)} as c on c.record_key = b.record_key
-            where not exists (
-                select 1 from {state.SCHEMA}.snapshots as s where s.sync_name = ? and s.record_key = b.record_key
-            )
-            """,
-            [sync.name, now, *keys, sync.name],
+        _replace_snapshots(
+            warehouse,
+            sync,
+            [item.record.key for item in batch],
+            [
+                (
+                    item.record.key,
+                    item.confirmed_hash,
+                    item.row_hash,
+                    "pending",
+                    item.attempts,
+                    None,
+                    item.record.destination_id,
+                )
+                for item in batch
+            ],
         )
 
 
 def _commit_batch(
-    warehouse: Warehouse, sync: SyncConfig, run_id: str, records: list[Record], result: BatchResult
+    warehouse: Warehouse, sync: SyncConfig, run_id: str, batch: list[Pending], result: BatchResult
 ) -> tuple[int, int]:
-    """One transaction: confirmed rows advance the snapshot, rejected rows are recorded for retry."""
-    by_key = {record.key: record for record in records}
+    """One transaction: confirmed rows advance the snapshot, rejected rows are recorded for retry (their last
+    confirmed state is kept, so a mirror still removes them if they leave the model)."""
+    by_key = {item.record.key: item for item in batch}
     removing = (Operation.DELETE, Operation.REMOVE)
-    columns = ["record_key", "ok", "destination_id", "error", "operation"]
-    arrays = [
-        [r.key for r in result.results],
-        ["1" if r.ok else "0" for r in result.results],
-        [r.destination_id for r in result.results],
-        [r.error for r in result.results],
-        [by_key[r.key].operation.value for r in result.results],
-    ]
-    params = [value for array in arrays for value in [array]]
-    batch = warehouse.rows_subquery(columns)
-    changes = state.changes_table(sync)
-    now = _now()
-    removals = ", ".join(f"'{operation.value}'" for operation in removing)
+    rows = []
+    for outcome in result.results:
+        item = by_key[outcome.key]
+        destination_id = outcome.destination_id or item.record.destination_id
+        if outcome.ok and item.record.operation in removing:
+            continue
+        if outcome.ok:
+            rows.append((outcome.key, item.row_hash, item.row_hash, "synced", 0, None, destination_id))
+        else:
+            rows.append(
+                (
+                    outcome.key,
+                    item.confirmed_hash,
+                    item.row_hash,
+                    "rejected",
+                    item.attempts + 1,
+                    outcome.error,
+                    destination_id,
+                )
+            )
+    rejected = [outcome for outcome in result.results if not outcome.ok]
     with warehouse.transaction():
-        warehouse.execute(
-            f"delete from {state.SCHEMA}.snapshots where sync_name = ? and record_key in (select record_key from {batch} as b)",
-            [sync.name, *params],
-        )
-        warehouse.execute(
-            f"""
-            insert into {state.SCHEMA}.snapshots
-            select
-                ?, b.record_key,
-                case when b.ok = '1' then c.row_hash end,
-                c.row_hash,
-                case when b.ok = '1' then 'synced' else 'rejected' end,
-                case when b.ok = '1' then 0 else c.attempts + 1 end,
-                b.error,
-                coalesce(b.destination_id, c.destination_id),
-                ?
-            from {batch} as b
-            inner join {changes} as c on c.record_key = b.record_key
-            where not (b.ok = '1' and b.operation in ({removals}))
-            """,
-            [sync.name, now, *params],
-        )
-        warehouse.execute(
-            f"insert into {state.SCHEMA}.rejects select ?, ?, b.record_key, b.operation, b.error, ? from {batch} as b where b.ok = '0'",
-            [run_id, sync.name, now, *params],
-        )
-    rejected = sum(1 for r in result.results if not r.ok)
-    return len(result.results) - rejected, rejected
+        _replace_snapshots(warehouse, sync, [outcome.key for outcome in result.results], rows)
+        if rejected:
+            batch_rows = warehouse.rows_subquery(["record_key", "operation", "error"])
+            warehouse.execute(
+                f"insert into {state.SCHEMA}.rejects select ?, ?, b.record_key, b.operation, b.error, ? from {batch_rows} as b",
+                [
+                    run_id,
+                    sync.name,
+                    _now(),
+                    [outcome.key for outcome in rejected],
+                    [by_key[outcome.key].record.operation.value for outcome in rejected],
+                    [outcome.error for outcome in rejected],
+                ],
+            )
+    return len(result.results) - len(rejected), len(rejected)
 
 
 def run_sync(
@@ -279,7 +315,7 @@ def run_sync(
         guard_blast_radius(sync, diff, allow_mass_change)
         if dry_run:
             for batch in _batches(warehouse, sync, fields, batch_size, only_rejected):
-                summary.planned_requests += destination.plan_batch(batch)
+                summary.planned_requests += destination.plan_batch([item.record for item in batch])
                 summary.sent += len(batch)
             summary.status = "planned"
             return summary
@@ -302,7 +338,7 @@ def run_sync(
         try:
             destination.begin_run(sync.mode)
 
-            def settle(batch: list[Record], sending: Future[BatchResult]) -> None:
+            def settle(batch: list[Pending], sending: Future[BatchResult]) -> None:
                 confirmed, rejected = _commit_batch(warehouse, sync, summary.run_id, batch, sending.result())
                 summary.sent += len(batch)
                 summary.confirmed += confirmed
@@ -313,10 +349,10 @@ def run_sync(
             # Two stages: while one batch is with the destination, the previous one's results are committed
             # and the next one is journaled. Sends stay one at a time, in order.
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"send-{sync.name}") as sender:
-                in_flight: tuple[list[Record], Future[BatchResult]] | None = None
+                in_flight: tuple[list[Pending], Future[BatchResult]] | None = None
                 for batch in _batches(warehouse, sync, fields, batch_size, only_rejected):
                     _journal_intent(warehouse, sync, batch)
-                    sending = sender.submit(destination.write_batch, batch)
+                    sending = sender.submit(destination.write_batch, [item.record for item in batch])
                     if in_flight:
                         settle(*in_flight)
                     in_flight = (batch, sending)

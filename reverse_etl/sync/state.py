@@ -108,12 +108,15 @@ def compute_diff(warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str])
             end as change_type,
             keyed.copies,
             snapshot.destination_id,
+            snapshot.confirmed_hash,
             coalesce(snapshot.status, 'new') as previous_status,
             coalesce(snapshot.attempts, 0) as attempts
         from keyed
         left join snapshot on snapshot.record_key = keyed.record_key
         union all
-        select snapshot.record_key, snapshot.confirmed_hash, 'removed', 1, snapshot.destination_id, snapshot.status, snapshot.attempts
+        select
+            snapshot.record_key, snapshot.confirmed_hash, 'removed', 1, snapshot.destination_id, snapshot.confirmed_hash,
+            snapshot.status, snapshot.attempts
         from snapshot
         where (snapshot.confirmed_hash is not null or snapshot.status = 'pending')
           and not exists (select 1 from keyed where keyed.record_key = snapshot.record_key)
