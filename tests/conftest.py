@@ -204,3 +204,12 @@ def built_warehouse(request: pytest.FixtureRequest) -> Warehouse:
 @pytest.fixture(scope="session", params=WAREHOUSES)
 def generated_warehouse(request: pytest.FixtureRequest) -> Warehouse:
     return request.getfixturevalue(f"generated_{request.param}")
+
+
+def fresh_warehouse(kind: str, request: pytest.FixtureRequest, tmp_path: Path, prefix: str) -> Warehouse:
+    """An empty warehouse of its own for one test: a DuckDB file, or a PostgreSQL database dropped afterwards."""
+    if kind == "duckdb":
+        return new_duckdb_warehouse(tmp_path)
+    name, drop = make_pg_database(prefix)
+    request.addfinalizer(drop)
+    return new_postgres_warehouse(name)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, Warehouse, make_pg_database, new_duckdb_warehouse, new_postgres_warehouse
+from conftest import ROOT, Warehouse, fresh_warehouse, new_duckdb_warehouse
 from reverse_etl.errors import DbtError
 
 RAW_TABLE_OF = {
@@ -141,13 +141,8 @@ def test_both_warehouses_resolve_the_same_customers(
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def fresh_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
-    if request.param == "duckdb":
-        warehouse = new_duckdb_warehouse(tmp_path)
-    else:
-        name, drop = make_pg_database("cdp_idg")
-        request.addfinalizer(drop)
-        warehouse = new_postgres_warehouse(name)
+def identity_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
+    warehouse = fresh_warehouse(request.param, request, tmp_path, "cdp_idg")
     warehouse.generate(people=250, seed=11)
     return warehouse
 
@@ -198,8 +193,8 @@ def two_customers_with_email_and_phone(warehouse: Warehouse) -> list[tuple[str, 
     )
 
 
-def test_ids_stay_stable_and_a_merge_keeps_the_older_id(fresh_warehouse: Warehouse) -> None:
-    warehouse = fresh_warehouse
+def test_ids_stay_stable_and_a_merge_keeps_the_older_id(identity_warehouse: Warehouse) -> None:
+    warehouse = identity_warehouse
     build_identity(warehouse)
     before = customers(warehouse)
     (first_id, first_email, _), (second_id, _, second_phone) = two_customers_with_email_and_phone(warehouse)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Warehouse, make_pg_database, new_duckdb_warehouse, new_postgres_warehouse
+from conftest import Warehouse, fresh_warehouse
 
 COMPARED = [
     "marts.customers",
@@ -95,12 +95,7 @@ def test_activation_only_holds_consented_unsuppressed_customers(built_warehouse:
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def own_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
-    if request.param == "duckdb":
-        warehouse = new_duckdb_warehouse(tmp_path)
-    else:
-        name, drop = make_pg_database("cdp_mrt")
-        request.addfinalizer(drop)
-        warehouse = new_postgres_warehouse(name)
+    warehouse = fresh_warehouse(request.param, request, tmp_path, "cdp_mrt")
     warehouse.generate(people=250, seed=21)
     warehouse.dbt("build")
     return warehouse

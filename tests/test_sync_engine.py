@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Warehouse, make_pg_database, new_duckdb_warehouse, new_postgres_warehouse
+from conftest import Warehouse, fresh_warehouse, new_duckdb_warehouse
 from reverse_etl.destinations.base import Mode
 from reverse_etl.destinations.webhook import WebhookDestination
 from reverse_etl.errors import ConfigError, PartialFailure, SyncError, WarehouseError
@@ -22,11 +22,7 @@ from reverse_etl.warehouse import Warehouse as SyncWarehouse
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def scratch(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
-    if request.param == "duckdb":
-        return new_duckdb_warehouse(tmp_path)
-    name, drop = make_pg_database("cdp_eng")
-    request.addfinalizer(drop)
-    return new_postgres_warehouse(name)
+    return fresh_warehouse(request.param, request, tmp_path, "cdp_eng")
 
 
 @pytest.fixture
