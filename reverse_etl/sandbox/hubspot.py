@@ -37,6 +37,19 @@ class RollingWindow:
             return True, self.limit - len(self._times)
 
 
+def validation_error(message: str) -> HttpError:
+    """HubSpot's 400 body for a request it refuses as a whole."""
+    return HttpError(
+        400,
+        {
+            "status": "error",
+            "message": message,
+            "category": "VALIDATION_ERROR",
+            "correlationId": str(uuid.uuid4()),
+        },
+    )
+
+
 class HubSpotFake(FakeService):
     name = "hubspot"
 
@@ -99,25 +112,9 @@ class HubSpotFake(FakeService):
         body = request.json()
         inputs = body.get("inputs") if isinstance(body, dict) else None
         if not isinstance(inputs, list) or not inputs:
-            raise HttpError(
-                400,
-                {
-                    "status": "error",
-                    "message": "Invalid input JSON: 'inputs' must be a non-empty array",
-                    "category": "VALIDATION_ERROR",
-                    "correlationId": str(uuid.uuid4()),
-                },
-            )
+            raise validation_error("Invalid input JSON: 'inputs' must be a non-empty array")
         if len(inputs) > MAX_INPUTS:
-            raise HttpError(
-                400,
-                {
-                    "status": "error",
-                    "message": f"Batch input of size {len(inputs)} exceeds the limit of {MAX_INPUTS}",
-                    "category": "VALIDATION_ERROR",
-                    "correlationId": str(uuid.uuid4()),
-                },
-            )
+            raise validation_error(f"Batch input of size {len(inputs)} exceeds the limit of {MAX_INPUTS}")
         return inputs
 
     def batch_upsert(self, request: Request) -> Response:
@@ -131,26 +128,10 @@ class HubSpotFake(FakeService):
                 or not item.get("idProperty")
                 or "id" not in item
             ):
-                raise HttpError(
-                    400,
-                    {
-                        "status": "error",
-                        "message": "Each input needs idProperty, id and properties",
-                        "category": "VALIDATION_ERROR",
-                        "correlationId": str(uuid.uuid4()),
-                    },
-                )
+                raise validation_error("Each input needs idProperty, id and properties")
             properties = item["properties"]
             if any(not isinstance(value, str | int | float | bool) for value in properties.values()):
-                raise HttpError(
-                    400,
-                    {
-                        "status": "error",
-                        "message": "Property values must be strings",
-                        "category": "VALIDATION_ERROR",
-                        "correlationId": str(uuid.uuid4()),
-                    },
-                )
+                raise validation_error("Property values must be strings")
             key = str(item["id"])
             if item["idProperty"] == "email" and not EMAIL.match(key):
                 errors.append(
