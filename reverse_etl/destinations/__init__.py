@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from reverse_etl.destinations.base import Destination
 from reverse_etl.destinations.hubspot import HubSpotDestination
+from reverse_etl.destinations.mailchimp import MailchimpDestination
 from reverse_etl.destinations.webhook import WebhookDestination
 
 REGISTRY: dict[str, type[Destination]] = {
     "hubspot": HubSpotDestination,
+    "mailchimp": MailchimpDestination,
     "webhook": WebhookDestination,
 }
