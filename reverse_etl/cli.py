@@ -355,6 +355,21 @@ def serve(target: str | None, host: str, port: int, interval: float, dbt_schedul
     run_service(warehouse.target, syncs, host, port, interval, dbt_schedule)
 
 
+@cli.group()
+def segments() -> None:
+    """Segments declared in vars.cdp_segments."""
+
+
+@segments.command("validate")
+def segments_validate() -> None:
+    """Check every declared segment (known traits, safe operators, plain values) and print its SQL."""
+    from reverse_etl.project import project_dir
+    from reverse_etl.segments import validate_segments
+
+    for name, clause in validate_segments(project_dir()).items():
+        click.echo(f"{name}: where {clause}")
+
+
 def main() -> None:
     """Entry point: one error handler maps error classes to exit codes and prints one clear line."""
     try:

@@ -12,10 +12,12 @@ current_members as (
             customer_id,
             '{{ segment }}' as segment_name
         from {{ ref(segment) }}
-        {%- if not loop.last %}
-            union all
-        {%- endif %}
+        union all
     {%- endfor %}
+    select
+        customer_id,
+        segment_name
+    from {{ ref('seg_declared') }}
 ),
 
 {% if is_incremental() %}
