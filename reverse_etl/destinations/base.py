@@ -124,8 +124,10 @@ class Destination(ABC):
         `secret(NAME)` returns a credential from the environment or secrets file, or raises ConfigError."""
         self.http = http
 
-    def begin_run(self, mode: Mode) -> None:  # noqa: B027 - optional hook
-        """Called once before the first batch (audience replace sessions, offline jobs)."""
+    def begin_run(self, mode: Mode, previously_synced: int = 0) -> None:  # noqa: B027 - optional hook
+        """Called once before the first batch (audience replace sessions, offline jobs). `previously_synced` is
+        how many rows this sync had confirmed before the run: 0 means the sync knows nothing of what the
+        destination object already holds, so an audience replace clears it first (the vendor's replace)."""
 
     def finish_run(self, mode: Mode, success: bool) -> None:  # noqa: B027 - optional hook
         """Called once after the last batch; `success` says whether every batch was sent."""

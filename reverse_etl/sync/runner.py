@@ -336,7 +336,7 @@ def run_sync(
         warehouse.commit()
         error: str | None = None
         try:
-            destination.begin_run(sync.mode)
+            destination.begin_run(sync.mode, previously_synced=diff.previously_synced)
 
             def settle(batch: list[Pending], sending: Future[BatchResult]) -> None:
                 confirmed, rejected = _commit_batch(warehouse, sync, summary.run_id, batch, sending.result())
