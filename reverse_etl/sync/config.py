@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,9 @@ class SyncConfig:
     source_file: str = ""
     # Ad-hoc SQL instead of a model: one read-only SELECT (checked by reverse_etl.sync.adhoc).
     query: str | None = None
+    # Where suppressed customers are listed (the dbt model suppressed_customers); set for syncs keyed by
+    # customer_id, whose rows of those customers are deleted at the destination (reverse_etl.sync.forget).
+    forget_from: Relation | None = None
 
     def describe(self) -> str:
         return f"{self.name}: {self.model} -> {self.destination} ({self.mode.value})"
@@ -151,6 +154,8 @@ def load_syncs(manifest_path: Path) -> dict[str, SyncConfig]:
         meta = exposure.get("meta") or (exposure.get("config") or {}).get("meta") or {}
         if exposure.get("type") == "application" and "cdp_sync" in meta:
             sync = parse_sync(exposure, models)
+            if sync.primary_key == "customer_id" and "suppressed_customers" in models:
+                sync = replace(sync, forget_from=models["suppressed_customers"])
             syncs[sync.name] = sync
     return syncs
 

@@ -18,6 +18,7 @@ from reverse_etl.errors import ConfigError, PartialFailure, SyncError
 from reverse_etl.http import HttpClient, HttpRequest, shared_bucket
 from reverse_etl.sync import state
 from reverse_etl.sync.config import SyncConfig, expand_env, secret_lookup
+from reverse_etl.sync.forget import ForgetSummary, forget_suppressed
 from reverse_etl.sync.lock import sync_lock
 from reverse_etl.warehouse import Warehouse, quote
 
@@ -44,13 +45,19 @@ class RunSummary:
     skipped: int = 0
     status: str = "success"
     planned_requests: list[HttpRequest] = field(default_factory=list)
+    forgotten: ForgetSummary = field(default_factory=ForgetSummary)
 
     def describe(self) -> str:
         d = self.diff
+        forgotten = (
+            f"; forgotten {self.forgotten.confirmed:,} (still queued {self.forgotten.rejected:,})"
+            if self.forgotten.confirmed or self.forgotten.rejected
+            else ""
+        )
         return (
             f"{self.sync_name}: {d.model_rows:,} model rows; added {d.added:,}, changed {d.changed:,}, removed {d.removed:,}"
             f" (retries {d.retries:,}); sent {self.sent:,}, confirmed {self.confirmed:,}, rejected {self.rejected:,},"
-            f" skipped {self.skipped:,}, invalid keys {d.invalid:,} -> {self.status}"
+            f" skipped {self.skipped:,}, invalid keys {d.invalid:,}{forgotten} -> {self.status}"
         )
 
 
@@ -310,8 +317,15 @@ def run_sync(
         destination.capabilities.max_batch_size, getattr(destination, "batch_size", lambda: 10**9)()
     )
     with sync_lock(warehouse, sync.name):
+        run_id = uuid.uuid4().hex
+        # Forget requests go first and whatever the mode: see reverse_etl.sync.forget.
+        forgotten = (
+            ForgetSummary()
+            if dry_run
+            else forget_suppressed(warehouse, sync, destination, run_id, batch_size)
+        )
         diff = state.compute_diff(warehouse, sync, fields)
-        summary = RunSummary(sync_name=sync.name, run_id=uuid.uuid4().hex, diff=diff)
+        summary = RunSummary(sync_name=sync.name, run_id=run_id, diff=diff, forgotten=forgotten)
         guard_blast_radius(sync, diff, allow_mass_change)
         if dry_run:
             for batch in _batches(warehouse, sync, fields, batch_size, only_rejected):
@@ -371,7 +385,9 @@ def run_sync(
             raise
         finally:
             if summary.status not in ("failed", "interrupted"):
-                summary.status = "partial" if summary.rejected or diff.invalid else "success"
+                summary.status = (
+                    "partial" if summary.rejected or diff.invalid or forgotten.rejected else "success"
+                )
             warehouse.execute(
                 f"update {state.SCHEMA}.runs set finished_at = ?, status = ?, confirmed = ?, rejected = ?, error = ? where run_id = ?",
                 (_now(), summary.status, summary.confirmed, summary.rejected, error, summary.run_id),
