@@ -263,7 +263,7 @@ def test_mirror_sync_removes_rows_from_the_list_not_the_profiles(
         ids = dict(
             engine.query("select record_key, destination_id from cdp_sync.snapshots where status = 'synced'")
         )
-        assert ids["cus_7"] == member
+        assert ids["cus_7"] == "email:person7@example.org", "rows keep the identifier that finds them again"
         warehouse.execute(
             "delete from activation.klaviyo_profiles where customer_id in ('cus_1', 'cus_2', 'cus_5')"
         )
@@ -279,7 +279,37 @@ def test_mirror_sync_removes_rows_from_the_list_not_the_profiles(
     assert not removed & service.lists[LIST] and len(service.lists[LIST]) == 117
     assert all(profile_id in service.profiles for profile_id in removed), "list removal keeps the profiles"
     assert service.profiles[service._find({"external_id": "cus_3"})]["first_name"] == "Changed"
+    assert ("GET", "/api/profiles") in service.requests_seen
     assert ("DELETE", f"/api/lists/{LIST}/relationships/profiles") in service.requests_seen
+
+
+def test_list_removal_finds_profiles_100_a_lookup_and_removes_1000_a_call(klaviyo) -> None:
+    service, server = klaviyo
+    target = destination(server)
+    confirmed = target.write_batch(profiles(2_500)).confirmed
+    leaving = [
+        Record(result.key, {}, Operation.DELETE, destination_id=result.destination_id)
+        for result in confirmed[:2_100]
+    ]
+    never_confirmed = Record("cus_new", {}, Operation.DELETE)
+    planned = target.plan_batch([*leaving, never_confirmed])
+    assert len(planned) == 21 and {(r.method, r.url) for r in planned} == {
+        ("GET", f"{server.url}/api/profiles")
+    }
+    assert planned[0].params == {
+        "filter": 'any(email,["' + '","'.join(f"person{n}@example.org" for n in range(100)) + '"])',
+        "fields[profile]": "email",
+        "page[size]": 100,
+    }
+    service.requests_seen.clear()
+    outcome = target.write_batch([*leaving, never_confirmed])
+    assert len(outcome.confirmed) == 2_101 and not outcome.rejected
+    removals = [seen for seen in service.requests_seen if seen[0] == "DELETE"]
+    assert len(removals) == 3 and service.requests_seen.count(("GET", "/api/profiles")) == 21
+    assert len(service.lists[LIST]) == 400 and len(service.profiles) == 2_500
+    assert service._find({"email": "person2100@example.org"}) in service.lists[LIST]
+    again = target.write_batch(leaving[:5])
+    assert len(again.confirmed) == 5, "removing what is no longer on the list is harmless"
 
 
 def test_forget_sends_one_data_privacy_deletion_job_per_row(klaviyo) -> None:

@@ -155,7 +155,6 @@ class KlaviyoDestination(Destination):
     def __init__(self, options: Mapping[str, Any], secret: SecretLookup, http: HttpClient) -> None:
         super().__init__(options, secret, http)
         self.config = KlaviyoConfig.parse(options, secret)
-        self.mode: Mode | None = None
         # Data privacy deletion jobs have their own, smaller limit (3/s burst, 60/m steady).
         self.privacy_bucket: TokenBucket = shared_bucket(
             f"klaviyo-privacy:{self.config.base_url}", 60, 60, burst=3
@@ -172,7 +171,6 @@ class KlaviyoDestination(Destination):
             )
         if mode is Mode.MIRROR and not self.config.list_id:
             raise ConfigError("klaviyo mode mirror removes profiles from a list: set option list_id")
-        self.mode = mode
 
     # -- requests ---------------------------------------------------------------------------------------------
 
@@ -272,20 +270,16 @@ class KlaviyoDestination(Destination):
         ]
 
     def plan_batch(self, records: Sequence[Record]) -> list[HttpRequest]:
-        """The writes: one import job per 10,000 profiles / 5 MB, list removals per 1,000 profile ids (forget:
-        one deletion job per row). The job polls and error reads that follow depend on the job id."""
+        """The exact requests that start the work: one import job per 10,000 profiles / 5 MB, and for mirror
+        removals the profile lookups (100 identifiers each); forget: one deletion job per row. What follows
+        depends on the answers: job polls and error reads (the job id), list removals (the profile ids found)."""
         writes, removals = self._split(records)
         if self.config.action == "forget":
             return [self._forget_request(r) for r in writes if self._problem(r) is None]
         jobs, _ = self._jobs(writes)
         requests = [self._import_request([profile for _, profile in job]) for job in jobs]
-        ids = [r.destination_id for r in removals if r.destination_id]
-        if ids and self.config.list_id:
-            requests += [
-                self._remove_request(ids[start : start + MAX_LIST_REMOVALS])
-                for start in range(0, len(ids), MAX_LIST_REMOVALS)
-            ]
-        return requests
+        # Removals: the profile lookups; the list removal (DELETE) that follows names the profile ids found.
+        return requests + self._removal_plan(removals)
 
     def write_batch(self, records: Sequence[Record]) -> BatchResult:
         writes, removals = self._split(records)
@@ -354,7 +348,6 @@ class KlaviyoDestination(Destination):
             unmatched = 0
             if finished["attributes"].get("failed_count"):
                 errors, unmatched = self._import_errors(job_id, records)
-            ids = self._profile_ids(job_id, records) if self.mode is Mode.MIRROR else {}
         except FatalDestinationError as error:
             return BatchResult.all_failed(records, self._failure(error))
         except TimeoutError as error:
@@ -377,17 +370,11 @@ class KlaviyoDestination(Destination):
                         retryable=True,
                     )
                 )
-            elif self.mode is Mode.MIRROR and record.key not in ids:
-                outcome.results.append(
-                    RecordResult(
-                        record.key,
-                        ok=False,
-                        error=f"import job {job_id} did not list this profile; sent again next run",
-                        retryable=True,
-                    )
-                )
             else:
-                outcome.results.append(RecordResult(record.key, ok=True, destination_id=ids.get(record.key)))
+                # What finds the profile again when the row leaves the model: `<identifier>:<value>`.
+                name = self.config.identifier
+                reference = f"{name}:{_normal(name, record.fields[name])}"
+                outcome.results.append(RecordResult(record.key, ok=True, destination_id=reference))
         return outcome
 
     def _matcher(self, records: Sequence[Record]) -> dict[tuple[str, str], Record]:
@@ -429,33 +416,86 @@ class KlaviyoDestination(Destination):
             errors[record.key] = f"{errors[record.key]}; {message}" if record.key in errors else message
         return errors, unmatched
 
-    def _profile_ids(self, job_id: str, records: Sequence[Record]) -> dict[str, str]:
-        """Klaviyo profile ids of the job's profiles, by row key (needed to take them off the list later)."""
-        index = self._matcher(records)
-        ids: dict[str, str] = {}
-        url = f"{self.config.base_url}/api/profile-bulk-import-jobs/{job_id}/profiles"
-        params = {"fields[profile]": ",".join(IDENTIFIERS), "page[size]": PAGE_SIZE}
-        for profile in self._pages(url, params):
-            record = self._match(index, profile.get("attributes") or {})
-            if record is not None:
-                ids[record.key] = str(profile["id"])
-        return ids
-
     # -- removals and deletions -------------------------------------------------------------------------------
 
+    def _lookup_request(self, name: str, values: list[str]) -> HttpRequest:
+        return HttpRequest(
+            "GET",
+            f"{self.config.base_url}/api/profiles",
+            headers=self._headers(body=False),
+            params={
+                "filter": f"any({name},{json.dumps(values, separators=(',', ':'))})",
+                "fields[profile]": name,
+                "page[size]": PAGE_SIZE,
+            },
+        )
+
+    @staticmethod
+    def _references(records: Sequence[Record]) -> tuple[dict[str, list[tuple[Record, str]]], list[Record]]:
+        """Rows to take off the list, by identifier name with their value; and rows never confirmed."""
+        by_name: dict[str, list[tuple[Record, str]]] = {}
+        unknown: list[Record] = []
+        for record in records:
+            name, _, value = (record.destination_id or "").partition(":")
+            if name in IDENTIFIERS and value:
+                by_name.setdefault(name, []).append((record, value))
+            else:
+                unknown.append(record)
+        return by_name, unknown
+
+    def _removal_plan(self, records: Sequence[Record]) -> list[HttpRequest]:
+        by_name, _ = self._references(records)
+        return [
+            self._lookup_request(name, [value for _, value in rows[start : start + PAGE_SIZE]])
+            for name, rows in by_name.items()
+            for start in range(0, len(rows), PAGE_SIZE)
+        ]
+
     def _remove(self, records: Sequence[Record]) -> BatchResult:
-        known = [r for r in records if r.destination_id]
-        # A row never confirmed has no profile id: nothing of this sync's is on the list.
-        outcome = BatchResult.all_ok([r for r in records if not r.destination_id])
-        for start in range(0, len(known), MAX_LIST_REMOVALS):
-            chunk = known[start : start + MAX_LIST_REMOVALS]
-            try:
-                self.http.send(self._remove_request([r.destination_id or "" for r in chunk]), idempotent=True)
-            except FatalDestinationError as error:
-                outcome.results += BatchResult.all_failed(chunk, self._failure(error)).results
+        """Find each row's profiles by the identifier it was imported with (100 a lookup), then take them off
+        the list, 1,000 profile ids a call. A row never confirmed, or whose profile is gone, has nothing to remove."""
+        if not self.config.list_id:
+            return BatchResult.all_failed(records, "klaviyo removals need option list_id (the list to leave)")
+        by_name, unknown = self._references(records)
+        outcome = BatchResult.all_ok(unknown)
+        found: list[tuple[Record, list[str]]] = []
+        for name, rows in by_name.items():
+            for start in range(0, len(rows), PAGE_SIZE):
+                chunk = rows[start : start + PAGE_SIZE]
+                request = self._lookup_request(name, [value for _, value in chunk])
+                ids: dict[str, list[str]] = {}
+                try:
+                    for profile in self._pages(request.url, request.params or {}):
+                        value = (profile.get("attributes") or {}).get(name)
+                        ids.setdefault(_normal(name, value), []).append(str(profile["id"]))
+                except FatalDestinationError as error:
+                    outcome.results += BatchResult.all_failed(
+                        [r for r, _ in chunk], self._failure(error)
+                    ).results
+                    continue
+                for record, value in chunk:
+                    if ids.get(value):
+                        found.append((record, ids[value]))
+                    else:
+                        outcome.results.append(RecordResult(record.key, ok=True))
+        group: list[tuple[Record, list[str]]] = []
+        for item in [*found, None]:
+            if item is not None and sum(len(ids) for _, ids in group) + len(item[1]) <= MAX_LIST_REMOVALS:
+                group.append(item)
                 continue
-            outcome.results += BatchResult.all_ok(chunk).results
+            if group:
+                outcome.results += self._remove_group(group).results
+            group = [item] if item is not None else []
         return outcome
+
+    def _remove_group(self, group: list[tuple[Record, list[str]]]) -> BatchResult:
+        records = [record for record, _ in group]
+        try:
+            # Removing a profile that is no longer on the list is harmless: the call may be repeated.
+            self.http.send(self._remove_request([i for _, ids in group for i in ids]), idempotent=True)
+        except FatalDestinationError as error:
+            return BatchResult.all_failed(records, self._failure(error))
+        return BatchResult.all_ok(records)
 
     def _forget(self, record: Record) -> RecordResult:
         problem = self._problem(record)

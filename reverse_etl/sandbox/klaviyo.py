@@ -29,7 +29,8 @@ E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 REVISION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z0-9]+)?$")
 IDENTIFIERS = ("external_id", "email", "phone_number")
 # Endpoint -> (burst per second, steady per minute), as the API reference lists them.
-LIMITS = {"import": (10, 150), "lists": (10, 150), "privacy": (3, 60)}
+LIMITS = {"import": (10, 150), "lists": (10, 150), "profiles": (75, 750), "privacy": (3, 60)}
+FILTER = re.compile(r"^(any|equals)\((email|phone_number|external_id|id),(.+)\)$")
 ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -86,7 +87,7 @@ class KlaviyoFake(FakeService):
         self.route("POST", "/api/profile-bulk-import-jobs", self.create_job)
         self.route("GET", "/api/profile-bulk-import-jobs/{job_id}", self.get_job)
         self.route("GET", "/api/profile-bulk-import-jobs/{job_id}/import-errors", self.get_import_errors)
-        self.route("GET", "/api/profile-bulk-import-jobs/{job_id}/profiles", self.get_job_profiles)
+        self.route("GET", "/api/profiles", self.get_profiles)
         self.route("DELETE", "/api/lists/{list_id}/relationships/profiles", self.remove_from_list)
         self.route("POST", "/api/data-privacy-deletion-jobs", self.request_deletion)
 
@@ -142,6 +143,8 @@ class KlaviyoFake(FakeService):
             return "lists"
         if request.path.startswith("/api/data-privacy-deletion-jobs"):
             return "privacy"
+        if request.path == "/api/profiles":
+            return "profiles"
         return "import"
 
     def _endpoint(self, request: Request) -> tuple[WindowRateLimiter, WindowRateLimiter]:
@@ -415,22 +418,57 @@ class KlaviyoFake(FakeService):
         job = self._job(request)
         return self._page(request, job["errors"] if job["status"] == "complete" else [])
 
-    def get_job_profiles(self, request: Request) -> Response:
-        job = self._job(request)
+    # -- profiles, lists and privacy ------------------------------------------------------------------------
+
+    def get_profiles(self, request: Request) -> Response:
+        """Profiles matching `filter=any(<identifier>,["a","b"])` or `equals(<identifier>,"a")`."""
+        text = (request.query.get("filter") or [""])[0]
+        match = FILTER.match(text)
+        try:
+            operand = json.loads(match.group(3)) if match else None
+        except ValueError:
+            operand = None
+        values = operand if match and match.group(1) == "any" else [operand]
+        if (
+            match is None
+            or not isinstance(values, list)
+            or not values
+            or len(values) > MAX_PAGE_SIZE
+            or not all(isinstance(value, str) for value in values)
+        ):
+            raise HttpError(
+                400,
+                error(
+                    400,
+                    "invalid",
+                    "Invalid input.",
+                    f'Invalid filter {text!r}: use any(<field>,[...]) with 1..{MAX_PAGE_SIZE} strings or equals(<field>,"...").',
+                ),
+            )
+        name = match.group(2)
         fields = (request.query.get("fields[profile]") or [""])[0].split(",")
         with self._state:
-            items = []
-            for profile_id in job["profile_ids"] if job["status"] == "complete" else []:
-                stored = self.profiles.get(profile_id)
-                if stored is None:
-                    continue
-                attributes = {
-                    name: value for name, value in stored.items() if fields == [""] or name in fields
+            if name == "id":
+                ids = [value for value in values if value in self.profiles]
+            else:
+                ids = [
+                    self._index[self._key(name, value)]
+                    for value in values
+                    if self._key(name, value) in self._index
+                ]
+            items = [
+                {
+                    "type": "profile",
+                    "id": profile_id,
+                    "attributes": {
+                        key: value
+                        for key, value in self.profiles[profile_id].items()
+                        if fields == [""] or key in fields
+                    },
                 }
-                items.append({"type": "profile", "id": profile_id, "attributes": attributes})
+                for profile_id in dict.fromkeys(ids)
+            ]
         return self._page(request, items)
-
-    # -- lists and privacy ----------------------------------------------------------------------------------
 
     def remove_from_list(self, request: Request) -> Response:
         members = self.lists.get(request.params["list_id"])
