@@ -144,6 +144,37 @@ def test_import_errors_are_mapped_to_their_rows(klaviyo) -> None:
     assert len(job["errors"]) == 2 and len(service.profiles) == 6
 
 
+def test_more_than_a_page_of_import_errors_is_read_to_the_end(klaviyo) -> None:
+    service, server = klaviyo
+    bad = [Record(f"bad_{n}", {"email": f"bad{n}.example.org"}, Operation.UPSERT) for n in range(230)]
+    outcome = destination(server).write_batch([*profiles(20), *bad])
+    assert {result.key for result in outcome.rejected} == {record.key for record in bad}
+    assert len(outcome.confirmed) == 20
+    (job_id,) = service.jobs
+    reads = [seen for seen in service.requests_seen if seen[1].endswith("/import-errors")]
+    assert len(reads) == 3 and len(service.jobs[job_id]["errors"]) == 230
+
+
+class FakeWithoutPayloads(KlaviyoFake):
+    """Answers import errors without original_payload, as a sparse fieldset would."""
+
+    def get_import_errors(self, request):
+        response = super().get_import_errors(request)
+        for item in response.body["data"]:
+            item["attributes"] = {k: v for k, v in item["attributes"].items() if k != "original_payload"}
+        return response
+
+
+def test_an_import_error_naming_no_row_confirms_no_row_of_its_job() -> None:
+    service = FakeWithoutPayloads()
+    with FakeServer(service) as server:
+        bad = Record("cus_bad", {"email": "nobody-at-all"}, Operation.UPSERT)
+        outcome = destination(server).write_batch([*profiles(4), bad])
+    assert not outcome.confirmed and len(outcome.rejected) == 5
+    assert all(result.retryable for result in outcome.rejected if result.key != "cus_bad")
+    assert "1 error(s) that name no row" in outcome.rejected[0].error
+
+
 def test_seeded_rejects_map_to_rows_by_payload(klaviyo) -> None:
     from reverse_etl.sandbox.server import Faults
 

@@ -51,7 +51,6 @@ LOCATION = {
 }
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
 REVISION_FORMAT = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z0-9]+)?$")
-POINTER_INDEX = re.compile(r"^/data/attributes/profiles/data/(\d+)(/|$)")
 
 
 def _number(options: Mapping[str, Any], key: str, default: float, low: float, high: float) -> float:
@@ -286,9 +285,8 @@ class KlaviyoDestination(Destination):
         outcome = BatchResult()
         if self.config.action == "forget":
             outcome.results += [self._forget(record) for record in writes]
-            outcome.results += BatchResult.all_ok(
-                removals
-            ).results  # a forgotten person leaving the model: done
+            # A forgotten person leaving the model asks nothing more of Klaviyo.
+            outcome.results += BatchResult.all_ok(removals).results
             return outcome
         jobs, rejected = self._jobs(writes)
         outcome.results += rejected.results
@@ -395,8 +393,8 @@ class KlaviyoDestination(Destination):
         return None
 
     def _import_errors(self, job_id: str, records: Sequence[Record]) -> tuple[dict[str, str], int]:
-        """Each import error mapped to its row (by the identifiers in original_payload, else by the index in
-        source.pointer); returns the errors by row key and how many errors matched no row."""
+        """Each import error mapped to its row by the identifiers in its original_payload; returns the errors by
+        row key and how many errors matched no row (then no row of the job can be called confirmed)."""
         index = self._matcher(records)
         errors: dict[str, str] = {}
         unmatched = 0
@@ -404,9 +402,6 @@ class KlaviyoDestination(Destination):
         for item in self._pages(url, {"page[size]": PAGE_SIZE}):
             attributes = item.get("attributes") or {}
             record = self._match(index, attributes.get("original_payload") or {})
-            pointer = POINTER_INDEX.match(str((attributes.get("source") or {}).get("pointer") or ""))
-            if record is None and pointer and int(pointer.group(1)) < len(records):
-                record = records[int(pointer.group(1))]
             if record is None:
                 unmatched += 1
                 continue

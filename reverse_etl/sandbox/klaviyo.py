@@ -14,7 +14,7 @@ import secrets
 import threading
 import uuid
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from reverse_etl.sandbox.server import FakeService, Faults, HttpError, Request, Response, WindowRateLimiter
 
@@ -149,7 +149,8 @@ class KlaviyoFake(FakeService):
 
     def _endpoint(self, request: Request) -> tuple[WindowRateLimiter, WindowRateLimiter]:
         """Limits count per endpoint (method and route), each with a burst and a steady window."""
-        key = f"{request.method} {re.sub(r'/profile-bulk-import-jobs/[^/]+', '/profile-bulk-import-jobs/{id}', request.path)}"
+        path = re.sub(r"^/api/(profile-bulk-import-jobs|lists)/[^/]+", r"/api/\1/{id}", request.path)
+        key = f"{request.method} {path}"
         with self._state:
             if key not in self._by_endpoint:
                 burst, steady = self.limits[self._group(request)]
@@ -207,10 +208,13 @@ class KlaviyoFake(FakeService):
         )
 
     def handle(self, request: Request) -> Response:
-        response = super().handle(request)
+        try:
+            response = super().handle(request)
+        finally:
+            with self._state:
+                passed = self._rate_headers.pop(id(request), {})
         # Every answer that passed the limiter (not a 429) carries the state of the steady window.
-        with self._state:
-            response.headers.update(self._rate_headers.pop(id(request), {}))
+        response.headers.update(passed)
         response.headers.setdefault("Content-Type", JSON_API)
         return response
 
@@ -228,7 +232,9 @@ class KlaviyoFake(FakeService):
         self_link = f"http://{host}{request.path}"
         links: dict[str, Any] = {"self": self_link, "prev": None, "next": None}
         if start + size < len(items):
-            links["next"] = f"{self_link}?page%5Bsize%5D={size}&page%5Bcursor%5D={quote(str(start + size))}"
+            query = {name: values[0] for name, values in request.query.items()}
+            query.update({"page[size]": str(size), "page[cursor]": str(start + size)})
+            links["next"] = f"{self_link}?{urlencode(query)}"
         return Response(200, {"data": items[start : start + size], "links": links})
 
     # -- bulk import jobs -----------------------------------------------------------------------------------
