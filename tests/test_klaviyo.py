@@ -175,13 +175,19 @@ def test_an_import_error_naming_no_row_confirms_no_row_of_its_job() -> None:
     assert "1 error(s) that name no row" in outcome.rejected[0].error
 
 
-def test_seeded_rejects_map_to_rows_by_payload(klaviyo) -> None:
+def test_seeded_faults_rejects_and_retries() -> None:
     from reverse_etl.sandbox.server import Faults
 
-    service = KlaviyoFake(Faults(seed=7, record_reject_rate=0.2))
+    faults = Faults(seed=7, record_reject_rate=0.2, throttle_rate=0.15, server_error_rate=0.15)
+    service = KlaviyoFake(faults, limits={"import": (1000, 10_000)})  # only the injected faults
     with FakeServer(service) as server:
         records = profiles(200)
-        outcome = destination(server).write_batch(records)
+        client = HttpClient(retry=RetryPolicy(max_attempts=20, base_delay=0.01, max_delay=0.05))
+        outcome = BatchResult()
+        for start in range(0, 200, 20):
+            outcome.results += (
+                destination(server, client=client).write_batch(records[start : start + 20]).results
+            )
     expected = {
         record.key
         for record in records
@@ -189,6 +195,7 @@ def test_seeded_rejects_map_to_rows_by_payload(klaviyo) -> None:
     }
     assert expected and {result.key for result in outcome.rejected} == expected
     assert len(outcome.confirmed) == 200 - len(expected)
+    assert client.stats["retries"] > 0, "injected 429s and 503s were retried, polls and imports alike"
 
 
 def test_phone_numbers_must_be_e164(klaviyo) -> None:
@@ -389,7 +396,12 @@ def test_configuration_is_checked_at_start_up(klaviyo) -> None:
         destination(server, list_id=None).begin_run(Mode.MIRROR)
     with pytest.raises(ConfigError, match="use mode upsert"):
         destination(server).begin_run(Mode.INSERT)
-    assert KlaviyoDestination({}, lambda name: KEY, HttpClient()).config.base_url == "https://a.klaviyo.com"
+    asked: list[str] = []
+    configured = KlaviyoDestination(
+        {"api_key_env": "SHOP_KLAVIYO_KEY"}, lambda name: asked.append(name) or KEY, HttpClient()
+    )
+    assert asked == ["SHOP_KLAVIYO_KEY"] and configured.config.base_url == "https://a.klaviyo.com"
+    assert KEY not in repr(configured.plan_batch(profiles(1))[0].masked())
 
 
 def test_the_fake_checks_key_revision_and_media_type(klaviyo) -> None:
