@@ -219,6 +219,18 @@ def test_phone_numbers_must_be_e164(klaviyo) -> None:
     assert len(by_phone.confirmed) == 1 and len(service.profiles) == 2
 
 
+def test_a_profile_over_100_kb_is_rejected_as_a_row(klaviyo) -> None:
+    service, server = klaviyo
+    huge = Record("cus_huge", {"email": "huge@example.org", "notes": "x" * 100_000}, Operation.UPSERT)
+    outcome = destination(server).write_batch([huge, *profiles(2)])
+    assert [result.key for result in outcome.rejected] == ["cus_huge"]
+    assert "Klaviyo accepts at most 100,000 per profile" in (outcome.rejected[0].error or "")
+    assert len(outcome.confirmed) == 2 and len(service.profiles) == 2
+    request = destination(server)._import_request([{"type": "profile", "attributes": dict(huge.fields)}])
+    response = requests.post(request.url, headers=dict(request.headers), json=request.json, timeout=10)
+    assert response.status_code == 400 and "100KB" in response.json()["errors"][0]["detail"]
+
+
 def test_a_job_that_never_completes_is_retried_next_run() -> None:
     service = KlaviyoFake(polls_until_complete=10**9)
     with FakeServer(service) as server:
