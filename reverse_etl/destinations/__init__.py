@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from reverse_etl.destinations.base import Destination
 from reverse_etl.destinations.hubspot import HubSpotDestination
+from reverse_etl.destinations.klaviyo import KlaviyoDestination
 from reverse_etl.destinations.mailchimp import MailchimpDestination
 from reverse_etl.destinations.webhook import WebhookDestination
 
 REGISTRY: dict[str, type[Destination]] = {
     "hubspot": HubSpotDestination,
+    "klaviyo": KlaviyoDestination,
     "mailchimp": MailchimpDestination,
     "webhook": WebhookDestination,
 }
