@@ -159,7 +159,7 @@ class KlaviyoDestination(Destination):
             f"klaviyo-privacy:{self.config.base_url}", 60, 60, burst=3
         )
 
-    def begin_run(self, mode: Mode) -> None:
+    def begin_run(self, mode: Mode, previously_synced: int = 0) -> None:
         if self.config.action == "forget" and mode is Mode.MIRROR:
             raise ConfigError(
                 "klaviyo action forget sends one deletion per row: use mode insert or upsert, not mirror"
