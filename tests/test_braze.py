@@ -81,6 +81,10 @@ def test_track_sends_attributes_by_external_id_in_batches_of_75(braze) -> None:
     assert {r.key: r.destination_id for r in outcome.confirmed} == {
         f"cus_{n}": f"cus_{n}" for n in range(200)
     }
+    service.queued = True
+    queued = target.write_batch(users(2, start=500))
+    assert len(queued.confirmed) == 2, "a 202 'queued' answer during maintenance is an accepted request"
+    assert {"cus_500", "cus_501"} <= set(service.users)
 
 
 def test_the_fake_refuses_more_than_75_attributes_or_50_deletes(braze) -> None:

@@ -152,7 +152,8 @@ class BrazeDestination(Destination):
             ).results
             return outcome
         body = response.json()
-        if not isinstance(body, dict) or body.get("message") != "success":
+        # During maintenance Braze answers 202 {"message": "queued"}: received, and processed later.
+        if not isinstance(body, dict) or body.get("message") not in ("success", "queued"):
             message = body.get("message") if isinstance(body, dict) else body
             outcome.results += BatchResult.all_failed(
                 sendable, f"Braze did not report success: {str(message)[:300]}", retryable=True

@@ -51,6 +51,8 @@ class BrazeFake(FakeService):
         self.users: dict[str, dict[str, Any]] = {}
         self.deleted: list[str] = []
         self.throttled = 0
+        # Maintenance: Braze accepts /users/track and answers 202 {"message": "queued"} (applied here at once).
+        self.queued = False
         self.route("POST", "/users/track", self.track)
         self.route("POST", "/users/delete", self.delete)
 
@@ -118,6 +120,8 @@ class BrazeFake(FakeService):
             with self.lock:
                 self.users.setdefault(str(external_id), {}).update(values)
             processed += 1
+        if self.queued:
+            return Response(202, {"message": "queued"})
         answer: dict[str, Any] = {"message": "success"}
         if attributes:
             answer["attributes_processed"] = processed
