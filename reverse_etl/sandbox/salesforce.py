@@ -46,6 +46,7 @@ class SalesforceFake(FakeService):
         # sObject -> external id value -> record (with its Id); deleted ids answer ENTITY_IS_DELETED.
         self.records: dict[str, dict[str, dict[str, Any]]] = collections.defaultdict(dict)
         self.deleted: set[str] = set()
+        self._by_id: dict[str, tuple[str, str]] = {}
         self._ids = itertools.count(1)
         self.route("PATCH", "/services/data/{version}/composite/sobjects/{sobject}/{field}", self.upsert)
         self.route("DELETE", "/services/data/{version}/composite/sobjects", self.delete)
@@ -141,6 +142,7 @@ class SalesforceFake(FakeService):
                 ]
             else:
                 store.update(changes)
+                self._by_id.update((record["Id"], (sobject, key)) for key, record in changes)
         return Response(200, outcomes, self._limit_info())
 
     def _problem(
@@ -175,10 +177,13 @@ class SalesforceFake(FakeService):
             )
         outcomes: list[dict[str, Any]] = []
         with self.lock:
-            by_id = {
-                record["Id"]: (store, key) for store in self.records.values() for key, record in store.items()
-            }
             for record_id in ids:
+                location = self._by_id.get(record_id)
+                if (
+                    location is not None
+                    and self.records[location[0]].get(location[1], {}).get("Id") != record_id
+                ):
+                    location = None
                 if not ID.match(record_id):
                     outcomes.append(
                         {
@@ -186,9 +191,9 @@ class SalesforceFake(FakeService):
                             "errors": [item_error("MALFORMED_ID", f"malformed id {record_id}")],
                         }
                     )
-                elif record_id in by_id:
-                    store, key = by_id[record_id]
-                    del store[key]
+                elif location is not None:
+                    del self.records[location[0]][location[1]]
+                    del self._by_id[record_id]
                     self.deleted.add(record_id)
                     outcomes.append({"id": record_id, "success": True, "errors": []})
                 elif record_id in self.deleted:
