@@ -161,12 +161,10 @@ class BrazeDestination(Destination):
             return outcome
         failed: dict[int, str] = {}
         for minor in body.get("errors") or []:
-            index = minor.get("index") if isinstance(minor, dict) else None
-            if (
-                minor.get("input_array") == "attributes"
-                and isinstance(index, int)
-                and 0 <= index < len(sendable)
-            ):
+            if not isinstance(minor, dict) or minor.get("input_array") != "attributes":
+                continue
+            index = minor.get("index")
+            if isinstance(index, int) and 0 <= index < len(sendable):
                 failed.setdefault(index, str(minor.get("type", "minor error")))
         for index, record in enumerate(sendable):
             if index in failed:
