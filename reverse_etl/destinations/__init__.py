@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from reverse_etl.destinations.base import Destination
+from reverse_etl.destinations.braze import BrazeDestination
 from reverse_etl.destinations.hubspot import HubSpotDestination
 from reverse_etl.destinations.klaviyo import KlaviyoDestination
 from reverse_etl.destinations.mailchimp import MailchimpDestination
+from reverse_etl.destinations.salesforce import SalesforceDestination
 from reverse_etl.destinations.webhook import WebhookDestination
 
 REGISTRY: dict[str, type[Destination]] = {
+    "braze": BrazeDestination,
     "hubspot": HubSpotDestination,
     "klaviyo": KlaviyoDestination,
     "mailchimp": MailchimpDestination,
+    "salesforce": SalesforceDestination,
     "webhook": WebhookDestination,
 }

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from reverse_etl.sandbox.braze import BrazeFake
 from reverse_etl.sandbox.hubspot import HubSpotFake
 from reverse_etl.sandbox.klaviyo import KlaviyoFake
 from reverse_etl.sandbox.mailchimp import MailchimpFake
+from reverse_etl.sandbox.salesforce import SalesforceFake
 from reverse_etl.sandbox.server import FakeService, Faults
 from reverse_etl.sandbox.webhook import WebhookFake
 
 FAKES: dict[str, Callable[[Faults], FakeService]] = {
+    "braze": lambda faults: BrazeFake(faults),
     "hubspot": lambda faults: HubSpotFake(faults),
     "klaviyo": lambda faults: KlaviyoFake(faults),
     "mailchimp": lambda faults: MailchimpFake(faults),
+    "salesforce": lambda faults: SalesforceFake(faults),
     "webhook": lambda faults: WebhookFake(faults),
 }
