@@ -384,6 +384,19 @@ def test_forget_sends_one_data_privacy_deletion_job_per_row(klaviyo) -> None:
     assert service._find({"email": "person1@example.org"}) is None and len(service.profiles) == 2
 
 
+def test_a_forget_request_erases_the_profile_an_import_sync_created(klaviyo) -> None:
+    service, server = klaviyo
+    target = destination(server)
+    imported = target.write_batch(profiles(3))
+    references = {result.key: result.destination_id for result in imported.results}
+    forgotten = target.forget_batch(
+        [Record("cus_1", {}, Operation.DELETE, destination_id=references["cus_1"])]
+    )
+    assert [r.key for r in forgotten.confirmed] == ["cus_1"]
+    assert service.deletion_requests == [{"identifier": "email", "value": "person1@example.org"}]
+    assert service._find({"email": "person1@example.org"}) is None and len(service.profiles) == 2
+
+
 def test_configuration_is_checked_at_start_up(klaviyo) -> None:
     _, server = klaviyo
 

@@ -139,3 +139,9 @@ class Destination(ABC):
     @abstractmethod
     def write_batch(self, records: Sequence[Record]) -> BatchResult:
         """Send one batch (at most capabilities.max_batch_size records) and report every record's outcome."""
+
+    def forget_batch(self, records: Sequence[Record]) -> BatchResult:
+        """Erase these people at the destination (GDPR / CCPA forget requests; records carry only their key,
+        destination id and a DELETE or REMOVE operation). By default the delete a mirror sends; a vendor with a
+        privacy-deletion API overrides this."""
+        return self.write_batch(records)

@@ -204,8 +204,8 @@ class KlaviyoDestination(Destination):
             json={"data": [{"type": "profile", "id": profile_id} for profile_id in profile_ids]},
         )
 
-    def _forget_request(self, record: Record) -> HttpRequest:
-        identifier = self.config.identifier
+    def _forget_request(self, record: Record, identifier: str | None = None) -> HttpRequest:
+        identifier = identifier or self.config.identifier
         profile = {"type": "profile", "attributes": {identifier: str(record.fields[identifier])}}
         return HttpRequest(
             "POST",
@@ -492,14 +492,33 @@ class KlaviyoDestination(Destination):
             return BatchResult.all_failed(records, self._failure(error))
         return BatchResult.all_ok(records)
 
-    def _forget(self, record: Record) -> RecordResult:
-        problem = self._problem(record)
-        if problem:
-            return RecordResult(record.key, ok=False, error=problem)
+    def forget_batch(self, records: Sequence[Record]) -> BatchResult:
+        """A forget request of an import sync erases the person (a data privacy deletion job by the email or
+        phone number the row was imported with), not just their list membership. A row imported by
+        external_id, which a deletion job cannot name, is taken off the list as a mirror would."""
+        if self.config.action == "forget":
+            return self.write_batch(records)
+        outcome, by_list = BatchResult(), []
+        for record in records:
+            identifier, _, value = (record.destination_id or "").partition(":")
+            if identifier in FORGET_IDENTIFIERS and value:
+                named = Record(record.key, {identifier: value}, Operation.UPSERT)
+                outcome.results.append(self._forget(named, identifier))
+            else:
+                by_list.append(record)
+        if by_list:
+            outcome.results += self.write_batch(by_list).results
+        return outcome
+
+    def _forget(self, record: Record, identifier: str | None = None) -> RecordResult:
+        if identifier is None:
+            problem = self._problem(record)
+            if problem:
+                return RecordResult(record.key, ok=False, error=problem)
         self.privacy_bucket.acquire(self.http.sleep)
         try:
             # Deleting an already deleted person is harmless, so the request may be repeated.
-            self.http.send(self._forget_request(record), idempotent=True)
+            self.http.send(self._forget_request(record, identifier), idempotent=True)
         except FatalDestinationError as error:
             return RecordResult(record.key, ok=False, error=self._failure(error))
         return RecordResult(record.key, ok=True)

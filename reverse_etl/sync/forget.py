@@ -96,7 +96,7 @@ def forget_suppressed(
             Record(key=key, fields={}, operation=operation, destination_id=destination_id)
             for key, destination_id in queued[start : start + batch_size]
         ]
-        result = destination.write_batch(records)
+        result = destination.forget_batch(records)
         done = [outcome.key for outcome in result.confirmed]
         failed = result.rejected
         with warehouse.transaction():
