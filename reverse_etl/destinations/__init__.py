@@ -5,10 +5,14 @@ from __future__ import annotations
 from reverse_etl.destinations.base import Destination
 from reverse_etl.destinations.hubspot import HubSpotDestination
 from reverse_etl.destinations.mailchimp import MailchimpDestination
+from reverse_etl.destinations.meta import MetaCustomAudienceDestination
+from reverse_etl.destinations.trade_desk import TradeDeskDestination
 from reverse_etl.destinations.webhook import WebhookDestination
 
 REGISTRY: dict[str, type[Destination]] = {
     "hubspot": HubSpotDestination,
     "mailchimp": MailchimpDestination,
+    "meta": MetaCustomAudienceDestination,
+    "trade_desk": TradeDeskDestination,
     "webhook": WebhookDestination,
 }
