@@ -153,7 +153,7 @@ def identifier_values(value: object, column: str, limit: int) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        items: list[object] = value.replace(";", ",").split(",")
+        items: list[object] = list(value.replace(";", ",").split(","))
     elif isinstance(value, list | tuple):
         items = list(value)
     else:

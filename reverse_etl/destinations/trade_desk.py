@@ -239,8 +239,8 @@ class TradeDeskDestination(Destination):
                 self._replace_pending = False
         for record, person in people:
             if record.key in failed:
-                error, retryable = failed[record.key]
-                outcome.results.append(RecordResult(record.key, ok=False, error=error, retryable=retryable))
+                message, retryable = failed[record.key]
+                outcome.results.append(RecordResult(record.key, ok=False, error=message, retryable=retryable))
             else:
                 destination_id = record.destination_id if remove else person.encode()
                 outcome.results.append(RecordResult(record.key, ok=True, destination_id=destination_id))

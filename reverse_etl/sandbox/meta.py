@@ -140,8 +140,8 @@ class MetaFake(FakeService):
         if request.path.startswith("/_sandbox/"):
             return
         header = request.header("authorization") or ""
-        token = header.removeprefix("Bearer ").removeprefix("OAuth ") if header else None
-        token = token or (request.query.get("access_token") or [None])[0]
+        token = header.removeprefix("Bearer ").removeprefix("OAuth ")
+        token = token or (request.query.get("access_token") or [""])[0]
         if not token:
             raise graph_error(
                 400, "An active access token must be used to query information about the current user.", 2500
