@@ -2,7 +2,7 @@
 
     python bench/audience_replace_meta.py --rows 1000000 --strangers 100000
 
-The Meta fake runs in a process of its own (`cdp sandbox`). The audience is first pre-filled with `--strangers`
+The Meta fake runs in a process of its own (as bench/sync.py runs `cdp sandbox`, but on a free port). The audience is first pre-filled with `--strangers`
 people the model does not hold (through the fake's users edge); then a first audience_replace run of the model
 (DuckDB) goes out as one usersreplace session. At the end the fake's membership is compared with the model: the
 member count and an order-free digest of the hashed emails must match, so no stranger is left and nobody is
@@ -26,33 +26,30 @@ from reverse_etl.destinations import identifiers as ids
 from reverse_etl.destinations.base import Mode
 from reverse_etl.project import Target, connect
 from reverse_etl.sandbox.meta import MetaFake, member_id, membership_digest
-from reverse_etl.sandbox.registry import FAKES
-from reverse_etl.sandbox.run import BASE_PORT
 from reverse_etl.sync.config import Relation, SyncConfig
 from reverse_etl.sync.runner import run_sync
 from reverse_etl.warehouse import Warehouse
 
-SANDBOX_PORT = BASE_PORT + 300
-PORT = SANDBOX_PORT + sorted(FAKES).index("meta")
 AUDIENCE = "23850000000000001"
+# The fake in a child process on a free port (the machine is shared: fixed ports may be taken); prints its URL.
+SERVE = """
+import time
+from reverse_etl.sandbox.meta import MetaFake
+from reverse_etl.sandbox.server import FakeServer
+with FakeServer(MetaFake()) as server:
+    print(server.url, flush=True)
+    while True:
+        time.sleep(3600)
+"""
 
 
 @contextlib.contextmanager
-def sandbox_process():
-    """`cdp sandbox` in a child process; yields (the Meta fake's URL, the child's pid)."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "reverse_etl.cli", "sandbox", "--base-port", str(SANDBOX_PORT)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{PORT}"
+def fake_process():
+    """The Meta fake in a child process; yields (its URL, the child's pid)."""
+    child = subprocess.Popen([sys.executable, "-c", SERVE], stdout=subprocess.PIPE, text=True)
     try:
-        for _ in range(400):
-            with contextlib.suppress(requests.ConnectionError):
-                requests.get(f"{url}/_sandbox/meta/{AUDIENCE}", timeout=0.5)
-                break
-            time.sleep(0.05)
-        yield url, child.pid
+        assert child.stdout is not None
+        yield child.stdout.readline().strip(), child.pid
     finally:
         child.terminate()
         child.wait()
@@ -100,7 +97,7 @@ def main() -> None:
             [args.rows],
         )
         connection.close()
-        with sandbox_process() as (url, pid):
+        with fake_process() as (url, pid):
             prefill(url, token, args.strangers)
             before = requests.get(f"{url}/_sandbox/meta/{AUDIENCE}", timeout=60).json()
             os.environ["BENCH_META_TOKEN"] = token
@@ -135,7 +132,7 @@ def main() -> None:
     print(
         f"audience after the run: {after['members']:,} members; equal to the model: {'yes' if equal else 'NO'}"
     )
-    print(f"peak RSS of the sandbox process (every fake): {fake_mb:,.0f} MB")
+    print(f"peak RSS of the fake's process: {fake_mb:,.0f} MB")
     sys.exit(0 if equal and summary.confirmed == args.rows else 1)
 
 
