@@ -12,7 +12,7 @@ from conftest import new_duckdb_warehouse
 from reverse_etl.destinations import identifiers as ids
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.meta import SCHEMA, MetaCustomAudienceDestination
-from reverse_etl.errors import ConfigError, FatalDestinationError, PartialFailure
+from reverse_etl.errors import ConfigError, FatalDestinationError, PartialFailure, SyncError
 from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
 from reverse_etl.sandbox.meta import MetaFake, member_id
 from reverse_etl.sandbox.server import FakeServer, Faults
@@ -247,6 +247,42 @@ def test_replace_session_rules_of_the_fake(meta) -> None:
     assert service.members(AUDIENCE) == {email_member("stranger@example.org")}  # nothing replaced yet
     client.send(batch(2, True, "b@example.org"))
     assert service.members(AUDIENCE) == {email_member("a@example.org"), email_member("b@example.org")}
+
+
+def test_a_replace_session_is_closed_in_finish_run_even_after_an_interrupted_run(meta) -> None:
+    service, server = meta
+    service.prefill(AUDIENCE, [ids.sha256_hex("stranger@example.org")])
+    target = destination(server)
+    target.begin_run(Mode.AUDIENCE_REPLACE, previously_synced=0)
+    (planned,) = target.plan_batch(people(2))
+    assert planned.url.endswith("/usersreplace") and planned.json["session"]["batch_seq"] == 1
+    assert len(target.write_batch(people(4)).confirmed) == 4
+    # Rows the engine knew from a crashed earlier run: the replace drops them, nothing is sent.
+    stale = [
+        Record(
+            "cus_old", {}, Operation.REMOVE, destination_id=f"EMAIL={ids.sha256_hex('o@example.org')};PHONE="
+        )
+    ]
+    sent = len(service.requests_seen)
+    assert len(target.write_batch(stale).confirmed) == 1 and len(service.requests_seen) == sent
+    assert member_id(ids.sha256_hex("stranger@example.org")) in service.members(AUDIENCE)
+    target.finish_run(Mode.AUDIENCE_REPLACE, success=False)
+    assert service.members(AUDIENCE) == {email_member(f"person{n}@example.org") for n in range(4)}
+    assert service.audiences[AUDIENCE].session is None
+    # Later runs add and remove.
+    target.begin_run(Mode.AUDIENCE_REPLACE, previously_synced=4)
+    assert target.plan_batch(people(1))[0].url.endswith("/users")
+
+
+def test_a_session_that_cannot_be_closed_fails_the_run_saying_so(meta) -> None:
+    service, server = meta
+    target = destination(server)
+    target.begin_run(Mode.AUDIENCE_REPLACE, previously_synced=0)
+    assert len(target.write_batch(people(2)).confirmed) == 2
+    target.config = destination(server, token="expired").config
+    with pytest.raises(SyncError, match="could not close replace session"):
+        target.finish_run(Mode.AUDIENCE_REPLACE, success=True)
+    assert service.members(AUDIENCE) == set() and service.audiences[AUDIENCE].session is not None
 
 
 def test_bad_config_is_refused_at_start_up(meta) -> None:

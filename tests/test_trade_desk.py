@@ -13,7 +13,7 @@ from reverse_etl.destinations import identifiers as ids
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.trade_desk import EMAIL_PII, PHONE_PII, TradeDeskDestination
 from reverse_etl.errors import ConfigError, FatalDestinationError, PartialFailure
-from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
+from reverse_etl.http import HttpClient, RetryPolicy
 from reverse_etl.sandbox.server import FakeServer
 from reverse_etl.sandbox.trade_desk import TradeDeskFake, member_id
 from reverse_etl.sync.config import Relation, SyncConfig

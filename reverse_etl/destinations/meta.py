@@ -32,7 +32,7 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
-from reverse_etl.errors import ConfigError, DestinationError, FatalDestinationError
+from reverse_etl.errors import ConfigError, DestinationError, FatalDestinationError, SyncError
 from reverse_etl.http import HttpClient, HttpRequest
 
 MAX_ROWS = 10_000
@@ -232,6 +232,8 @@ class MetaCustomAudienceDestination(Destination):
         planned = []
         seq = self._session["batch_seq"] if self._session else 0
         for operation_records, method in ((adds, "POST"), (removes, "DELETE")):
+            if method == "DELETE" and self._session is not None:
+                continue
             people, _ = self._prepare(operation_records)
             for chunk in self._chunks(people):
                 rows = [row for _, person in chunk for row in person.rows()]
@@ -265,7 +267,14 @@ class MetaCustomAudienceDestination(Destination):
         if session is None or self._last_row is None:
             return
         final = {**session, "batch_seq": session["batch_seq"] + 1, "last_batch_flag": True}
-        self._send(self._request("POST", "usersreplace", [self._last_row], final))
+        try:
+            self._send(self._request("POST", "usersreplace", [self._last_row], final))
+        except DestinationError as error:
+            raise SyncError(
+                f"meta: could not close replace session {session['session_id']} of audience "
+                f"{self.config.audience_id} ({error}); the audience keeps its previous members while this run's rows "
+                "are recorded as synced. Delete this sync's rows from cdp_sync.snapshots to replace it again"
+            ) from error
 
     # Sending
 
@@ -279,6 +288,10 @@ class MetaCustomAudienceDestination(Destination):
         return outcome
 
     def _write(self, records: Sequence[Record], remove: bool) -> BatchResult:
+        if remove and self._session is not None:
+            # The replace session drops everyone it is not given: nothing to send (and Meta refuses removes
+            # on an audience being replaced).
+            return BatchResult.all_ok(records)
         people, outcome = self._prepare(records)
         for chunk in self._chunks(people):
             rows = [row for _, person in chunk for row in person.rows()]
