@@ -203,6 +203,20 @@ def test_graph_api_throttling_is_retried_until_every_row_lands() -> None:
     assert service.throttled > 0 and target.throttled == service.throttled
 
 
+def test_seeded_throttling_and_server_errors_are_retried() -> None:
+    service = MetaFake(Faults(seed=3, throttle_rate=0.3, server_error_rate=0.2))
+    with FakeServer(service) as server:
+        target = destination(
+            server, client=HttpClient(retry=RetryPolicy(max_attempts=20, base_delay=0.01, max_delay=0.02))
+        )
+        records = people(60)
+        outcome = BatchResult()
+        for start in range(0, 60, 4):
+            outcome.results += target.write_batch(records[start : start + 4]).results
+    assert len(outcome.confirmed) == 60 and len(service.members(AUDIENCE)) == 60
+    assert target.throttled > 0 and target.http.stats["retries"] > 0
+
+
 def test_removes_by_fields_and_by_the_destination_id_of_an_earlier_add(meta) -> None:
     service, server = meta
     target = destination(server)

@@ -14,7 +14,7 @@ from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.trade_desk import EMAIL_PII, PHONE_PII, TradeDeskDestination
 from reverse_etl.errors import ConfigError, FatalDestinationError, PartialFailure
 from reverse_etl.http import HttpClient, RetryPolicy
-from reverse_etl.sandbox.server import FakeServer
+from reverse_etl.sandbox.server import FakeServer, Faults
 from reverse_etl.sandbox.trade_desk import TradeDeskFake, member_id
 from reverse_etl.sync.config import Relation, SyncConfig
 from reverse_etl.sync.runner import run_sync
@@ -149,6 +149,19 @@ def test_429s_are_retried_until_every_row_lands() -> None:
             outcome.results += target.write_batch(records[start : start + 5]).results
     assert len(outcome.confirmed) == 40 and len(service.members(SEGMENT)) == 40
     assert service.throttled > 0 and client.stats["throttled"] == service.throttled
+
+
+def test_seeded_throttling_and_server_errors_are_retried() -> None:
+    service = TradeDeskFake(Faults(seed=5, throttle_rate=0.3, server_error_rate=0.2))
+    with FakeServer(service) as server:
+        client = HttpClient(retry=RetryPolicy(max_attempts=20, base_delay=0.01, max_delay=0.02))
+        target = destination(server, client=client)
+        records = people(30)
+        outcome = BatchResult()
+        for start in range(0, 30, 3):
+            outcome.results += target.write_batch(records[start : start + 3]).results
+    assert len(outcome.confirmed) == 30 and len(service.members(SEGMENT)) == 30
+    assert client.stats["throttled"] > 0 and client.stats["retries"] > client.stats["throttled"]
 
 
 def test_removes_by_fields_and_by_destination_id(ttd) -> None:

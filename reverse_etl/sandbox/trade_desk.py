@@ -114,6 +114,16 @@ class TradeDeskFake(FakeService):
             {"Retry-After": str(max(1, round(reset)) if reset >= 1 else round(reset, 3))},
         )
 
+    def injected_fault(self, request: Request) -> Response | None:
+        fault = super().injected_fault(request)
+        if fault is None:
+            return None
+        if fault.status == 429:
+            return Response(
+                429, {"Message": "Too many requests. Wait before sending more."}, {"Retry-After": "0"}
+            )
+        return Response(fault.status, {"Message": "The service is temporarily unavailable. Try again later."})
+
     def create_drop(self, request: Request) -> Response:
         if request.params["advertiser_id"] != self.advertiser_id:
             raise ttd_error(403, f"Not authorized for advertiser {request.params['advertiser_id']}.")
