@@ -4,11 +4,12 @@ model) and bad config, through the destination and through the sync engine."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from conftest import new_duckdb_warehouse
+from conftest import WAREHOUSES, fresh_warehouse, new_duckdb_warehouse
 from reverse_etl.destinations import identifiers as ids
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.meta import SCHEMA, MetaCustomAudienceDestination
@@ -406,3 +407,42 @@ def test_mass_replace_of_20000_people_through_the_engine(
             engine.close()
     assert service.members(AUDIENCE) == _model_members(warehouse)
     assert service.audiences[AUDIENCE].session is None
+
+
+@pytest.mark.parametrize("kind", WAREHOUSES)
+def test_audience_add_then_audience_remove_through_the_engine(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = fresh_warehouse(kind, request, tmp_path, "cdp_meta")
+    warehouse.execute("create schema activation")
+    warehouse.execute(
+        "create table activation.audience as select cast('cus_' || n as varchar) as customer_id, "
+        "array['a' || n || '@example.org', 'b' || n || '@example.org'] as emails, "
+        "cast(null as varchar) as phones from generate_series(1, 300) as t(n)"
+    )
+    warehouse.execute(
+        "create table activation.leavers as select * from activation.audience where customer_id < 'cus_2'"
+    )
+    service = MetaFake()
+    monkeypatch.setenv("META_ACCESS_TOKEN", service.token)
+    with FakeServer(service) as server:
+        engine = SyncWarehouse(warehouse.target)
+        try:
+            assert run_sync(engine, _sync(server, Mode.AUDIENCE_ADD)).confirmed == 300
+            assert service.members(AUDIENCE) == _model_members(warehouse)
+            leavers = dataclasses.replace(
+                _sync(server, Mode.AUDIENCE_REMOVE),
+                name="meta_leavers",
+                model="leavers",
+                relation=Relation(None, "activation", "leavers"),
+            )
+            removed = run_sync(engine, leavers)
+        finally:
+            engine.close()
+    gone = {row[0] for row in warehouse.query("select customer_id from activation.leavers")}
+    assert removed.confirmed == len(gone) > 100
+    warehouse.execute(
+        "delete from activation.audience where customer_id in (select customer_id from activation.leavers)"
+    )
+    assert service.members(AUDIENCE) == _model_members(warehouse)
+    assert not any("usersreplace" in path for _, path in service.requests_seen)
