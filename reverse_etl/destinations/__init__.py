@@ -7,7 +7,9 @@ from reverse_etl.destinations.braze import BrazeDestination
 from reverse_etl.destinations.hubspot import HubSpotDestination
 from reverse_etl.destinations.klaviyo import KlaviyoDestination
 from reverse_etl.destinations.mailchimp import MailchimpDestination
+from reverse_etl.destinations.meta import MetaCustomAudienceDestination
 from reverse_etl.destinations.salesforce import SalesforceDestination
+from reverse_etl.destinations.trade_desk import TradeDeskDestination
 from reverse_etl.destinations.webhook import WebhookDestination
 
 REGISTRY: dict[str, type[Destination]] = {
@@ -15,6 +17,8 @@ REGISTRY: dict[str, type[Destination]] = {
     "hubspot": HubSpotDestination,
     "klaviyo": KlaviyoDestination,
     "mailchimp": MailchimpDestination,
+    "meta": MetaCustomAudienceDestination,
     "salesforce": SalesforceDestination,
+    "trade_desk": TradeDeskDestination,
     "webhook": WebhookDestination,
 }

@@ -141,3 +141,36 @@ def ttd_email(value: str) -> str:
 
 def ttd_phone(value: str, default_region: str | None = None) -> str:
     return e164_phone(value, default_region)
+
+
+# Audience rows
+
+
+def identifier_values(value: object, column: str, limit: int) -> list[str]:
+    """The values of one identifier column of an audience row: a list (DuckDB / PostgreSQL arrays) or a string
+    holding one value or several separated by ';' or ','. Empty entries are dropped, order is kept, duplicates
+    removed; more than `limit` values raise InvalidIdentifier naming the column."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items: list[object] = list(value.replace(";", ",").split(","))
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise InvalidIdentifier(
+            f"column {column} must be a list or a ';'-separated string, got {type(value).__name__}"
+        )
+    values: list[str] = []
+    for item in items:
+        if item is None:
+            continue
+        if not isinstance(item, str):
+            raise InvalidIdentifier(f"column {column} holds a {type(item).__name__}, expected text: {item!r}")
+        text = item.strip()
+        if text and text not in values:
+            values.append(text)
+    if len(values) > limit:
+        raise InvalidIdentifier(
+            f"column {column} holds {len(values)} values; at most {limit} are sent per person"
+        )
+    return values
