@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from reverse_etl.errors import CdpError
+from reverse_etl.errors import CdpError, PartialFailure
 
 target_option = click.option(
     "--target",
@@ -78,6 +78,7 @@ def demo(target: str | None, people: int, seed: int) -> None:
     from reverse_etl.project import load_target
     from reverse_etl.sandbox.run import running_sandbox
     from reverse_etl.summary import layer_counts, render
+    from reverse_etl.sync import state
     from reverse_etl.sync.runner import run_sync
     from reverse_etl.sync.service import project_syncs
     from reverse_etl.warehouse import Warehouse
@@ -93,8 +94,14 @@ def demo(target: str | None, people: int, seed: int) -> None:
     with running_sandbox(sorted({declared.destination for declared in syncs.values()})):
         warehouse = Warehouse(target_config)
         try:
+            # The sandbox starts empty, so what earlier demos synced to it is gone: start the syncs afresh too.
+            warehouse.execute(f"drop schema if exists {state.SCHEMA} cascade")
+            warehouse.commit()
             for declared in syncs.values():
-                summary = run_sync(warehouse, declared, allow_mass_change=True)
+                try:
+                    summary = run_sync(warehouse, declared, allow_mass_change=True)
+                except PartialFailure as partial:
+                    summary = partial.summary
                 click.echo(
                     f"  {declared.destination:<16} {declared.name:<28} sent {summary.sent:>7,}  "
                     f"confirmed {summary.confirmed:>7,}  rejected {summary.rejected:>5,}"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -9,6 +13,25 @@ from click.testing import CliRunner
 
 from reverse_etl.cli import cli
 from reverse_etl.errors import ConfigError, DbtError
+from reverse_etl.sandbox.registry import FAKES
+
+
+@dataclass
+class DemoRun:
+    output: str
+
+
+def run_demo() -> DemoRun:
+    """`cdp demo` in a process of its own, as a user runs it (dbt keeps DuckDB files open in its process)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "reverse_etl.cli", "demo", "--people", "120", "--seed", "5"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return DemoRun(done.stdout)
 
 
 def test_demo_generates_builds_and_prints_rows_per_layer(
@@ -16,8 +39,7 @@ def test_demo_generates_builds_and_prints_rows_per_layer(
 ) -> None:
     monkeypatch.setenv("CDP_TARGET", "duckdb")
     monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "demo.duckdb"))
-    result = CliRunner().invoke(cli, ["demo", "--people", "120", "--seed", "5"])
-    assert result.exit_code == 0, result.output
+    result = run_demo()
     assert "generated 120 people (seed 5)" in result.output
     assert "dbt build:" in result.output
     for layer in ("raw (", "staging ("):
@@ -41,9 +63,18 @@ def test_demo_generates_builds_and_prints_rows_per_layer(
         and "rejected     0" in synced
     )
 
+    synced_lines = [line.split() for line in result.output.splitlines() if " confirmed " in line]
+    assert {line[0] for line in synced_lines} == set(FAKES)
+    for line in synced_lines:
+        sent, confirmed = int(line[3].replace(",", "")), int(line[5].replace(",", ""))
+        assert sent == confirmed > 0, line
+
     summary = CliRunner().invoke(cli, ["summary"])
     assert summary.exit_code == 0
     assert staged_contacts.strip() in summary.output
+
+    # A second demo on the same file starts from an empty sandbox, so it syncs everything again.
+    assert synced in run_demo().output
 
 
 def test_dbt_passthrough_reports_failures_as_dbt_errors(

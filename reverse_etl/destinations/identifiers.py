@@ -66,7 +66,9 @@ def e164_phone(value: str, default_region: str | None = None) -> str:
         number = phonenumbers.parse(text, None if text.startswith("+") else default_region)
     except phonenumbers.NumberParseException as error:
         raise InvalidIdentifier(f"not a phone number: {value!r} ({error})") from error
-    if not phonenumbers.is_valid_number(number):
+    # Possible (the right length for its country), as the platforms check it: they hash and try to match
+    # rather than consult numbering plans, so a number the plans do not know yet is still worth sending.
+    if not phonenumbers.is_possible_number(number) or not number.national_number:
         raise InvalidIdentifier(f"not a valid phone number: {value!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -1,0 +1,13 @@
+-- Klaviyo profiles: known customers with email consent (never suppressed ones), with the customer_id as the
+-- external id and CDP traits as custom properties.
+select
+    customer_id,
+    primary_email as email,
+    primary_phone as phone_number,
+    first_name,
+    last_name,
+    city,
+    country_code as country,
+    orders,
+    revenue
+from {{ ref('int_email_contactable_customers') }}
