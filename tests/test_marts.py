@@ -113,12 +113,14 @@ def test_orders_mart_holds_every_order_except_those_of_forgotten_customers(
     actual = built_warehouse.query("select order_id, customer_id, order_amount from marts.orders")
     assert normalized(actual) == normalized(expected)
     assert any(customer_id is None for _, customer_id, _ in actual)
-    # Per customer, the mart's completed orders and revenue are the traits' figures.
+    # Per customer, the mart's completed orders up to the traits' as-of moment are the traits' figures.
     mismatched = built_warehouse.query(
         """
         with by_customer as (
             select customer_id, count(*) as orders, sum(order_amount) as revenue
-            from marts.orders where is_completed group by customer_id
+            from marts.orders
+            where is_completed and ordered_at <= (select max(as_of_at) from marts.customer_traits)
+            group by customer_id
         )
         select traits.customer_id from marts.customer_traits as traits
         left join by_customer on by_customer.customer_id = traits.customer_id
