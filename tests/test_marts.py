@@ -13,6 +13,10 @@ from conftest import Warehouse, fresh_warehouse
 COMPARED = [
     "marts.customers",
     "marts.customer_traits",
+    "marts.households",
+    "marts.orders",
+    "marts.events",
+    "marts.time_spine_days",
     "segments.seg_high_value",
     "segments.seg_churn_risk",
     "segments.seg_new_customers",
@@ -93,6 +97,100 @@ def test_activation_only_holds_consented_unsuppressed_customers(built_warehouse:
     assert built_warehouse.scalar("select count(*) from privacy.suppressed_customers") > 0
 
 
+def test_orders_mart_holds_every_order_except_those_of_forgotten_customers(
+    built_warehouse: Warehouse,
+) -> None:
+    expected = built_warehouse.query(
+        """
+        select orders.order_id, records.customer_id, orders.order_amount
+        from staging.stg_shop__orders as orders
+        left join identity.identity_records as records
+          on records.source_table = 'stg_shop__orders' and records.record_id = orders.order_id
+        where records.customer_id is null
+           or records.customer_id not in (select customer_id from privacy.suppressed_customers)
+        """
+    )
+    actual = built_warehouse.query("select order_id, customer_id, order_amount from marts.orders")
+    assert normalized(actual) == normalized(expected)
+    assert any(customer_id is None for _, customer_id, _ in actual)
+    # Per customer, the mart's completed orders up to the traits' as-of moment are the traits' figures.
+    mismatched = built_warehouse.query(
+        """
+        with by_customer as (
+            select customer_id, count(*) as orders, sum(order_amount) as revenue
+            from marts.orders
+            where is_completed and ordered_at <= (select max(as_of_at) from marts.customer_traits)
+            group by customer_id
+        )
+        select traits.customer_id from marts.customer_traits as traits
+        left join by_customer on by_customer.customer_id = traits.customer_id
+        where traits.orders <> coalesce(by_customer.orders, 0)
+           or abs(traits.revenue - coalesce(by_customer.revenue, 0)) > 0.001
+        """
+    )
+    assert mismatched == []
+    lines = built_warehouse.query(
+        """
+        select orders.order_id from marts.orders as orders
+        left join (select order_id, count(*) as lines, sum(quantity) as units
+                   from staging.stg_shop__order_items group by order_id) as items
+          on items.order_id = orders.order_id
+        where orders.order_lines <> coalesce(items.lines, 0) or orders.units <> coalesce(items.units, 0)
+        """
+    )
+    assert lines == []
+
+
+def test_events_mart_holds_web_and_app_events_of_remaining_customers(built_warehouse: Warehouse) -> None:
+    per_type = dict(
+        built_warehouse.query("select event_type, count(*) from marts.events group by event_type")
+    )
+    for event_type, model, key in [
+        ("track", "stg_segment__tracks", "track_id"),
+        ("page", "stg_segment__pages", "page_id"),
+        ("app", "stg_app__events", "app_event_id"),
+    ]:
+        kept = built_warehouse.scalar(
+            f"""
+            select count(*) from staging.{model} as events
+            left join identity.identity_records as records
+              on records.source_table = '{model}' and records.record_id = events.{key}
+            where records.customer_id is null
+               or records.customer_id not in (select customer_id from privacy.suppressed_customers)
+            """
+        )
+        assert per_type[event_type] == kept > 0, event_type
+    assert (
+        built_warehouse.scalar(
+            "select count(*) from marts.events where customer_id in (select customer_id from privacy.suppressed_customers)"
+        )
+        == 0
+    )
+
+
+def test_households_group_the_customers_sharing_an_address(built_warehouse: Warehouse) -> None:
+    households = built_warehouse.query(
+        "select household_id, members, member_customer_ids, street, revenue from marts.households"
+    )
+    customers = built_warehouse.query(
+        """
+        select customers.household_id, customers.customer_id, customers.street, traits.revenue
+        from marts.customers as customers join marts.customer_traits as traits using (customer_id)
+        where customers.household_id is not null
+        """
+    )
+    expected: dict[str, list[tuple]] = {}
+    for household_id, customer_id, street, revenue in customers:
+        expected.setdefault(household_id, []).append((customer_id, street, revenue))
+    assert {row[0] for row in households} == set(expected)
+    for household_id, members, member_ids, street, revenue in households:
+        people = sorted(expected[household_id])
+        assert members == len(people) and member_ids.split(",") == [person[0] for person in people]
+        assert street == people[0][1]
+        assert revenue == pytest.approx(sum(person[2] for person in people))
+    assert max(row[1] for row in households) >= 2
+
+
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def own_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
     warehouse = fresh_warehouse(request.param, request, tmp_path, "cdp_mrt")
@@ -108,17 +206,30 @@ def marker(warehouse: Warehouse) -> str:
 def test_forgotten_customers_stay_gone_after_full_refresh_and_replay(own_warehouse: Warehouse) -> None:
     warehouse = own_warehouse
     q = marker(warehouse)
+    # A buyer with web or app events who lives in a household, so every mart holds them before the request.
     customer_id, email = warehouse.query(
-        "select customer_id, email from activation.sync_webhook__customers order by customer_id limit 1"
+        """
+        select activation.customer_id, activation.email
+        from activation.sync_webhook__customers as activation
+        join marts.customers as customers on customers.customer_id = activation.customer_id
+        where activation.orders > 0 and customers.household_id is not null
+          and activation.customer_id in (select customer_id from marts.events)
+        order by activation.customer_id limit 1
+        """
     )[0]
+    member_of_households = f"select count(*) from marts.households where member_customer_ids like {q}"
+    assert warehouse.scalar(member_of_households, (f"%{customer_id}%",)) == 1
     warehouse.execute(
         f"insert into raw.privacy_requests (request_id, email, request_type, requested_at) values ('prq_test', {q}, 'deletion', timestamp '2026-06-15 12:00:00')",
         (email,),
     )
     warehouse.dbt("build")
+    assert warehouse.scalar(member_of_households, (f"%{customer_id}%",)) == 0
     for relation in [
         "marts.customers",
         "marts.customer_traits",
+        "marts.orders",
+        "marts.events",
         "activation.sync_webhook__customers",
         "segments.segment_memberships",
     ]:

@@ -1,7 +1,7 @@
-{%- set household_key = dbt.concat(["lower(addresses.street)", "'|'", "coalesce(addresses.postal_code, '')", "'|'", "coalesce(addresses.country_code, '')"]) -%}
--- One row per customer: the golden record. Survivorship: name from the CRM (newest record) before web
--- identify traits (newest); address from the newest CRM record; primary email and phone are the ones seen on
--- most records (then most recently). Suppressed (forgotten) customers are left out.
+{%- set household_key = dbt.concat(["lower(golden.street)", "'|'", "coalesce(golden.postal_code, '')", "'|'", "coalesce(golden.country_code, '')"]) -%}
+-- One row per customer: the golden record. Name, address, primary email and primary phone survive by the rules
+-- in vars.cdp_survivorship (int_customer_golden_attributes); every email and phone is listed too. Suppressed
+-- (forgotten) customers are left out.
 with
 
 records as (
@@ -16,115 +16,15 @@ graph as (
 
 ),
 
+golden as (
+
+    select * from {{ ref('int_customer_golden_attributes') }}
+
+),
+
 suppressed as (
 
     select customer_id from {{ ref('suppressed_customers') }}
-
-),
-
-crm_contacts as (
-
-    select
-        records.customer_id,
-        contacts.first_name,
-        contacts.last_name,
-        contacts.street,
-        contacts.city,
-        contacts.postal_code,
-        contacts.country_code,
-        contacts.updated_at
-    from {{ ref('stg_crm__contacts') }} as contacts
-    inner join records on records.source_table = 'stg_crm__contacts' and contacts.contact_id = records.record_id
-
-),
-
-identify_traits as (
-
-    select
-        records.customer_id,
-        identifies.first_name,
-        identifies.last_name,
-        identifies.identified_at
-    from {{ ref('stg_segment__identifies') }} as identifies
-    inner join records on records.source_table = 'stg_segment__identifies' and identifies.identify_id = records.record_id
-    where identifies.first_name is not null or identifies.last_name is not null
-
-),
-
-name_candidates as (
-
-    select
-        customer_id,
-        first_name,
-        last_name,
-        'crm' as name_source,
-        1 as source_priority,
-        updated_at as observed_at
-    from crm_contacts
-    where first_name is not null or last_name is not null
-    union all
-    select
-        customer_id,
-        first_name,
-        last_name,
-        'web' as name_source,
-        2 as source_priority,
-        identified_at as observed_at
-    from identify_traits
-
-),
-
-names as (
-
-    select * from (
-        select
-            *,
-            row_number() over (
-                partition by customer_id order by source_priority asc, observed_at desc, first_name asc, last_name asc
-            ) as name_rank
-        from name_candidates
-    ) as ranked_names
-    where name_rank = 1
-
-),
-
-addresses as (
-
-    select * from (
-        select
-            *,
-            row_number() over (partition by customer_id order by updated_at desc, street asc) as address_rank
-        from crm_contacts
-        where street is not null
-    ) as ranked_addresses
-    where address_rank = 1
-
-),
-
-contact_points as (
-
-    select
-        customer_id,
-        identifier_type,
-        identifier_value,
-        row_number() over (
-            partition by customer_id, identifier_type order by records desc, last_seen_at desc, identifier_value asc
-        ) as contact_rank
-    from graph
-    where identifier_type in ('email', 'phone')
-
-),
-
-contact_lists as (
-
-    select
-        customer_id,
-        max(case when identifier_type = 'email' and contact_rank = 1 then identifier_value end) as primary_email,
-        max(case when identifier_type = 'phone' and contact_rank = 1 then identifier_value end) as primary_phone,
-        count(case when identifier_type = 'email' then 1 end) as email_count,
-        count(case when identifier_type = 'phone' then 1 end) as phone_count
-    from contact_points
-    group by customer_id
 
 ),
 
@@ -176,30 +76,30 @@ customers as (
 
     select
         customer_ids.customer_id,
-        names.first_name,
-        names.last_name,
-        names.name_source,
-        contact_lists.primary_email,
+        golden.first_name,
+        golden.last_name,
+        golden.name_source,
+        golden.primary_email,
         emails.all_emails,
-        contact_lists.primary_phone,
+        golden.primary_phone,
         phones.all_phones,
-        addresses.street,
-        addresses.city,
-        addresses.postal_code,
-        addresses.country_code,
-        case when addresses.street is not null then 'crm' end as address_source,
+        golden.street,
+        golden.city,
+        golden.postal_code,
+        golden.country_code,
+        golden.address_source,
         case
-            when addresses.street is not null
+            when golden.street is not null
                 then {{ dbt.concat(["'hh_'", "substr(" ~ dbt.hash(household_key) ~ ", 1, 16)"]) }}
         end as household_id,
         lifecycle.first_seen_at,
         lifecycle.last_seen_at,
         coalesce(lifecycle.is_known, false) as is_known,
-        customer_ids.records
+        customer_ids.records,
+        golden.primary_email_source,
+        golden.primary_phone_source
     from customer_ids
-    left join names on customer_ids.customer_id = names.customer_id
-    left join addresses on customer_ids.customer_id = addresses.customer_id
-    left join contact_lists on customer_ids.customer_id = contact_lists.customer_id
+    left join golden on customer_ids.customer_id = golden.customer_id
     left join emails on customer_ids.customer_id = emails.customer_id
     left join phones on customer_ids.customer_id = phones.customer_id
     left join lifecycle on customer_ids.customer_id = lifecycle.customer_id

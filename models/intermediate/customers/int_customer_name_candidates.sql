@@ -1,0 +1,49 @@
+-- Every name a customer was given, one row per source record: CRM contacts (crm) and web identify traits
+-- (web). Survivorship (vars.cdp_survivorship.name) picks one in int_customer_golden_attributes.
+with
+
+records as (
+
+    select * from {{ ref('identity_records') }}
+
+),
+
+crm_names as (
+
+    select
+        records.customer_id,
+        contacts.contact_id as record_id,
+        'crm' as source,
+        contacts.updated_at as observed_at,
+        contacts.first_name,
+        contacts.last_name
+    from {{ ref('stg_crm__contacts') }} as contacts
+    inner join records on records.source_table = 'stg_crm__contacts' and contacts.contact_id = records.record_id
+    where contacts.first_name is not null or contacts.last_name is not null
+
+),
+
+web_names as (
+
+    select
+        records.customer_id,
+        identifies.identify_id as record_id,
+        'web' as source,
+        identifies.identified_at as observed_at,
+        identifies.first_name,
+        identifies.last_name
+    from {{ ref('stg_segment__identifies') }} as identifies
+    inner join records on records.source_table = 'stg_segment__identifies' and identifies.identify_id = records.record_id
+    where identifies.first_name is not null or identifies.last_name is not null
+
+),
+
+candidates as (
+
+    select * from crm_names
+    union all
+    select * from web_names
+
+)
+
+select * from candidates
