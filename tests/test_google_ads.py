@@ -423,3 +423,19 @@ def test_replace_through_the_engine_ends_equal_to_the_model(
     finally:
         engine.close()
     assert service.members(CUSTOMER, USER_LIST) == expected()
+
+
+def test_a_replace_of_an_empty_model_clears_a_list_it_knows_nothing_of(google) -> None:
+    service, server = google
+    service.prefill(CUSTOMER, USER_LIST, 300)
+    target = destination(service, server)
+    # An interrupted run must not clear the list: nothing of the model was sent.
+    target.begin_run(Mode.AUDIENCE_REPLACE, previously_synced=0)
+    target.finish_run(Mode.AUDIENCE_REPLACE, success=False)
+    assert len(service.members(CUSTOMER, USER_LIST)) == 300 and not service.jobs
+    sync_all(target, Mode.AUDIENCE_REPLACE, [], previously_synced=0)
+    assert service.members(CUSTOMER, USER_LIST) == set()
+    # A sync that has confirmed rows before does not clear the list again.
+    service.prefill(CUSTOMER, USER_LIST, 10)
+    sync_all(destination(service, server), Mode.AUDIENCE_REPLACE, people(5), previously_synced=5)
+    assert len(service.members(CUSTOMER, USER_LIST)) == 15
