@@ -82,7 +82,7 @@ DESTINATIONS: dict[str, Audience] = {
 
 @contextlib.contextmanager
 def sandbox_process(name: str):
-    """`cdp sandbox` in a child process; yields the URL of the named fake."""
+    """`cdp sandbox` in a child process; yields the URL of the named fake and a function giving its RSS in MB."""
     port = SANDBOX_PORT + sorted(FAKES).index(name)
     child = subprocess.Popen(
         [sys.executable, "-m", "reverse_etl.cli", "sandbox", "--base-port", str(SANDBOX_PORT)],
@@ -94,10 +94,17 @@ def sandbox_process(name: str):
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.1):
                 break
             time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", lambda: resident_mb(child.pid)
     finally:
         child.terminate()
         child.wait()
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def main() -> None:
@@ -121,7 +128,7 @@ def main() -> None:
         )
         emails = [row[0] for row in connection.execute("select email from activation.audience").fetchall()]
         connection.close()
-        with sandbox_process(args.destination) as url:
+        with sandbox_process(args.destination) as (url, fake_mb):
             audience.prefill(url, args.strangers)
             sync = SyncConfig(
                 name=f"bench_{args.destination}_audience",
@@ -140,6 +147,7 @@ def main() -> None:
             seconds = time.perf_counter() - started
             warehouse.close()
             members = audience.members(url)
+            fake_rss = fake_mb()
     expected = audience.expected(emails)
     equal = members == expected
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -149,7 +157,9 @@ def main() -> None:
         f"= {summary.confirmed / seconds:,.0f} rows/s"
     )
     print(f"audience after: {len(members):,} members; equal to the model: {'yes' if equal else 'NO'}")
-    print(f"peak RSS of the engine process: {peak_mb:,.0f} MB")
+    print(
+        f"peak RSS of the engine process: {peak_mb:,.0f} MB; RSS of the sandbox process at the end: {fake_rss:,.0f} MB"
+    )
     sys.exit(0 if equal else 1)
 
 

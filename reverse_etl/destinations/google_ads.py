@@ -443,11 +443,11 @@ class GoogleAdsDestination(Destination):
         """Run the jobs once, removals first. Jobs holding confirmed rows run even after an interruption, so what
         the engine recorded as synced does land; a replace that never sent a row clears the list only on success."""
         if self.clear_first and success and "create" not in self.jobs:
-            job = self._job("create")
+            clearing = self._job("create")
             self.http.send(
-                self.add_operations_request(job.resource_name, [{"removeAll": True}]), idempotent=True
+                self.add_operations_request(clearing.resource_name, [{"removeAll": True}]), idempotent=True
             )
-            job.operations += 1
+            clearing.operations += 1
         for kind in ("remove", "create"):
             job = self.jobs.get(kind)
             if job is None or job.operations == 0:
