@@ -19,7 +19,15 @@ from reverse_etl import __version__
 from reverse_etl.errors import FatalDestinationError, RetryableDestinationError
 
 USER_AGENT = f"cdp-reverse-etl/{__version__}"
-SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "x-auth-token", "cookie", "ttd-auth"}
+SECRET_HEADERS = {
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "x-auth-token",
+    "cookie",
+    "developer-token",
+    "ttd-auth",
+}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from reverse_etl.destinations.base import Destination
 from reverse_etl.destinations.braze import BrazeDestination
+from reverse_etl.destinations.google_ads import GoogleAdsDestination
 from reverse_etl.destinations.hubspot import HubSpotDestination
 from reverse_etl.destinations.klaviyo import KlaviyoDestination
 from reverse_etl.destinations.mailchimp import MailchimpDestination
@@ -14,6 +15,7 @@ from reverse_etl.destinations.webhook import WebhookDestination
 
 REGISTRY: dict[str, type[Destination]] = {
     "braze": BrazeDestination,
+    "google_ads": GoogleAdsDestination,
     "hubspot": HubSpotDestination,
     "klaviyo": KlaviyoDestination,
     "mailchimp": MailchimpDestination,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reverse_etl.sandbox.braze import BrazeFake
+from reverse_etl.sandbox.google_ads import GoogleAdsFake
 from reverse_etl.sandbox.hubspot import HubSpotFake
 from reverse_etl.sandbox.klaviyo import KlaviyoFake
 from reverse_etl.sandbox.mailchimp import MailchimpFake
@@ -16,6 +17,7 @@ from reverse_etl.sandbox.webhook import WebhookFake
 
 FAKES: dict[str, Callable[[Faults], FakeService]] = {
     "braze": lambda faults: BrazeFake(faults),
+    "google_ads": lambda faults: GoogleAdsFake(faults),
     "hubspot": lambda faults: HubSpotFake(faults),
     "klaviyo": lambda faults: KlaviyoFake(faults),
     "mailchimp": lambda faults: MailchimpFake(faults),

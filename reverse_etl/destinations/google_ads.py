@@ -1,0 +1,467 @@
+"""Google Ads Customer Match user lists through offline user data jobs (REST interface).
+
+A run creates a job (`POST /vN/customers/{customer_id}/offlineUserDataJobs:create`, type CUSTOMER_MATCH_USER_LIST
+with the user list and the consent of the upload), adds one operation per row to it
+(`POST /vN/{job}:addOperations` with `enablePartialFailure`, at most 100,000 user identifiers per request and 20
+per operation) and runs it once at the end (`POST /vN/{job}:run`). Google refuses creates and removes in one job
+(CONFLICTING_OPERATION), so removals go to a job of their own. Partial failures name the failing operation by its
+index, which maps back to the row. An audience replace that knows nothing of the list (previously_synced == 0)
+starts its job with `removeAll`, so the list ends equal to the model.
+
+A row is one person: every email and phone it carries becomes its own UserIdentifier (normalized and SHA-256
+hashed by reverse_etl.destinations.identifiers), plus one address identifier when the name, country and postal
+code are all mapped. An invalid value rejects its row with the reason; nothing of that row is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from reverse_etl.destinations.base import (
+    BatchResult,
+    Capabilities,
+    Destination,
+    Mode,
+    Operation,
+    Record,
+    RecordResult,
+    SecretLookup,
+)
+from reverse_etl.destinations.identifiers import (
+    InvalidIdentifier,
+    google_email,
+    google_name,
+    google_phone,
+    is_sha256_hex,
+    sha256_hex,
+)
+from reverse_etl.errors import ConfigError, DestinationError, FatalDestinationError, RetryableDestinationError
+from reverse_etl.http import HttpClient, HttpRequest
+
+API_VERSION = "v26"
+MAX_IDENTIFIERS_PER_REQUEST = 100_000
+MAX_IDENTIFIERS_PER_OPERATION = 20
+# Rows per batch: Google suggests about 10,000 identifiers per addOperations call; a row has one or a few.
+MAX_ROWS = 10_000
+CONSENT_VALUES = {"GRANTED", "DENIED"}
+LIST_FIELDS = ("emails", "phones")
+ADDRESS_FIELDS = ("first_name", "last_name", "country_code", "postal_code")
+FIELDS = frozenset(LIST_FIELDS + ADDRESS_FIELDS)
+SEPARATORS = re.compile(r"[,;\n]")
+DIGITS = re.compile(r"^\d+$")
+RETRYABLE_CODES = {"internalError", "databaseError", "quotaError"}
+
+
+def _digits(options: Mapping[str, Any], key: str, required: bool = True) -> str | None:
+    value = options.get(key)
+    if value is None and not required:
+        return None
+    text = str(value if value is not None else "").replace("-", "").strip()
+    if not DIGITS.match(text):
+        raise ConfigError(
+            f"google_ads option {key} must be a Google Ads id of digits (dashes allowed, e.g. 123-456-7890), got {value!r}"
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class GoogleAdsConfig:
+    base_url: str
+    api_version: str
+    customer_id: str
+    user_list_id: str
+    login_customer_id: str | None
+    ad_user_data: str
+    ad_personalization: str
+    default_region: str | None
+    batch_size: int
+    token: str = field(repr=False)
+    developer_token: str = field(repr=False)
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any], secret: SecretLookup) -> GoogleAdsConfig:
+        customer_id = _digits(options, "customer_id")
+        user_list_id = _digits(options, "user_list_id")
+        login_customer_id = _digits(options, "login_customer_id", required=False)
+        consent = options.get("consent")
+        if not isinstance(consent, Mapping):
+            raise ConfigError(
+                "google_ads option consent is required: {ad_user_data: GRANTED|DENIED, ad_personalization: GRANTED|DENIED}"
+            )
+        values = {}
+        for key in ("ad_user_data", "ad_personalization"):
+            value = str(consent.get(key, "")).upper()
+            if value not in CONSENT_VALUES:
+                raise ConfigError(
+                    f"google_ads option consent.{key} must be GRANTED or DENIED, got {consent.get(key)!r}"
+                )
+            values[key] = value
+        unknown = sorted(set(consent) - {"ad_user_data", "ad_personalization"})
+        if unknown:
+            raise ConfigError(
+                f"google_ads option consent has unknown key(s) {', '.join(map(str, unknown))}; use ad_user_data, ad_personalization"
+            )
+        api_version = str(options.get("api_version", API_VERSION))
+        if not re.match(r"^v\d+$", api_version):
+            raise ConfigError(f"google_ads option api_version must look like v26, got {api_version!r}")
+        region = options.get("default_region")
+        if region is not None and not re.match(r"^[A-Za-z]{2}$", str(region)):
+            raise ConfigError(
+                f"google_ads option default_region must be a two-letter country code (e.g. US), got {region!r}"
+            )
+        batch_size = options.get("batch_size", MAX_ROWS)
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_ROWS:
+            raise ConfigError(f"google_ads option batch_size must be 1..{MAX_ROWS}, got {batch_size!r}")
+        return cls(
+            base_url=str(options.get("base_url", "https://googleads.googleapis.com")).rstrip("/"),
+            api_version=api_version,
+            customer_id=customer_id or "",
+            user_list_id=user_list_id or "",
+            login_customer_id=login_customer_id,
+            ad_user_data=values["ad_user_data"],
+            ad_personalization=values["ad_personalization"],
+            default_region=str(region).upper() if region is not None else None,
+            batch_size=batch_size,
+            token=secret(str(options.get("token_env", "GOOGLE_ADS_ACCESS_TOKEN"))),
+            developer_token=secret(str(options.get("developer_token_env", "GOOGLE_ADS_DEVELOPER_TOKEN"))),
+        )
+
+
+def _values(value: Any) -> list[str]:
+    """A list column, or a string of values separated by ',' ';' or newlines; nulls and blanks dropped."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list | tuple) else SEPARATORS.split(str(value))
+    return [str(item).strip() for item in items if item is not None and str(item).strip()]
+
+
+def _hashed(value: str, normalize: Any) -> str:
+    """A value already hashed (64 hex digits) is sent as it is (lower-cased); anything else is normalized, then hashed."""
+    if is_sha256_hex(value.lower()):
+        return value.lower()
+    return sha256_hex(normalize(value))
+
+
+def user_identifiers(fields: Mapping[str, Any], default_region: str | None = None) -> list[dict[str, Any]]:
+    """The UserIdentifiers of one row (one person), deduplicated, in a stable order. Raises InvalidIdentifier."""
+    identifiers: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def add(identifier: dict[str, Any]) -> None:
+        key = json.dumps(identifier, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            identifiers.append(identifier)
+
+    for email in _values(fields.get("emails")):
+        add({"hashedEmail": _hashed(email, google_email)})
+    for phone in _values(fields.get("phones")):
+        add({"hashedPhoneNumber": _hashed(phone, lambda text: google_phone(text, default_region))})
+    address = {name: str(fields.get(name) or "").strip() for name in ADDRESS_FIELDS}
+    missing = [name for name, value in address.items() if not value]
+    # An incomplete address cannot be matched; a person with an email or phone is still sent by those.
+    if missing and any(address.values()) and not identifiers:
+        raise InvalidIdentifier(
+            f"an address identifier needs first_name, last_name, country_code and postal_code; missing {', '.join(missing)}"
+        )
+    if not missing:
+        country = address["country_code"].upper()
+        if not re.match(r"^[A-Z]{2}$", country):
+            raise InvalidIdentifier(f"not a two-letter country code: {address['country_code']!r}")
+        add(
+            {
+                "addressInfo": {
+                    "hashedFirstName": _hashed(address["first_name"], google_name),
+                    "hashedLastName": _hashed(address["last_name"], google_name),
+                    "countryCode": country,
+                    "postalCode": address["postal_code"],
+                }
+            }
+        )
+    if not identifiers:
+        raise InvalidIdentifier("no email, phone or address to match on")
+    if len(identifiers) > MAX_IDENTIFIERS_PER_OPERATION:
+        raise InvalidIdentifier(
+            f"{len(identifiers)} identifiers for one person; Google accepts at most {MAX_IDENTIFIERS_PER_OPERATION}"
+        )
+    return identifiers
+
+
+def google_error(error: DestinationError) -> tuple[str, bool]:
+    """A one-line reason from Google's JSON error body, and whether it is worth retrying unchanged."""
+    try:
+        body = json.loads(error.body or "")["error"]
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {error.status}: {(error.body or str(error))[:300]}", isinstance(
+            error, RetryableDestinationError
+        )
+    codes = []
+    for detail in body.get("details") or []:
+        for failure in detail.get("errors") or []:
+            for kind, code in (failure.get("errorCode") or {}).items():
+                codes.append(f"{kind}.{code}: {failure.get('message', '')}")
+    reason = f"HTTP {body.get('code', error.status)} {body.get('status', '')}: " + (
+        "; ".join(codes) or str(body.get("message", ""))
+    )
+    return reason[:500], isinstance(error, RetryableDestinationError)
+
+
+@dataclass
+class _Job:
+    resource_name: str
+    operations: int = 0
+
+
+@dataclass(frozen=True)
+class _Row:
+    record: Record
+    identifiers: list[dict[str, Any]]
+
+
+class GoogleAdsDestination(Destination):
+    name = "google_ads"
+    capabilities = Capabilities(
+        max_batch_size=MAX_ROWS,
+        modes=frozenset({Mode.AUDIENCE_ADD, Mode.AUDIENCE_REMOVE, Mode.AUDIENCE_REPLACE}),
+        identifier_rules=(
+            "fields emails and phones (lists, or strings separated by , ; or newlines) and first_name, last_name, "
+            "country_code, postal_code; normalized by Google's rules and SHA-256 hex hashed; values already hashed "
+            "(64 hex digits) are sent as they are"
+        ),
+        # Adding or removing the same member twice leaves the list the same.
+        idempotent_writes=True,
+    )
+
+    def __init__(self, options: Mapping[str, Any], secret: SecretLookup, http: HttpClient) -> None:
+        super().__init__(options, secret, http)
+        self.config = GoogleAdsConfig.parse(options, secret)
+        self.mode = Mode.AUDIENCE_ADD
+        self.clear_first = False
+        self.jobs: dict[str, _Job] = {}
+        self._planned: set[str] = set()
+
+    def batch_size(self) -> int:
+        return self.config.batch_size
+
+    # Requests
+
+    def _headers(self) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {self.config.token}",
+            "developer-token": self.config.developer_token,
+            "Content-Type": "application/json",
+        }
+        if self.config.login_customer_id:
+            headers["login-customer-id"] = self.config.login_customer_id
+        return headers
+
+    def _url(self, path: str) -> str:
+        return f"{self.config.base_url}/{self.config.api_version}/{path}"
+
+    def create_request(self) -> HttpRequest:
+        customer = self.config.customer_id
+        return HttpRequest(
+            "POST",
+            self._url(f"customers/{customer}/offlineUserDataJobs:create"),
+            headers=self._headers(),
+            json={
+                "job": {
+                    "type": "CUSTOMER_MATCH_USER_LIST",
+                    "customerMatchUserListMetadata": {
+                        "userList": f"customers/{customer}/userLists/{self.config.user_list_id}",
+                        "consent": {
+                            "adUserData": self.config.ad_user_data,
+                            "adPersonalization": self.config.ad_personalization,
+                        },
+                    },
+                }
+            },
+        )
+
+    def add_operations_request(self, job: str, operations: list[dict[str, Any]]) -> HttpRequest:
+        return HttpRequest(
+            "POST",
+            self._url(f"{job}:addOperations"),
+            headers=self._headers(),
+            json={"enablePartialFailure": True, "operations": operations},
+        )
+
+    def run_request(self, job: str) -> HttpRequest:
+        return HttpRequest("POST", self._url(f"{job}:run"), headers=self._headers(), json={})
+
+    # Rows -> operations
+
+    def _rows(self, records: Sequence[Record]) -> tuple[list[_Row], list[RecordResult]]:
+        """Sendable rows with their identifiers, and the results of rows settled without a request."""
+        rows: list[_Row] = []
+        settled: list[RecordResult] = []
+        for record in records:
+            unknown = sorted(set(record.fields) - FIELDS)
+            if unknown:
+                raise ConfigError(
+                    f"google_ads: mapped field(s) {', '.join(unknown)} are not Customer Match identifiers; "
+                    f"map only {', '.join(sorted(FIELDS))}"
+                )
+            if record.operation == Operation.REMOVE and not record.fields:
+                # A row that left the model: remove the identifiers this sync confirmed for it, if any.
+                if not record.destination_id:
+                    settled.append(RecordResult(record.key, ok=True))
+                    continue
+                rows.append(_Row(record, json.loads(record.destination_id)))
+                continue
+            try:
+                rows.append(_Row(record, user_identifiers(record.fields, self.config.default_region)))
+            except InvalidIdentifier as error:
+                settled.append(RecordResult(record.key, ok=False, error=f"invalid identifier: {error}"))
+        return rows, settled
+
+    @staticmethod
+    def _chunks(rows: list[_Row], first_budget: int) -> Iterator[list[_Row]]:
+        """Consecutive rows whose identifiers fit one request (at most 100,000)."""
+        chunk: list[_Row] = []
+        budget = first_budget
+        for row in rows:
+            if chunk and len(row.identifiers) > budget:
+                yield chunk
+                chunk, budget = [], MAX_IDENTIFIERS_PER_REQUEST
+            chunk.append(row)
+            budget -= len(row.identifiers)
+        if chunk:
+            yield chunk
+
+    @staticmethod
+    def _kind(operation: Operation) -> str:
+        return "remove" if operation in (Operation.REMOVE, Operation.DELETE) else "create"
+
+    def plan_batch(self, records: Sequence[Record]) -> list[HttpRequest]:
+        rows, _ = self._rows(records)
+        requests: list[HttpRequest] = []
+        for kind in ("remove", "create"):
+            selected = [row for row in rows if self._kind(row.record.operation) == kind]
+            if not selected:
+                continue
+            if kind not in self._planned:
+                self._planned.add(kind)
+                requests.append(self.create_request())
+            job = f"customers/{self.config.customer_id}/offlineUserDataJobs/<{kind} job created by the run>"
+            for chunk in self._chunks(selected, MAX_IDENTIFIERS_PER_REQUEST):
+                operations = [{kind: {"userIdentifiers": row.identifiers}} for row in chunk]
+                requests.append(self.add_operations_request(job, operations))
+        return requests
+
+    # Run protocol
+
+    def begin_run(self, mode: Mode, previously_synced: int = 0) -> None:
+        self.mode = mode
+        self.jobs = {}
+        # The vendor's replace: a list this sync knows nothing of is cleared by the job that adds the model.
+        self.clear_first = mode == Mode.AUDIENCE_REPLACE and previously_synced == 0
+
+    def _job(self, kind: str) -> _Job:
+        job = self.jobs.get(kind)
+        if job is None:
+            response = self.http.send(self.create_request())
+            job = self.jobs[kind] = _Job(str(response.json()["resourceName"]))
+        return job
+
+    def write_batch(self, records: Sequence[Record]) -> BatchResult:
+        rows, settled = self._rows(records)
+        outcome = BatchResult(settled)
+        for kind in ("remove", "create"):
+            selected = [row for row in rows if self._kind(row.record.operation) == kind]
+            if selected:
+                outcome.results += self._send(kind, selected)
+        return outcome
+
+    def _send(self, kind: str, rows: list[_Row]) -> list[RecordResult]:
+        try:
+            job = self._job(kind)
+        except DestinationError as error:
+            reason, retryable = google_error(error)
+            return BatchResult.all_failed([row.record for row in rows], reason, retryable).results
+        results: list[RecordResult] = []
+        for chunk in self._chunks(rows, MAX_IDENTIFIERS_PER_REQUEST):
+            operations: list[dict[str, Any]] = [{kind: {"userIdentifiers": row.identifiers}} for row in chunk]
+            offset = 0
+            if kind == "create" and self.clear_first and job.operations == 0:
+                operations.insert(0, {"removeAll": True})
+                offset = 1
+            try:
+                # Adding or removing the same members again is harmless, so a resend after a 5xx is safe.
+                response = self.http.send(
+                    self.add_operations_request(job.resource_name, operations), idempotent=True
+                )
+            except DestinationError as error:
+                reason, retryable = google_error(error)
+                results += BatchResult.all_failed([row.record for row in chunk], reason, retryable).results
+                continue
+            job.operations += len(operations)
+            failures = self._partial_failures(response.json() if response.content else {})
+            for index, row in enumerate(chunk):
+                failure = failures.get(index + offset)
+                if failure is None:
+                    # The identifiers are what later removes this row from the list.
+                    destination_id = json.dumps(row.identifiers, separators=(",", ":"))
+                    results.append(RecordResult(row.record.key, ok=True, destination_id=destination_id))
+                else:
+                    results.append(
+                        RecordResult(row.record.key, ok=False, error=failure[0], retryable=failure[1])
+                    )
+            if offset and 0 in failures:
+                raise FatalDestinationError(f"Google refused removeAll on the user list: {failures[0][0]}")
+        return results
+
+    @staticmethod
+    def _partial_failures(body: Mapping[str, Any]) -> dict[int, tuple[str, bool]]:
+        """Operation index -> (reason, retryable) from partialFailureError's GoogleAdsFailure details."""
+        failures: dict[int, tuple[str, bool]] = {}
+        status = body.get("partialFailureError") or {}
+        for detail in status.get("details") or []:
+            for error in detail.get("errors") or []:
+                path = (error.get("location") or {}).get("fieldPathElements") or []
+                if not path or path[0].get("fieldName") != "operations" or "index" not in path[0]:
+                    continue
+                index = int(path[0]["index"])
+                codes = error.get("errorCode") or {}
+                code = ", ".join(f"{kind}.{value}" for kind, value in codes.items())
+                where = ".".join(
+                    f"{element.get('fieldName')}[{element['index']}]"
+                    if "index" in element
+                    else str(element.get("fieldName"))
+                    for element in path[1:]
+                )
+                reason = f"{code}: {error.get('message', '')}" + (f" (at {where})" if where else "")
+                previous = failures.get(index)
+                retryable = bool(set(codes) & RETRYABLE_CODES) and (previous is None or previous[1])
+                failures[index] = ((f"{previous[0]}; " if previous else "") + reason, retryable)
+        return failures
+
+    def finish_run(self, mode: Mode, success: bool) -> None:
+        """Run the jobs once, removals first. Jobs holding confirmed rows run even after an interruption, so what
+        the engine recorded as synced does land; a replace that never sent a row clears the list only on success."""
+        if self.clear_first and success and "create" not in self.jobs:
+            clearing = self._job("create")
+            self.http.send(
+                self.add_operations_request(clearing.resource_name, [{"removeAll": True}]), idempotent=True
+            )
+            clearing.operations += 1
+        for kind in ("remove", "create"):
+            job = self.jobs.get(kind)
+            if job is None or job.operations == 0:
+                continue
+            try:
+                self.http.send(self.run_request(job.resource_name), idempotent=True)
+            except FatalDestinationError as error:
+                # A resent run whose first attempt went through: the job is already running.
+                if "JOB_ALREADY_STARTED" not in (error.body or ""):
+                    reason, _ = google_error(error)
+                    raise FatalDestinationError(
+                        f"Google did not run {job.resource_name}: {reason}",
+                        status=error.status,
+                        body=error.body,
+                    ) from error
+        self.jobs = {}
