@@ -140,6 +140,12 @@ class Pending:
     attempts: int
 
 
+# Rows are journaled and committed a window at a time: the first window is one batch, each next one twice as
+# many, up to WINDOW_ROWS. Small runs and slow destinations commit early and often; large runs pay two
+# small transactions per window instead of two per batch.
+WINDOW_ROWS = 20_000
+
+
 def _batches(
     warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str], batch_size: int, only_rejected: bool
 ) -> Iterator[list[Pending]]:
@@ -161,7 +167,7 @@ def _batches(
     )
     names = list(fields.keys())
     pending: list[Pending] = []
-    for rows in warehouse.stream(statement, kinds, batch_size=max(batch_size, 1000)):
+    for rows in warehouse.stream(statement, kinds, batch_size=max(batch_size, 10_000)):
         for key, kind, destination_id, row_hash, confirmed_hash, attempts, *values in rows:
             record_fields = (
                 {}
@@ -177,6 +183,21 @@ def _batches(
                 pending = []
     if pending:
         yield pending
+
+
+def _windows(batches: Iterator[list[Pending]], batch_size: int) -> Iterator[list[list[Pending]]]:
+    """Batches grouped into windows of 1, 2, 4, ... batches, at most WINDOW_ROWS rows (and one batch) each."""
+    most = max(1, WINDOW_ROWS // batch_size)
+    wanted = 1
+    window: list[list[Pending]] = []
+    for batch in batches:
+        window.append(batch)
+        if len(window) == wanted:
+            yield window
+            window = []
+            wanted = min(wanted * 2, most)
+    if window:
+        yield window
 
 
 SNAPSHOT_COLUMNS = [
@@ -246,36 +267,38 @@ def _journal_intent(warehouse: Warehouse, sync: SyncConfig, batch: list[Pending]
         )
 
 
-def _commit_batch(
-    warehouse: Warehouse, sync: SyncConfig, run_id: str, batch: list[Pending], result: BatchResult
+def _commit_batches(
+    warehouse: Warehouse, sync: SyncConfig, run_id: str, settled: list[tuple[list[Pending], BatchResult]]
 ) -> tuple[int, int]:
-    """One transaction: confirmed rows advance the snapshot, rejected rows are recorded for retry (their last
-    confirmed state is kept, so a mirror still removes them if they leave the model)."""
-    by_key = {item.record.key: item for item in batch}
+    """One transaction for the results of one or more batches: confirmed rows advance the snapshot, rejected
+    rows are recorded for retry (their last confirmed state is kept, so a mirror still removes them if they
+    leave the model)."""
+    by_key = {item.record.key: item for batch, _ in settled for item in batch}
+    outcomes = [outcome for _, result in settled for outcome in result.results]
     removing = (Operation.DELETE, Operation.REMOVE)
     rows = []
-    for outcome in result.results:
+    rejected = []
+    for outcome in outcomes:
         item = by_key[outcome.key]
         destination_id = outcome.destination_id or item.record.destination_id
-        if outcome.ok and item.record.operation in removing:
-            continue
         if outcome.ok:
-            rows.append((outcome.key, item.row_hash, item.row_hash, "synced", 0, None, destination_id))
-        else:
-            rows.append(
-                (
-                    outcome.key,
-                    item.confirmed_hash,
-                    item.row_hash,
-                    "rejected",
-                    item.attempts + 1,
-                    outcome.error,
-                    destination_id,
-                )
+            if item.record.operation not in removing:
+                rows.append((outcome.key, item.row_hash, item.row_hash, "synced", 0, None, destination_id))
+            continue
+        rejected.append(outcome)
+        rows.append(
+            (
+                outcome.key,
+                item.confirmed_hash,
+                item.row_hash,
+                "rejected",
+                item.attempts + 1,
+                outcome.error,
+                destination_id,
             )
-    rejected = [outcome for outcome in result.results if not outcome.ok]
+        )
     with warehouse.transaction():
-        _replace_snapshots(warehouse, sync, [outcome.key for outcome in result.results], rows)
+        _replace_snapshots(warehouse, sync, [outcome.key for outcome in outcomes], rows)
         if rejected:
             batch_rows = warehouse.rows_subquery(["record_key", "operation", "error"])
             warehouse.execute(
@@ -289,7 +312,7 @@ def _commit_batch(
                     [outcome.error for outcome in rejected],
                 ],
             )
-    return len(result.results) - len(rejected), len(rejected)
+    return len(outcomes) - len(rejected), len(rejected)
 
 
 def run_sync(
@@ -338,30 +361,55 @@ def run_sync(
         try:
             destination.begin_run(sync.mode)
 
-            def settle(batch: list[Pending], sending: Future[BatchResult]) -> None:
-                confirmed, rejected = _commit_batch(warehouse, sync, summary.run_id, batch, sending.result())
-                summary.sent += len(batch)
-                summary.confirmed += confirmed
-                summary.rejected += rejected
-                if progress:
-                    progress(len(batch))
-
-            # Two stages: while one batch is with the destination, the previous one's results are committed
-            # and the next one is journaled. Sends stay one at a time, in order.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"send-{sync.name}") as sender:
-                in_flight: tuple[list[Pending], Future[BatchResult]] | None = None
-                for batch in _batches(warehouse, sync, fields, batch_size, only_rejected):
-                    _journal_intent(warehouse, sync, batch)
-                    sending = sender.submit(destination.write_batch, [item.record for item in batch])
-                    if in_flight:
-                        settle(*in_flight)
-                    in_flight = (batch, sending)
-                    if should_stop and should_stop():
-                        # Graceful stop: what is confirmed is committed; the rest is sent next run.
-                        summary.status = "interrupted"
+            def settle(sending: list[tuple[list[Pending], Future[BatchResult]]]) -> None:
+                """Wait for a window's sends, in order, and commit what came back in one transaction; a send
+                that failed is raised after the batches before it are committed."""
+                settled: list[tuple[list[Pending], BatchResult]] = []
+                failure: BaseException | None = None
+                for batch, future in sending:
+                    try:
+                        settled.append((batch, future.result()))
+                    except BaseException as error:  # noqa: BLE001 - raised below, after the commit
+                        failure = error
                         break
-                if in_flight:
-                    settle(*in_flight)
+                if settled:
+                    confirmed, rejected = _commit_batches(warehouse, sync, summary.run_id, settled)
+                    summary.confirmed += confirmed
+                    summary.rejected += rejected
+                    for batch, _ in settled:
+                        summary.sent += len(batch)
+                        if progress:
+                            progress(len(batch))
+                if failure is not None:
+                    raise failure
+
+            # Two stages, a window at a time: while one window's batches are with the destination, the
+            # previous window's results are committed and the next window is journaled. Sends stay one at a
+            # time, in order.
+            sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"send-{sync.name}")
+            in_flight: list[tuple[list[Pending], Future[BatchResult]]] = []
+            try:
+                batches = _batches(warehouse, sync, fields, batch_size, only_rejected)
+                for window in _windows(batches, batch_size):
+                    _journal_intent(warehouse, sync, [item for batch in window for item in batch])
+                    sending: list[tuple[list[Pending], Future[BatchResult]]] = []
+                    for batch in window:
+                        records = [item.record for item in batch]
+                        sending.append((batch, sender.submit(destination.write_batch, records)))
+                        if should_stop and should_stop():
+                            # Graceful stop: what is confirmed is committed; the rest is sent next run
+                            # (journaled rows that were not sent stay pending, as after a crash).
+                            summary.status = "interrupted"
+                            break
+                    previous, in_flight = in_flight, sending
+                    settle(previous)
+                    if summary.status == "interrupted":
+                        break
+                previous, in_flight = in_flight, []
+                settle(previous)
+            finally:
+                # After a failure nothing queued is sent: those rows stay pending and go next run.
+                sender.shutdown(wait=True, cancel_futures=True)
             destination.finish_run(sync.mode, success=summary.status != "interrupted")
             if summary.status != "interrupted":
                 _forget_removed(warehouse, sync)
