@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from reverse_etl.destinations import REGISTRY
 from reverse_etl.destinations.base import BatchResult, Destination, Mode, Operation, Record
@@ -130,14 +130,15 @@ def guard_blast_radius(sync: SyncConfig, diff: state.Diff, allow_mass_change: bo
         )
 
 
-@dataclass(frozen=True)
-class Pending:
+class Pending(NamedTuple):
     """A record on its way out, with what the engine must write back for it."""
 
     record: Record
     row_hash: str | None
     confirmed_hash: str | None
     attempts: int
+    # Whether the sync's snapshot already has a row for this key (the journal updates it rather than inserting).
+    tracked: bool
 
 
 # Rows are journaled and committed a window at a time: the first window is one batch, each next one twice as
@@ -157,32 +158,74 @@ def _batches(
     selected = ", ".join(f"model.{quote(column)}" for column in columns)
     placeholders = ", ".join("?" for _ in kinds)
     rejected_only = " and change.previous_status = 'rejected'" if only_rejected else ""
-    statement = (
+    selected_rows = (
         "select change.record_key, change.change_type, change.destination_id, change.row_hash, change.confirmed_hash, "
-        f"change.attempts, {selected} "
+        f"change.attempts, change.previous_status, {selected} "
         f"from {state.changes_table(sync)} as change "
         f"left join {state.relation_sql(sync)} as model on cast(model.{quote(sync.primary_key)} as varchar) = change.record_key "
         f"and change.change_type <> 'removed' "
-        f"where change.change_type in ({placeholders}){rejected_only} order by change.change_type, change.record_key"
+        f"where change.change_type in ({placeholders}){rejected_only}"
     )
+    page_size = max(batch_size, 10_000)
+    if warehouse.kind == "duckdb":
+        pages = _outbox_pages(warehouse, sync, selected_rows, kinds, page_size)
+    else:
+        statement = f"{selected_rows} order by change.change_type, change.record_key"
+        pages = warehouse.stream(statement, kinds, batch_size=page_size)
     names = list(fields.keys())
+    # Which columns need converting for JSON is learnt from each column's first non-null value (a column's
+    # values share one type), so the common row costs one dict(zip(...)).
+    unknown = set(range(len(names)))
+    converted: list[int] = []
     pending: list[Pending] = []
-    for rows in warehouse.stream(statement, kinds, batch_size=max(batch_size, 10_000)):
-        for key, kind, destination_id, row_hash, confirmed_hash, attempts, *values in rows:
-            record_fields = (
-                {}
-                if kind == "removed"
-                else {name: _plain(value) for name, value in zip(names, values, strict=True)}
-            )
+    for rows in pages:
+        for key, kind, destination_id, row_hash, confirmed_hash, attempts, previous, *values in rows:
+            if kind == "removed":
+                record_fields: dict[str, Any] = {}
+            else:
+                if unknown:
+                    for index in [i for i in unknown if values[i] is not None]:
+                        unknown.discard(index)
+                        if values[index].__class__ not in PLAIN_TYPES:
+                            converted.append(index)
+                record_fields = dict(zip(names, values, strict=True))
+                for index in converted:
+                    record_fields[names[index]] = _plain(values[index])
             record = Record(
                 key=key, fields=record_fields, operation=operations[kind], destination_id=destination_id
             )  # type: ignore[arg-type]
-            pending.append(Pending(record, row_hash, confirmed_hash, int(attempts or 0)))
+            pending.append(Pending(record, row_hash, confirmed_hash, int(attempts or 0), previous != "new"))
             if len(pending) == batch_size:
                 yield pending
                 pending = []
     if pending:
         yield pending
+
+
+def _outbox_pages(
+    warehouse: Warehouse, sync: SyncConfig, selected_rows: str, params: list[str], page_size: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """DuckDB: the rows to send are numbered into outbox__<sync> once, then read a page at a time in short
+    queries on the sync's own connection. A reader left open through the run would pin every row version the
+    run writes meanwhile in memory, and hold the whole sorted result besides."""
+    outbox = state.outbox_table(sync)
+    warehouse.execute(
+        f"create or replace table {outbox} as select row_number() over (order by change_type, record_key) as position, "
+        f"* from ({selected_rows}) as rows_to_send order by position",
+        params,
+    )
+    warehouse.commit()
+    total = int(warehouse.query(f"select count(*) from {outbox}")[0][0])
+    for start in range(0, total, page_size):
+        yield [
+            row[1:]
+            for row in warehouse.query(
+                f"select * from {outbox} where position > ? and position <= ? order by position",
+                (start, start + page_size),
+            )
+        ]
+    warehouse.execute(f"drop table if exists {outbox}")
+    warehouse.commit()
 
 
 def _windows(batches: Iterator[list[Pending]], batch_size: int) -> Iterator[list[list[Pending]]]:
@@ -211,27 +254,20 @@ SNAPSHOT_COLUMNS = [
 ]
 
 
-def _replace_snapshots(
-    warehouse: Warehouse, sync: SyncConfig, keys: list[str], rows: list[tuple[Any, ...]]
+def _with_rows(
+    warehouse: Warehouse,
+    statement: str,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    before: Sequence[Any] = (),
+    after: Sequence[Any] = (),
 ) -> None:
-    """Delete the snapshot rows of `keys`, then insert `rows` (in SNAPSHOT_COLUMNS order): two set-based
-    statements from bound arrays, whatever the batch size."""
-    keys_subquery = warehouse.rows_subquery(["record_key"])
-    warehouse.execute(
-        f"delete from {state.SCHEMA}.snapshots where sync_name = ? and record_key in (select record_key from {keys_subquery} as k)",
-        [sync.name, keys],
-    )
+    """Run `statement` once for all `rows`: `{rows}` in it becomes a subquery of them (one bound text array per
+    column); `before` and `after` are the parameters on either side of it."""
     if not rows:
         return
-    columns = [
-        [None if row[i] is None else str(row[i]) for row in rows] for i in range(len(SNAPSHOT_COLUMNS))
-    ]
-    batch = warehouse.rows_subquery(SNAPSHOT_COLUMNS)
-    warehouse.execute(
-        f"insert into {state.SCHEMA}.snapshots select ?, b.record_key, b.confirmed_hash, b.attempted_hash, b.status, "
-        f"cast(b.attempts as integer), b.last_error, b.destination_id, ? from {batch} as b",
-        [sync.name, _now(), *columns],
-    )
+    arrays = [[None if row[i] is None else str(row[i]) for row in rows] for i in range(len(columns))]
+    warehouse.execute(statement.format(rows=warehouse.rows_subquery(columns)), [*before, *arrays, *after])
 
 
 def _plain(value: Any) -> Any:
@@ -243,27 +279,38 @@ def _plain(value: Any) -> Any:
     return value
 
 
+PLAIN_TYPES = (str, int, float, bool)
+
+
 def _journal_intent(warehouse: Warehouse, sync: SyncConfig, batch: list[Pending]) -> None:
     """Before a batch is sent, mark its rows pending (committed): if the run dies after the destination applied
     them but before their confirmation, the next run still knows they may be there (a mirror removes them when
-    they left the model meanwhile). The last confirmed state is kept."""
+    they left the model meanwhile). The last confirmed state is kept. Keys new to the snapshot are inserted,
+    known ones updated: no deletes, and the key index changes only for new keys."""
+    snapshots = f"{state.SCHEMA}.snapshots"
+    now = _now()
     with warehouse.transaction():
-        _replace_snapshots(
+        _with_rows(
             warehouse,
-            sync,
-            [item.record.key for item in batch],
+            f"insert into {snapshots} (sync_name, updated_at, record_key, attempted_hash, status, attempts, "
+            "destination_id, confirmed_hash, last_error) select ?, ?, b.record_key, b.attempted_hash, 'pending', "
+            "cast(b.attempts as integer), b.destination_id, null, null from {rows} as b",
+            ["record_key", "attempted_hash", "attempts", "destination_id"],
             [
-                (
-                    item.record.key,
-                    item.confirmed_hash,
-                    item.row_hash,
-                    "pending",
-                    item.attempts,
-                    None,
-                    item.record.destination_id,
-                )
+                (item.record.key, item.row_hash, item.attempts, item.record.destination_id)
                 for item in batch
+                if not item.tracked
             ],
+            before=[sync.name, now],
+        )
+        _with_rows(
+            warehouse,
+            f"update {snapshots} set updated_at = ?, attempted_hash = b.attempted_hash, status = 'pending', "
+            "last_error = null from {rows} as b where snapshots.sync_name = ? and snapshots.record_key = b.record_key",
+            ["record_key", "attempted_hash"],
+            [(item.record.key, item.row_hash) for item in batch if item.tracked],
+            before=[now],
+            after=[sync.name],
         )
 
 
@@ -272,21 +319,25 @@ def _commit_batches(
 ) -> tuple[int, int]:
     """One transaction for the results of one or more batches: confirmed rows advance the snapshot, rejected
     rows are recorded for retry (their last confirmed state is kept, so a mirror still removes them if they
-    leave the model)."""
+    leave the model). Every row was journaled, so this updates rows in place (and deletes confirmed removals)."""
     by_key = {item.record.key: item for batch, _ in settled for item in batch}
     outcomes = [outcome for _, result in settled for outcome in result.results]
     removing = (Operation.DELETE, Operation.REMOVE)
-    rows = []
+    confirmed = []
+    removed = []
     rejected = []
+    rejected_rows = []
     for outcome in outcomes:
         item = by_key[outcome.key]
         destination_id = outcome.destination_id or item.record.destination_id
         if outcome.ok:
-            if item.record.operation not in removing:
-                rows.append((outcome.key, item.row_hash, item.row_hash, "synced", 0, None, destination_id))
+            if item.record.operation in removing:
+                removed.append((outcome.key,))
+            else:
+                confirmed.append((outcome.key, destination_id))
             continue
         rejected.append(outcome)
-        rows.append(
+        rejected_rows.append(
             (
                 outcome.key,
                 item.confirmed_hash,
@@ -297,8 +348,38 @@ def _commit_batches(
                 destination_id,
             )
         )
+    snapshots = f"{state.SCHEMA}.snapshots"
+    now = _now()
     with warehouse.transaction():
-        _replace_snapshots(warehouse, sync, [outcome.key for outcome in outcomes], rows)
+        # The journal set attempted_hash to the hash that was sent: a confirmed row's confirmed hash becomes it.
+        _with_rows(
+            warehouse,
+            f"update {snapshots} set updated_at = ?, confirmed_hash = attempted_hash, status = 'synced', attempts = 0, "
+            "last_error = null, destination_id = b.destination_id "
+            "from {rows} as b where snapshots.sync_name = ? and snapshots.record_key = b.record_key",
+            ["record_key", "destination_id"],
+            confirmed,
+            before=[now],
+            after=[sync.name],
+        )
+        _with_rows(
+            warehouse,
+            f"update {snapshots} set updated_at = ?, confirmed_hash = b.confirmed_hash, "
+            "attempted_hash = b.attempted_hash, status = b.status, attempts = cast(b.attempts as integer), "
+            "last_error = b.last_error, destination_id = b.destination_id "
+            "from {rows} as b where snapshots.sync_name = ? and snapshots.record_key = b.record_key",
+            SNAPSHOT_COLUMNS,
+            rejected_rows,
+            before=[now],
+            after=[sync.name],
+        )
+        _with_rows(
+            warehouse,
+            f"delete from {snapshots} where sync_name = ? and record_key in (select b.record_key from {{rows}} as b)",
+            ["record_key"],
+            removed,
+            before=[sync.name],
+        )
         if rejected:
             batch_rows = warehouse.rows_subquery(["record_key", "operation", "error"])
             warehouse.execute(

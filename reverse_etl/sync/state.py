@@ -55,6 +55,10 @@ def changes_table(sync: SyncConfig) -> str:
     return f"{SCHEMA}.{quote('changes__' + sync.name)}"
 
 
+def outbox_table(sync: SyncConfig) -> str:
+    return f"{SCHEMA}.{quote('outbox__' + sync.name)}"
+
+
 def relation_sql(sync: SyncConfig) -> str:
     """What the sync reads: its model's table, or its checked ad-hoc query as a subquery."""
     if sync.query:
