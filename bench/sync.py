@@ -101,7 +101,8 @@ def main() -> None:
             state.ensure_state(warehouse)
             fields = state.mapping(sync, ["person_key", "email", "score", "segment"])
             started = time.perf_counter()
-            first = state.compute_diff(warehouse, sync, fields)
+            with warehouse.memory_capped():
+                first = state.compute_diff(warehouse, sync, fields)
             first_diff = time.perf_counter() - started
 
             started, cpu_started = time.perf_counter(), cpu_seconds()
@@ -111,7 +112,8 @@ def main() -> None:
             warehouse.execute("update activation.people set score = score + 1 where score % 100 = 0")
             warehouse.commit()
             started = time.perf_counter()
-            second = state.compute_diff(warehouse, sync, fields)
+            with warehouse.memory_capped():
+                second = state.compute_diff(warehouse, sync, fields)
             second_diff = time.perf_counter() - started
             warehouse.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -13,7 +13,7 @@ from reverse_etl.errors import ConfigError, WarehouseError
 from reverse_etl.project import Target, connect
 
 # The DuckDB memory cap of the sync service's connection (CDP_DUCKDB_MEMORY_LIMIT overrides it).
-DUCKDB_MEMORY_LIMIT = "256MB"
+DUCKDB_MEMORY_LIMIT = "160MB"
 SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -40,21 +40,31 @@ class Warehouse:
     def connection(self) -> Any:
         if self._connection is None:
             self._connection = connect(self.target)
-            if self.kind == "duckdb":
-                self._limit_duckdb_memory()
         return self._connection
 
-    def _limit_duckdb_memory(self) -> None:
-        """DuckDB's buffer pool (by default 80% of the machine's memory) counts in this process's resident
-        memory; the sync service caps it, and past the cap DuckDB spills to a folder beside the database file."""
+    @contextmanager
+    def memory_capped(self) -> Iterator[None]:
+        """DuckDB: cap the buffer pool (by default 80% of the machine's memory, and it counts in this process's
+        resident memory) while the block runs; past the cap DuckDB spills to a folder beside the database file.
+        The setting is the database's, not the connection's, so the previous value is restored afterwards
+        (dbt may build in this process later). CDP_DUCKDB_MEMORY_LIMIT overrides the cap. PostgreSQL: nothing."""
+        if self.kind != "duckdb":
+            yield
+            return
         limit = os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)
+        previous = self.connection.execute("select current_setting('memory_limit')").fetchone()[0]
         try:
-            self._connection.execute("set memory_limit = ?", [limit])
+            self.connection.execute("set memory_limit = ?", [limit])
         except Exception as error:
             raise ConfigError(
                 f"CDP_DUCKDB_MEMORY_LIMIT: {limit!r} is not a memory size (e.g. 512MB or 2GB): "
                 f"{str(error).strip().splitlines()[0]}"
             ) from error
+        try:
+            yield
+        finally:
+            if self._connection is not None:
+                self._connection.execute("set memory_limit = ?", [previous])
 
     def close(self) -> None:
         if self._connection is not None:

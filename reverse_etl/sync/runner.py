@@ -413,7 +413,7 @@ def run_sync(
     batch_size = min(
         destination.capabilities.max_batch_size, getattr(destination, "batch_size", lambda: 10**9)()
     )
-    with sync_lock(warehouse, sync.name):
+    with sync_lock(warehouse, sync.name), warehouse.memory_capped():
         diff = state.compute_diff(warehouse, sync, fields)
         summary = RunSummary(sync_name=sync.name, run_id=uuid.uuid4().hex, diff=diff)
         guard_blast_radius(sync, diff, allow_mass_change)
@@ -499,6 +499,9 @@ def run_sync(
             summary.status = "failed"
             raise
         finally:
+            if warehouse.kind == "duckdb":
+                # The outbox holds copies of model rows: it does not outlive the run (even a stopped one).
+                warehouse.execute(f"drop table if exists {state.outbox_table(sync)}")
             if summary.status not in ("failed", "interrupted"):
                 summary.status = "partial" if summary.rejected or diff.invalid else "success"
             warehouse.execute(
