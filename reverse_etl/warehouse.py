@@ -46,13 +46,12 @@ class Warehouse:
     def memory_capped(self) -> Iterator[None]:
         """DuckDB: cap the buffer pool (by default 80% of the machine's memory, and it counts in this process's
         resident memory) while the block runs; past the cap DuckDB spills to a folder beside the database file.
-        The setting is the database's, not the connection's, so the previous value is restored afterwards
+        The setting is the database's, not the connection's, so it is reset to DuckDB's default afterwards
         (dbt may build in this process later). CDP_DUCKDB_MEMORY_LIMIT overrides the cap. PostgreSQL: nothing."""
         if self.kind != "duckdb":
             yield
             return
         limit = os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)
-        previous = self.connection.execute("select current_setting('memory_limit')").fetchone()[0]
         try:
             self.connection.execute("set memory_limit = ?", [limit])
         except Exception as error:
@@ -64,7 +63,7 @@ class Warehouse:
             yield
         finally:
             if self._connection is not None:
-                self._connection.execute("set memory_limit = ?", [previous])
+                self._connection.execute("reset memory_limit")
 
     def close(self) -> None:
         if self._connection is not None:

@@ -6,9 +6,10 @@ deletes by key, so a resend does not duplicate)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -468,6 +469,18 @@ def run_sync(
             # previous window's results are committed and the next window is journaled. Sends stay one at a
             # time, in order.
             sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"send-{sync.name}")
+            send_failed = threading.Event()
+
+            def send(records: list[Record]) -> BatchResult:
+                # After a failed send nothing queued behind it goes out: those rows stay pending for next run.
+                if send_failed.is_set():
+                    raise CancelledError("not sent: an earlier batch failed")
+                try:
+                    return destination.write_batch(records)
+                except BaseException:
+                    send_failed.set()
+                    raise
+
             in_flight: list[tuple[list[Pending], Future[BatchResult]]] = []
             try:
                 batches = _batches(warehouse, sync, fields, batch_size, only_rejected)
@@ -476,7 +489,7 @@ def run_sync(
                     sending: list[tuple[list[Pending], Future[BatchResult]]] = []
                     for batch in window:
                         records = [item.record for item in batch]
-                        sending.append((batch, sender.submit(destination.write_batch, records)))
+                        sending.append((batch, sender.submit(send, records)))
                         if should_stop and should_stop():
                             # Graceful stop: what is confirmed is committed; the rest is sent next run
                             # (journaled rows that were not sent stay pending, as after a crash).
@@ -489,7 +502,6 @@ def run_sync(
                 previous, in_flight = in_flight, []
                 settle(previous)
             finally:
-                # After a failure nothing queued is sent: those rows stay pending and go next run.
                 sender.shutdown(wait=True, cancel_futures=True)
             destination.finish_run(sync.mode, success=summary.status != "interrupted")
             if summary.status != "interrupted":
