@@ -13,7 +13,7 @@ from reverse_etl.errors import ConfigError, WarehouseError
 from reverse_etl.project import Target, connect
 
 # The DuckDB memory cap of the sync service's connection (CDP_DUCKDB_MEMORY_LIMIT overrides it).
-DUCKDB_MEMORY_LIMIT = "160MB"
+DUCKDB_MEMORY_LIMIT = "128MB"
 SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
