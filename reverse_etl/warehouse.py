@@ -3,6 +3,7 @@ identifier quoting, bound parameters, streaming reads and transactions."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -11,6 +12,8 @@ from typing import Any
 from reverse_etl.errors import ConfigError, WarehouseError
 from reverse_etl.project import Target, connect
 
+# The DuckDB memory cap of the sync service's connection (CDP_DUCKDB_MEMORY_LIMIT overrides it).
+DUCKDB_MEMORY_LIMIT = "128MB"
 SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -38,6 +41,29 @@ class Warehouse:
         if self._connection is None:
             self._connection = connect(self.target)
         return self._connection
+
+    @contextmanager
+    def memory_capped(self) -> Iterator[None]:
+        """DuckDB: cap the buffer pool (by default 80% of the machine's memory, and it counts in this process's
+        resident memory) while the block runs; past the cap DuckDB spills to a folder beside the database file.
+        The setting is the database's, not the connection's, so it is reset to DuckDB's default afterwards
+        (dbt may build in this process later). CDP_DUCKDB_MEMORY_LIMIT overrides the cap. PostgreSQL: nothing."""
+        if self.kind != "duckdb":
+            yield
+            return
+        limit = os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)
+        try:
+            self.connection.execute("set memory_limit = ?", [limit])
+        except Exception as error:
+            raise ConfigError(
+                f"CDP_DUCKDB_MEMORY_LIMIT: {limit!r} is not a memory size (e.g. 512MB or 2GB): "
+                f"{str(error).strip().splitlines()[0]}"
+            ) from error
+        try:
+            yield
+        finally:
+            if self._connection is not None:
+                self._connection.execute("reset memory_limit")
 
     def close(self) -> None:
         if self._connection is not None:
@@ -125,7 +151,11 @@ class Warehouse:
                 rows = cursor.fetchmany(batch_size)
                 if not rows:
                     return
-                yield [tuple(row) for row in rows]
+                yield (
+                    rows
+                    if isinstance(rows, list) and isinstance(rows[0], tuple)
+                    else [tuple(row) for row in rows]
+                )
         finally:
             reader.close()
 

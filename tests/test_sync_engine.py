@@ -9,7 +9,13 @@ import pytest
 from conftest import Warehouse, fresh_warehouse, new_duckdb_warehouse
 from reverse_etl.destinations.base import Mode
 from reverse_etl.destinations.webhook import WebhookDestination
-from reverse_etl.errors import ConfigError, PartialFailure, SyncError, WarehouseError
+from reverse_etl.errors import (
+    ConfigError,
+    PartialFailure,
+    RetryableDestinationError,
+    SyncError,
+    WarehouseError,
+)
 from reverse_etl.http import HttpClient, RetryPolicy
 from reverse_etl.project import Target
 from reverse_etl.sandbox.server import FakeServer, Faults
@@ -303,3 +309,77 @@ def test_ad_hoc_queries_that_are_not_one_read_only_select_are_refused(query: str
     }
     with pytest.raises(ConfigError, match=refusal):
         parse_sync(exposure, {})
+
+
+class FailingOnCall(WebhookDestination):
+    """The webhook destination, except that send number `fail_on` raises as a destination outage does."""
+
+    def __init__(self, options, secret, http, fail_on: int) -> None:
+        super().__init__(options, secret, http)
+        self.fail_on = fail_on
+        self.calls = 0
+
+    def write_batch(self, records):
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise RetryableDestinationError("POST /records: HTTP 503 after 6 attempts", status=503)
+        return super().write_batch(records)
+
+
+def test_a_failed_send_commits_what_came_before_and_sends_nothing_after(scratch: Warehouse, fake) -> None:
+    service, server = fake
+    make_people(scratch, 1000)
+    sync = webhook_sync(server)  # batches of 100: windows of 1, 2, 4 and 3 batches
+    destination = FailingOnCall(sync.options, _secret, HttpClient(retry=RetryPolicy(base_delay=0.01)), 5)
+    engine = SyncWarehouse(scratch.target)
+    try:
+        with pytest.raises(RetryableDestinationError):
+            run_sync(engine, sync, destination=destination)
+    finally:
+        engine.close()
+    assert destination.calls == 5, "the batches queued behind the failed one were not sent"
+    assert len(service.records) == 400
+    statuses = dict(
+        scratch.query(
+            "select status, count(*) from cdp_sync.snapshots where sync_name = 'test_people' group by 1"
+        )
+    )
+    # Batches 1-4 are confirmed. The rest was journaled (pending) but not confirmed: the third window's other
+    # batches, and the fourth window, journaled while the third was with the destination.
+    assert statuses == {"synced": 400, "pending": 600}
+    rerun = run(scratch, sync)
+    assert (rerun.diff.added, rerun.confirmed) == (600, 600)
+    assert service.records == model_state(scratch)
+    assert max(service.creates.values()) == 1
+
+
+def test_the_duckdb_memory_cap_holds_only_while_a_sync_runs(
+    tmp_path: Path, fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, server = fake
+    scratch = new_duckdb_warehouse(tmp_path)
+    make_people(scratch, 300)
+    engine = SyncWarehouse(scratch.target)
+    setting = "select current_setting('memory_limit')"
+    try:
+        before = engine.query(setting)[0][0]
+        during = []
+        monkeypatch.setenv("CDP_DUCKDB_MEMORY_LIMIT", "64MB")
+        destination = WebhookDestination(webhook_sync(server).options, _secret, HttpClient())
+        run_sync(
+            engine,
+            webhook_sync(server),
+            destination=destination,
+            progress=lambda _: during.append(engine.query(setting)[0][0]),
+        )
+        assert set(during) == {"61.0 MiB"}, "64MB, as DuckDB shows it"
+        assert engine.query(setting)[0][0] == before, "DuckDB's default again"
+        assert not engine.query(
+            "select table_name from information_schema.tables where table_name like 'outbox%'"
+        ), "the outbox (copies of model rows) is gone after the run"
+        monkeypatch.setenv("CDP_DUCKDB_MEMORY_LIMIT", "lots")
+        with pytest.raises(ConfigError, match="CDP_DUCKDB_MEMORY_LIMIT: 'lots' is not a memory size"):
+            run_sync(engine, webhook_sync(server), destination=destination)
+    finally:
+        engine.close()
+    assert len(service.records) == 300

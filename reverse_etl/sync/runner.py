@@ -6,11 +6,12 @@ deletes by key, so a resend does not duplicate)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from reverse_etl.destinations import REGISTRY
 from reverse_etl.destinations.base import BatchResult, Destination, Mode, Operation, Record
@@ -137,14 +138,21 @@ def guard_blast_radius(sync: SyncConfig, diff: state.Diff, allow_mass_change: bo
         )
 
 
-@dataclass(frozen=True)
-class Pending:
+class Pending(NamedTuple):
     """A record on its way out, with what the engine must write back for it."""
 
     record: Record
     row_hash: str | None
     confirmed_hash: str | None
     attempts: int
+    # Whether the sync's snapshot already has a row for this key (the journal updates it rather than inserting).
+    tracked: bool
+
+
+# Rows are journaled and committed a window at a time: the first window is one batch, each next one twice as
+# many, up to WINDOW_ROWS. Small runs and slow destinations commit early and often; large runs pay two
+# small transactions per window instead of two per batch.
+WINDOW_ROWS = 20_000
 
 
 def _batches(
@@ -158,32 +166,89 @@ def _batches(
     selected = ", ".join(f"model.{quote(column)}" for column in columns)
     placeholders = ", ".join("?" for _ in kinds)
     rejected_only = " and change.previous_status = 'rejected'" if only_rejected else ""
-    statement = (
+    selected_rows = (
         "select change.record_key, change.change_type, change.destination_id, change.row_hash, change.confirmed_hash, "
-        f"change.attempts, {selected} "
+        f"change.attempts, change.previous_status, {selected} "
         f"from {state.changes_table(sync)} as change "
         f"left join {state.relation_sql(sync)} as model on cast(model.{quote(sync.primary_key)} as varchar) = change.record_key "
         f"and change.change_type <> 'removed' "
-        f"where change.change_type in ({placeholders}){rejected_only} order by change.change_type, change.record_key"
+        f"where change.change_type in ({placeholders}){rejected_only}"
     )
+    page_size = max(batch_size, 10_000)
+    if warehouse.kind == "duckdb":
+        pages = _outbox_pages(warehouse, sync, selected_rows, kinds, page_size)
+    else:
+        statement = f"{selected_rows} order by change.change_type, change.record_key"
+        pages = warehouse.stream(statement, kinds, batch_size=page_size)
     names = list(fields.keys())
+    # Which columns need converting for JSON is learnt from each column's first non-null value (a column's
+    # values share one type), so the common row costs one dict(zip(...)).
+    unknown = set(range(len(names)))
+    converted: list[int] = []
     pending: list[Pending] = []
-    for rows in warehouse.stream(statement, kinds, batch_size=max(batch_size, 1000)):
-        for key, kind, destination_id, row_hash, confirmed_hash, attempts, *values in rows:
-            record_fields = (
-                {}
-                if kind == "removed"
-                else {name: _plain(value) for name, value in zip(names, values, strict=True)}
-            )
+    for rows in pages:
+        for key, kind, destination_id, row_hash, confirmed_hash, attempts, previous, *values in rows:
+            if kind == "removed":
+                record_fields: dict[str, Any] = {}
+            else:
+                if unknown:
+                    for index in [i for i in unknown if values[i] is not None]:
+                        unknown.discard(index)
+                        if values[index].__class__ not in PLAIN_TYPES:
+                            converted.append(index)
+                record_fields = dict(zip(names, values, strict=True))
+                for index in converted:
+                    record_fields[names[index]] = _plain(values[index])
             record = Record(
                 key=key, fields=record_fields, operation=operations[kind], destination_id=destination_id
             )  # type: ignore[arg-type]
-            pending.append(Pending(record, row_hash, confirmed_hash, int(attempts or 0)))
+            pending.append(Pending(record, row_hash, confirmed_hash, int(attempts or 0), previous != "new"))
             if len(pending) == batch_size:
                 yield pending
                 pending = []
     if pending:
         yield pending
+
+
+def _outbox_pages(
+    warehouse: Warehouse, sync: SyncConfig, selected_rows: str, params: list[str], page_size: int
+) -> Iterator[list[tuple[Any, ...]]]:
+    """DuckDB: the rows to send are numbered into outbox__<sync> once, then read a page at a time in short
+    queries on the sync's own connection. A reader left open through the run would pin every row version the
+    run writes meanwhile in memory, and hold the whole sorted result besides."""
+    outbox = state.outbox_table(sync)
+    warehouse.execute(
+        f"create or replace table {outbox} as select row_number() over (order by change_type, record_key) as position, "
+        f"* from ({selected_rows}) as rows_to_send order by position",
+        params,
+    )
+    warehouse.commit()
+    total = int(warehouse.query(f"select count(*) from {outbox}")[0][0])
+    for start in range(0, total, page_size):
+        yield [
+            row[1:]
+            for row in warehouse.query(
+                f"select * from {outbox} where position > ? and position <= ? order by position",
+                (start, start + page_size),
+            )
+        ]
+    warehouse.execute(f"drop table if exists {outbox}")
+    warehouse.commit()
+
+
+def _windows(batches: Iterator[list[Pending]], batch_size: int) -> Iterator[list[list[Pending]]]:
+    """Batches grouped into windows of 1, 2, 4, ... batches, at most WINDOW_ROWS rows (and one batch) each."""
+    most = max(1, WINDOW_ROWS // batch_size)
+    wanted = 1
+    window: list[list[Pending]] = []
+    for batch in batches:
+        window.append(batch)
+        if len(window) == wanted:
+            yield window
+            window = []
+            wanted = min(wanted * 2, most)
+    if window:
+        yield window
 
 
 SNAPSHOT_COLUMNS = [
@@ -197,27 +262,20 @@ SNAPSHOT_COLUMNS = [
 ]
 
 
-def _replace_snapshots(
-    warehouse: Warehouse, sync: SyncConfig, keys: list[str], rows: list[tuple[Any, ...]]
+def _with_rows(
+    warehouse: Warehouse,
+    statement: str,
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    before: Sequence[Any] = (),
+    after: Sequence[Any] = (),
 ) -> None:
-    """Delete the snapshot rows of `keys`, then insert `rows` (in SNAPSHOT_COLUMNS order): two set-based
-    statements from bound arrays, whatever the batch size."""
-    keys_subquery = warehouse.rows_subquery(["record_key"])
-    warehouse.execute(
-        f"delete from {state.SCHEMA}.snapshots where sync_name = ? and record_key in (select record_key from {keys_subquery} as k)",
-        [sync.name, keys],
-    )
+    """Run `statement` once for all `rows`: `{rows}` in it becomes a subquery of them (one bound text array per
+    column); `before` and `after` are the parameters on either side of it."""
     if not rows:
         return
-    columns = [
-        [None if row[i] is None else str(row[i]) for row in rows] for i in range(len(SNAPSHOT_COLUMNS))
-    ]
-    batch = warehouse.rows_subquery(SNAPSHOT_COLUMNS)
-    warehouse.execute(
-        f"insert into {state.SCHEMA}.snapshots select ?, b.record_key, b.confirmed_hash, b.attempted_hash, b.status, "
-        f"cast(b.attempts as integer), b.last_error, b.destination_id, ? from {batch} as b",
-        [sync.name, _now(), *columns],
-    )
+    arrays = [[None if row[i] is None else str(row[i]) for row in rows] for i in range(len(columns))]
+    warehouse.execute(statement.format(rows=warehouse.rows_subquery(columns)), [*before, *arrays, *after])
 
 
 def _plain(value: Any) -> Any:
@@ -229,60 +287,107 @@ def _plain(value: Any) -> Any:
     return value
 
 
+PLAIN_TYPES = (str, int, float, bool)
+
+
 def _journal_intent(warehouse: Warehouse, sync: SyncConfig, batch: list[Pending]) -> None:
     """Before a batch is sent, mark its rows pending (committed): if the run dies after the destination applied
     them but before their confirmation, the next run still knows they may be there (a mirror removes them when
-    they left the model meanwhile). The last confirmed state is kept."""
+    they left the model meanwhile). The last confirmed state is kept. Keys new to the snapshot are inserted,
+    known ones updated: no deletes, and the key index changes only for new keys."""
+    snapshots = f"{state.SCHEMA}.snapshots"
+    now = _now()
     with warehouse.transaction():
-        _replace_snapshots(
+        _with_rows(
             warehouse,
-            sync,
-            [item.record.key for item in batch],
+            f"insert into {snapshots} (sync_name, updated_at, record_key, attempted_hash, status, attempts, "
+            "destination_id, confirmed_hash, last_error) select ?, ?, b.record_key, b.attempted_hash, 'pending', "
+            "cast(b.attempts as integer), b.destination_id, null, null from {rows} as b",
+            ["record_key", "attempted_hash", "attempts", "destination_id"],
             [
-                (
-                    item.record.key,
-                    item.confirmed_hash,
-                    item.row_hash,
-                    "pending",
-                    item.attempts,
-                    None,
-                    item.record.destination_id,
-                )
+                (item.record.key, item.row_hash, item.attempts, item.record.destination_id)
                 for item in batch
+                if not item.tracked
             ],
+            before=[sync.name, now],
+        )
+        _with_rows(
+            warehouse,
+            f"update {snapshots} set updated_at = ?, attempted_hash = b.attempted_hash, status = 'pending', "
+            "last_error = null from {rows} as b where snapshots.sync_name = ? and snapshots.record_key = b.record_key",
+            ["record_key", "attempted_hash"],
+            [(item.record.key, item.row_hash) for item in batch if item.tracked],
+            before=[now],
+            after=[sync.name],
         )
 
 
-def _commit_batch(
-    warehouse: Warehouse, sync: SyncConfig, run_id: str, batch: list[Pending], result: BatchResult
+def _commit_batches(
+    warehouse: Warehouse, sync: SyncConfig, run_id: str, settled: list[tuple[list[Pending], BatchResult]]
 ) -> tuple[int, int]:
-    """One transaction: confirmed rows advance the snapshot, rejected rows are recorded for retry (their last
-    confirmed state is kept, so a mirror still removes them if they leave the model)."""
-    by_key = {item.record.key: item for item in batch}
+    """One transaction for the results of one or more batches: confirmed rows advance the snapshot, rejected
+    rows are recorded for retry (their last confirmed state is kept, so a mirror still removes them if they
+    leave the model). Every row was journaled, so this updates rows in place (and deletes confirmed removals)."""
+    by_key = {item.record.key: item for batch, _ in settled for item in batch}
+    outcomes = [outcome for _, result in settled for outcome in result.results]
     removing = (Operation.DELETE, Operation.REMOVE)
-    rows = []
-    for outcome in result.results:
+    confirmed = []
+    removed = []
+    rejected = []
+    rejected_rows = []
+    for outcome in outcomes:
         item = by_key[outcome.key]
         destination_id = outcome.destination_id or item.record.destination_id
-        if outcome.ok and item.record.operation in removing:
-            continue
         if outcome.ok:
-            rows.append((outcome.key, item.row_hash, item.row_hash, "synced", 0, None, destination_id))
-        else:
-            rows.append(
-                (
-                    outcome.key,
-                    item.confirmed_hash,
-                    item.row_hash,
-                    "rejected",
-                    item.attempts + 1,
-                    outcome.error,
-                    destination_id,
-                )
+            if item.record.operation in removing:
+                removed.append((outcome.key,))
+            else:
+                confirmed.append((outcome.key, destination_id))
+            continue
+        rejected.append(outcome)
+        rejected_rows.append(
+            (
+                outcome.key,
+                item.confirmed_hash,
+                item.row_hash,
+                "rejected",
+                item.attempts + 1,
+                outcome.error,
+                destination_id,
             )
-    rejected = [outcome for outcome in result.results if not outcome.ok]
+        )
+    snapshots = f"{state.SCHEMA}.snapshots"
+    now = _now()
     with warehouse.transaction():
-        _replace_snapshots(warehouse, sync, [outcome.key for outcome in result.results], rows)
+        # The journal set attempted_hash to the hash that was sent: a confirmed row's confirmed hash becomes it.
+        _with_rows(
+            warehouse,
+            f"update {snapshots} set updated_at = ?, confirmed_hash = attempted_hash, status = 'synced', attempts = 0, "
+            "last_error = null, destination_id = b.destination_id "
+            "from {rows} as b where snapshots.sync_name = ? and snapshots.record_key = b.record_key",
+            ["record_key", "destination_id"],
+            confirmed,
+            before=[now],
+            after=[sync.name],
+        )
+        _with_rows(
+            warehouse,
+            f"update {snapshots} set updated_at = ?, confirmed_hash = b.confirmed_hash, "
+            "attempted_hash = b.attempted_hash, status = b.status, attempts = cast(b.attempts as integer), "
+            "last_error = b.last_error, destination_id = b.destination_id "
+            "from {rows} as b where snapshots.sync_name = ? and snapshots.record_key = b.record_key",
+            SNAPSHOT_COLUMNS,
+            rejected_rows,
+            before=[now],
+            after=[sync.name],
+        )
+        _with_rows(
+            warehouse,
+            f"delete from {snapshots} where sync_name = ? and record_key in (select b.record_key from {{rows}} as b)",
+            ["record_key"],
+            removed,
+            before=[sync.name],
+        )
         if rejected:
             batch_rows = warehouse.rows_subquery(["record_key", "operation", "error"])
             warehouse.execute(
@@ -296,7 +401,7 @@ def _commit_batch(
                     [outcome.error for outcome in rejected],
                 ],
             )
-    return len(result.results) - len(rejected), len(rejected)
+    return len(outcomes) - len(rejected), len(rejected)
 
 
 def run_sync(
@@ -316,7 +421,7 @@ def run_sync(
     batch_size = min(
         destination.capabilities.max_batch_size, getattr(destination, "batch_size", lambda: 10**9)()
     )
-    with sync_lock(warehouse, sync.name):
+    with sync_lock(warehouse, sync.name), warehouse.memory_capped():
         run_id = uuid.uuid4().hex
         # Forget requests go first and whatever the mode: see reverse_etl.sync.forget.
         forgotten = (
@@ -352,30 +457,66 @@ def run_sync(
         try:
             destination.begin_run(sync.mode, previously_synced=diff.previously_synced)
 
-            def settle(batch: list[Pending], sending: Future[BatchResult]) -> None:
-                confirmed, rejected = _commit_batch(warehouse, sync, summary.run_id, batch, sending.result())
-                summary.sent += len(batch)
-                summary.confirmed += confirmed
-                summary.rejected += rejected
-                if progress:
-                    progress(len(batch))
-
-            # Two stages: while one batch is with the destination, the previous one's results are committed
-            # and the next one is journaled. Sends stay one at a time, in order.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"send-{sync.name}") as sender:
-                in_flight: tuple[list[Pending], Future[BatchResult]] | None = None
-                for batch in _batches(warehouse, sync, fields, batch_size, only_rejected):
-                    _journal_intent(warehouse, sync, batch)
-                    sending = sender.submit(destination.write_batch, [item.record for item in batch])
-                    if in_flight:
-                        settle(*in_flight)
-                    in_flight = (batch, sending)
-                    if should_stop and should_stop():
-                        # Graceful stop: what is confirmed is committed; the rest is sent next run.
-                        summary.status = "interrupted"
+            def settle(sending: list[tuple[list[Pending], Future[BatchResult]]]) -> None:
+                """Wait for a window's sends, in order, and commit what came back in one transaction; a send
+                that failed is raised after the batches before it are committed."""
+                settled: list[tuple[list[Pending], BatchResult]] = []
+                failure: BaseException | None = None
+                for batch, future in sending:
+                    try:
+                        settled.append((batch, future.result()))
+                    except BaseException as error:  # noqa: BLE001 - raised below, after the commit
+                        failure = error
                         break
-                if in_flight:
-                    settle(*in_flight)
+                if settled:
+                    confirmed, rejected = _commit_batches(warehouse, sync, summary.run_id, settled)
+                    summary.confirmed += confirmed
+                    summary.rejected += rejected
+                    for batch, _ in settled:
+                        summary.sent += len(batch)
+                        if progress:
+                            progress(len(batch))
+                if failure is not None:
+                    raise failure
+
+            # Two stages, a window at a time: while one window's batches are with the destination, the
+            # previous window's results are committed and the next window is journaled. Sends stay one at a
+            # time, in order.
+            sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"send-{sync.name}")
+            send_failed = threading.Event()
+
+            def send(records: list[Record]) -> BatchResult:
+                # After a failed send nothing queued behind it goes out: those rows stay pending for next run.
+                if send_failed.is_set():
+                    raise CancelledError("not sent: an earlier batch failed")
+                try:
+                    return destination.write_batch(records)
+                except BaseException:
+                    send_failed.set()
+                    raise
+
+            in_flight: list[tuple[list[Pending], Future[BatchResult]]] = []
+            try:
+                batches = _batches(warehouse, sync, fields, batch_size, only_rejected)
+                for window in _windows(batches, batch_size):
+                    _journal_intent(warehouse, sync, [item for batch in window for item in batch])
+                    sending: list[tuple[list[Pending], Future[BatchResult]]] = []
+                    for batch in window:
+                        records = [item.record for item in batch]
+                        sending.append((batch, sender.submit(send, records)))
+                        if should_stop and should_stop():
+                            # Graceful stop: what is confirmed is committed; the rest is sent next run
+                            # (journaled rows that were not sent stay pending, as after a crash).
+                            summary.status = "interrupted"
+                            break
+                    previous, in_flight = in_flight, sending
+                    settle(previous)
+                    if summary.status == "interrupted":
+                        break
+                previous, in_flight = in_flight, []
+                settle(previous)
+            finally:
+                sender.shutdown(wait=True, cancel_futures=True)
             destination.finish_run(sync.mode, success=summary.status != "interrupted")
             if summary.status != "interrupted":
                 _forget_removed(warehouse, sync)
@@ -384,6 +525,9 @@ def run_sync(
             summary.status = "failed"
             raise
         finally:
+            if warehouse.kind == "duckdb":
+                # The outbox holds copies of model rows: it does not outlive the run (even a stopped one).
+                warehouse.execute(f"drop table if exists {state.outbox_table(sync)}")
             if summary.status not in ("failed", "interrupted"):
                 summary.status = (
                     "partial" if summary.rejected or diff.invalid or forgotten.rejected else "success"

@@ -55,6 +55,10 @@ def changes_table(sync: SyncConfig) -> str:
     return f"{SCHEMA}.{quote('changes__' + sync.name)}"
 
 
+def outbox_table(sync: SyncConfig) -> str:
+    return f"{SCHEMA}.{quote('outbox__' + sync.name)}"
+
+
 def relation_sql(sync: SyncConfig) -> str:
     """What the sync reads: its model's table, or its checked ad-hoc query as a subquery."""
     if sync.query:
@@ -95,31 +99,43 @@ def compute_diff(warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str])
         keyed as (
             select record_key, min(row_hash) as row_hash, count(*) as copies from current_rows group by record_key
         ),
-        snapshot as (select * from {SCHEMA}.snapshots where sync_name = ?)
+        snapshot as (
+            select record_key, confirmed_hash, status, attempts, destination_id
+            from {SCHEMA}.snapshots where sync_name = ?
+        ),
+        compared as (
+            select
+                case
+                    when keyed.copies is null then 'removed'
+                    when keyed.record_key is null then 'invalid_null_key'
+                    when keyed.copies > 1 then 'invalid_duplicate_key'
+                    when snapshot.record_key is null or snapshot.confirmed_hash is null then 'added'
+                    when snapshot.confirmed_hash <> keyed.row_hash then 'changed'
+                    else 'unchanged'
+                end as change_type,
+                coalesce(keyed.record_key, snapshot.record_key) as record_key,
+                coalesce(keyed.row_hash, snapshot.confirmed_hash) as row_hash,
+                coalesce(keyed.copies, 1) as copies,
+                snapshot.destination_id,
+                snapshot.confirmed_hash,
+                coalesce(snapshot.status, 'new') as previous_status,
+                coalesce(snapshot.attempts, 0) as attempts
+            from keyed
+            full outer join snapshot on snapshot.record_key = keyed.record_key
+        )
+        -- One full join classifies every key. An unchanged row is kept only as a count (its columns are null):
+        -- nothing reads it, and a table of a million unchanged keys and hashes is most of the diff's writing.
         select
-            keyed.record_key,
-            keyed.row_hash,
-            case
-                when keyed.record_key is null then 'invalid_null_key'
-                when keyed.copies > 1 then 'invalid_duplicate_key'
-                when snapshot.record_key is null or snapshot.confirmed_hash is null then 'added'
-                when snapshot.confirmed_hash <> keyed.row_hash then 'changed'
-                else 'unchanged'
-            end as change_type,
-            keyed.copies,
-            snapshot.destination_id,
-            snapshot.confirmed_hash,
-            coalesce(snapshot.status, 'new') as previous_status,
-            coalesce(snapshot.attempts, 0) as attempts
-        from keyed
-        left join snapshot on snapshot.record_key = keyed.record_key
-        union all
-        select
-            snapshot.record_key, snapshot.confirmed_hash, 'removed', 1, snapshot.destination_id, snapshot.confirmed_hash,
-            snapshot.status, snapshot.attempts
-        from snapshot
-        where (snapshot.confirmed_hash is not null or snapshot.status = 'pending')
-          and not exists (select 1 from keyed where keyed.record_key = snapshot.record_key)
+            change_type,
+            case when change_type = 'unchanged' then null else record_key end as record_key,
+            case when change_type = 'unchanged' then null else row_hash end as row_hash,
+            copies,
+            case when change_type = 'unchanged' then null else destination_id end as destination_id,
+            case when change_type = 'unchanged' then null else confirmed_hash end as confirmed_hash,
+            case when change_type = 'unchanged' then null else previous_status end as previous_status,
+            case when change_type = 'unchanged' then 0 else attempts end as attempts
+        from compared
+        where change_type <> 'removed' or confirmed_hash is not null or previous_status = 'pending'
         """,
         (mapping_fingerprint(sync, fields), sync.name),
     )
