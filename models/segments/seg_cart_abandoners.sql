@@ -1,7 +1,7 @@
-{%- set window_days = var('cdp_cart_abandonment_days', 7) -%}
--- Put something in a cart (web 'Product Added' or 'Checkout Started', app 'add_to_cart') within the last
--- var cdp_cart_abandonment_days (default 7) days before as_of_at and completed no order since the latest such
--- event. Consented, unsuppressed customers only.
+{%- set window_days = 7 -%}
+-- Put something in a cart (web 'Product Added' or 'Checkout Started', app 'add_to_cart') less than window_days
+-- (7) days before as_of_at and completed no order at or after the latest such event. Consented, unsuppressed
+-- customers only.
 with
 
 traits as (
