@@ -20,6 +20,7 @@ COMPARED = [
     "segments.seg_high_value",
     "segments.seg_churn_risk",
     "segments.seg_new_customers",
+    "segments.seg_cart_abandoners",
     "activation.sync_webhook__customers",
 ]
 
@@ -269,7 +270,7 @@ def test_segment_history_across_three_builds(own_warehouse: Warehouse) -> None:
         """
         select customers.customer_id, customers.primary_email
         from marts.customers as customers join marts.customer_traits as traits using (customer_id)
-        where traits.orders = 0 and customers.primary_email is not null
+        where traits.orders = 0 and traits.has_marketing_consent and customers.primary_email is not null
         order by customers.customer_id limit 1
         """
     )[0]
@@ -290,7 +291,8 @@ def test_segment_history_across_three_builds(own_warehouse: Warehouse) -> None:
     )
     warehouse.dbt("build")
     entered = warehouse.query(
-        f"select segment_name, entered_at, exited_at from segments.segment_memberships where customer_id = {q}",
+        f"select segment_name, entered_at, exited_at from segments.segment_memberships "
+        f"where customer_id = {q} and segment_name = 'seg_new_customers'",
         (newcomer,),
     )
     assert [(segment, exited) for segment, _, exited in entered] == [("seg_new_customers", None)]
@@ -299,7 +301,8 @@ def test_segment_history_across_three_builds(own_warehouse: Warehouse) -> None:
     warehouse.execute("delete from raw.orders where order_id = 'ord_newcomer'")
     warehouse.dbt("build")
     history = warehouse.query(
-        f"select segment_name, entered_at, exited_at from segments.segment_memberships where customer_id = {q}",
+        f"select segment_name, entered_at, exited_at from segments.segment_memberships "
+        f"where customer_id = {q} and segment_name = 'seg_new_customers'",
         (newcomer,),
     )
     assert len(history) == 1
@@ -308,6 +311,12 @@ def test_segment_history_across_three_builds(own_warehouse: Warehouse) -> None:
     total_open = warehouse.scalar("select count(*) from segments.segment_memberships where exited_at is null")
     current = sum(
         warehouse.scalar(f"select count(*) from segments.{name}")
-        for name in ("seg_high_value", "seg_churn_risk", "seg_new_customers")
+        for name in (
+            "seg_high_value",
+            "seg_churn_risk",
+            "seg_new_customers",
+            "seg_cart_abandoners",
+            "seg_declared",
+        )
     )
     assert total_open == current

@@ -45,8 +45,9 @@ order_traits as (
         max(ordered_at) as last_order_at,
         count(case when is_in_store then 1 end) as in_store_orders
     from orders
-    where is_completed
-    group by customer_id
+    cross join as_of
+    where orders.is_completed and orders.ordered_at <= as_of.as_of_at
+    group by orders.customer_id
 
 ),
 
@@ -134,6 +135,7 @@ joined as (
         coalesce(consents.has_email_consent, false) as has_email_consent,
         coalesce(consents.has_sms_consent, false) as has_sms_consent,
         coalesce(consents.has_ads_consent, false) as has_ads_consent,
+        coalesce(consents.has_email_consent or consents.has_sms_consent or consents.has_ads_consent, false) as has_marketing_consent,
         as_of.as_of_at
     from customers
     cross join as_of
@@ -155,6 +157,70 @@ scored as (
         cast(case when orders > 0 then ntile(5) over (partition by orders > 0 order by revenue, customer_id) end as {{ dbt.type_bigint() }}) as monetary_score
     from joined
 
+),
+
+prediction_inputs as (
+
+    -- Predictive scores (docs/customer_360.md), for buyers: x repeat orders, t_x the day of the last order and
+    -- T the day of as_of_at, both counted in days from the first order.
+    select
+        customer_id,
+        cast(orders as {{ cdp.type_double() }}) as orders,
+        revenue,
+        cast(orders - 1 as {{ cdp.type_double() }}) as repeat_orders,
+        cast({{ dbt.datediff('first_order_at', 'last_order_at', 'day') }} as {{ cdp.type_double() }}) as last_order_day,
+        cast({{ dbt.datediff('first_order_at', 'as_of_at', 'day') }} as {{ cdp.type_double() }}) as tenure_days
+    from joined
+    where orders > 0
+
+),
+
+population as (
+
+    -- Gamma prior of the repeat-order rate: r = 1 pseudo repeat order over alpha days, alpha chosen so that the
+    -- prior mean r / alpha is the pooled rate of all buyers (repeat orders per day of tenure), and at least a day.
+    -- The buyers' mean order value is the prior of each customer's order value.
+    select
+        greatest(sum(tenure_days) / greatest(sum(repeat_orders), 1), 1) as alpha_days,
+        sum(revenue) / sum(orders) as mean_order_value
+    from prediction_inputs
+
+),
+
+predicted as (
+
+    -- MBG/NBD probability of being alive: 1 / (1 + a / (b + x) * ((alpha + T) / (alpha + t_x)) ^ (r + x)), with
+    -- the dropout prior a = 0.793, b = 2.426 and r = 1; the exponent is capped so no warehouse overflows.
+    -- Posterior rate (r + x) / (alpha + T); order value shrunk towards the mean by one pseudo order.
+    select
+        inputs.customer_id,
+        1.0 / (
+            1.0 + 0.793 / (2.426 + inputs.repeat_orders) * exp(least(
+                500.0,
+                (1.0 + inputs.repeat_orders)
+                * ln((population.alpha_days + inputs.tenure_days) / (population.alpha_days + inputs.last_order_day))
+            ))
+        ) as probability_alive,
+        (1.0 + inputs.repeat_orders) / (population.alpha_days + inputs.tenure_days) as orders_per_day,
+        (inputs.revenue + population.mean_order_value) / (inputs.orders + 1.0) as expected_order_value
+    from prediction_inputs as inputs
+    cross join population
+
+),
+
+final as (
+
+    select
+        scored.*,
+        cast(1.0 - predicted.probability_alive as {{ cdp.type_double() }}) as churn_risk,
+        cast(predicted.probability_alive * predicted.orders_per_day * 90.0 as {{ cdp.type_double() }}) as expected_orders_90d,
+        cast(
+            predicted.probability_alive * predicted.orders_per_day * 90.0 * predicted.expected_order_value
+            as {{ cdp.type_double() }}
+        ) as expected_value_90d
+    from scored
+    left join predicted on scored.customer_id = predicted.customer_id
+
 )
 
-select * from scored
+select * from final

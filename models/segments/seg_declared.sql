@@ -1,6 +1,16 @@
 {#- Members of every segment declared in vars.cdp_segments (no SQL needed to add one). -#}
 {%- set segments = var('cdp_segments', {}) -%}
-{%- set traits = graph.nodes['model.cdp.customer_traits'].columns.keys() | list if execute else [] -%}
+{%- set nodes = graph.get('nodes') if execute else none -%}
+{%- set traits = nodes['model.cdp.customer_traits'].columns.keys() | list if nodes else [] -%}
+{#- dbt unit tests render models without the project graph: there, the traits are the ones the definitions
+    name (every real compile checks them against customer_traits first). -#}
+{%- if execute and not nodes -%}
+    {%- for definition in segments.values() if definition is mapping -%}
+        {%- for condition in definition.get('conditions') or [] if condition is mapping -%}
+            {%- do traits.append(condition.get('trait')) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+{%- endif %}
 
 with
 

@@ -1,8 +1,32 @@
--- First order within the last 30 days.
-select
-    customer_id,
-    revenue,
-    orders,
-    days_since_last_order
-from {{ ref('customer_traits') }}
-where first_order_at > {{ dbt.dateadd('day', -30, 'as_of_at') }}
+-- First order within the last 30 days. Consented, unsuppressed customers only.
+with
+
+traits as (
+
+    select * from {{ ref('customer_traits') }}
+
+),
+
+suppressed as (
+
+    select * from {{ ref('suppressed_customers') }}
+
+),
+
+members as (
+
+    select
+        traits.customer_id,
+        traits.revenue,
+        traits.orders,
+        traits.days_since_last_order
+    from traits
+    left join suppressed on traits.customer_id = suppressed.customer_id
+    where
+        suppressed.customer_id is null
+        and traits.has_marketing_consent
+        and traits.first_order_at > {{ dbt.dateadd('day', -30, 'traits.as_of_at') }}
+
+)
+
+select * from members

@@ -1,7 +1,7 @@
 {{ config(materialized='incremental', full_refresh=false, unique_key='membership_id', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
 
 -- Who entered and left each segment, across builds: a row per stay in a segment, open while exited_at is null.
-{%- set segments = ['seg_high_value', 'seg_churn_risk', 'seg_new_customers'] %}
+{%- set segments = ['seg_high_value', 'seg_churn_risk', 'seg_new_customers', 'seg_cart_abandoners'] %}
 {%- set run_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
 
 with
