@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -453,3 +454,42 @@ def test_an_incomplete_address_is_left_out_unless_it_is_all_there_is() -> None:
     assert complete[1]["addressInfo"]["postalCode"] == "01310-100"
     with pytest.raises(InvalidIdentifier, match="missing postal_code"):
         user_identifiers(partial)
+
+
+def test_rows_of_a_job_that_never_ran_are_sent_again(
+    google, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Google applies a job's operations only when the job runs (finish_run): a run that dies before that must
+    not record its rows as synced, and the next run must land them."""
+    service, server = google
+    monkeypatch.setenv("T_GADS", service.token)
+    monkeypatch.setenv("T_GADS_DEV", service.developer_token)
+    warehouse = new_duckdb_warehouse(tmp_path)
+    warehouse.execute("create schema activation")
+    warehouse.execute(
+        "create table activation.audience as select 'cus_' || n as customer_id, "
+        "'p' || n || '@example.org' as emails, cast(null as varchar) as phones from range(1, 301) as t(n)"
+    )
+    sync = _engine_sync(server)
+
+    class DiesBeforeTheJobRuns(GoogleAdsDestination):
+        def finish_run(self, mode: Mode, success: bool) -> None:
+            raise RetryableDestinationError("connection reset while running the job")
+
+    engine = SyncWarehouse(warehouse.target)
+    try:
+        dying = DiesBeforeTheJobRuns(sync.options, lambda name: os.environ[name], HttpClient())
+        with pytest.raises(RetryableDestinationError):
+            run_sync(engine, sync, destination=dying)
+        assert service.members(CUSTOMER, USER_LIST) == set()
+        statuses = dict(warehouse.query("select status, count(*) from cdp_sync.snapshots group by status"))
+        assert statuses == {"accepted": 300}
+
+        summary = run_sync(engine, sync)
+        assert (summary.diff.added, summary.confirmed) == (300, 300)
+        assert service.members(CUSTOMER, USER_LIST) == {email_key(f"p{n}@example.org") for n in range(1, 301)}
+        assert warehouse.query("select status, count(*) from cdp_sync.snapshots group by status") == [
+            ("synced", 300)
+        ]
+    finally:
+        engine.close()

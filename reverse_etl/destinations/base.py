@@ -59,6 +59,9 @@ class Capabilities:
     identifier_rules: str = ""
     # Whether a repeated write of the same batch is harmless (upsert by external id): only then POSTs are retried.
     idempotent_writes: bool = True
+    # Whether accepted writes take effect only when finish_run succeeds (an offline job that runs at the end, a
+    # replace session closed at the end): the engine then records rows as synced only after finish_run.
+    applies_at_finish: bool = False
 
 
 @dataclass(frozen=True)

@@ -234,6 +234,8 @@ class GoogleAdsDestination(Destination):
         ),
         # Adding or removing the same member twice leaves the list the same.
         idempotent_writes=True,
+        # Operations land when the job runs (finish_run).
+        applies_at_finish=True,
     )
 
     def __init__(self, options: Mapping[str, Any], secret: SecretLookup, http: HttpClient) -> None:

@@ -156,6 +156,8 @@ class MetaCustomAudienceDestination(Destination):
             "the facebook-business SDK rules and sent as SHA-256 hex in the multi-key schema"
         ),
         idempotent_writes=True,
+        # A replace session's rows land when finish_run closes the session.
+        applies_at_finish=True,
     )
 
     def __init__(self, options: Mapping[str, Any], secret: SecretLookup, http: HttpClient) -> None:

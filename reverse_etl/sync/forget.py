@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from reverse_etl.destinations.base import Destination, Mode, Operation, Record
+from reverse_etl.destinations.base import Destination, Mode, Operation, Record, RecordResult
 from reverse_etl.sync import state
 from reverse_etl.sync.config import SyncConfig
 from reverse_etl.warehouse import Warehouse, quote
@@ -75,6 +75,31 @@ def _queue_suppressed(warehouse: Warehouse, sync: SyncConfig) -> int:
     return int(moved)
 
 
+def _record(
+    warehouse: Warehouse, sync: SyncConfig, run_id: str, done: list[str], failed: list[RecordResult]
+) -> None:
+    """One transaction: confirmed deletes leave the queue for the audit table; failed ones keep their error."""
+    with warehouse.transaction():
+        if done:
+            keys = warehouse.rows_subquery(["record_key"])
+            warehouse.execute(
+                f"delete from {state.SCHEMA}.forget_queue where sync_name = ? and record_key in "
+                f"(select record_key from {keys} as k)",
+                [sync.name, done],
+            )
+            audit = warehouse.rows_subquery(["record_key"])
+            warehouse.execute(
+                f"insert into {state.SCHEMA}.forgotten select ?, a.record_key, ?, ? from {audit} as a",
+                [sync.name, run_id, _now(), done],
+            )
+        for outcome in failed:
+            warehouse.execute(
+                f"update {state.SCHEMA}.forget_queue set attempts = attempts + 1, last_error = ? "
+                "where sync_name = ? and record_key = ?",
+                (outcome.error, sync.name, outcome.key),
+            )
+
+
 def forget_suppressed(
     warehouse: Warehouse, sync: SyncConfig, destination: Destination, run_id: str, batch_size: int
 ) -> ForgetSummary:
@@ -90,7 +115,16 @@ def forget_suppressed(
         f"select record_key, destination_id from {state.SCHEMA}.forget_queue where sync_name = ? order by record_key",
         (sync.name,),
     )
+    if not queued:
+        return summary
     operation = forget_operation(sync.mode)
+    deferred = destination.capabilities.applies_at_finish
+    # The sync knows what it delivered (the queued rows at least): an audience replace must not clear anything.
+    synced = warehouse.query(
+        f"select count(*) from {state.SCHEMA}.snapshots where sync_name = ?", (sync.name,)
+    )
+    destination.begin_run(sync.mode, previously_synced=int(synced[0][0]) + len(queued))
+    landed: list[str] = []
     for start in range(0, len(queued), max(batch_size, 1)):
         records = [
             Record(key=key, fields={}, operation=operation, destination_id=destination_id)
@@ -98,26 +132,12 @@ def forget_suppressed(
         ]
         result = destination.forget_batch(records)
         done = [outcome.key for outcome in result.confirmed]
-        failed = result.rejected
-        with warehouse.transaction():
-            if done:
-                keys = warehouse.rows_subquery(["record_key"])
-                warehouse.execute(
-                    f"delete from {state.SCHEMA}.forget_queue where sync_name = ? and record_key in "
-                    f"(select record_key from {keys} as k)",
-                    [sync.name, done],
-                )
-                audit = warehouse.rows_subquery(["record_key"])
-                warehouse.execute(
-                    f"insert into {state.SCHEMA}.forgotten select ?, a.record_key, ?, ? from {audit} as a",
-                    [sync.name, run_id, _now(), done],
-                )
-            for outcome in failed:
-                warehouse.execute(
-                    f"update {state.SCHEMA}.forget_queue set attempts = attempts + 1, last_error = ? "
-                    "where sync_name = ? and record_key = ?",
-                    (outcome.error, sync.name, outcome.key),
-                )
-        summary.confirmed += len(done)
-        summary.rejected += len(failed)
+        _record(warehouse, sync, run_id, [] if deferred else done, result.rejected)
+        landed += done
+        summary.rejected += len(result.rejected)
+    destination.finish_run(sync.mode, success=True)
+    if deferred:
+        # Accepted deletes land when finish_run applies them: only then do they leave the queue.
+        _record(warehouse, sync, run_id, landed, [])
+    summary.confirmed = len(landed)
     return summary

@@ -323,11 +323,17 @@ def _journal_intent(warehouse: Warehouse, sync: SyncConfig, batch: list[Pending]
 
 
 def _commit_batches(
-    warehouse: Warehouse, sync: SyncConfig, run_id: str, settled: list[tuple[list[Pending], BatchResult]]
+    warehouse: Warehouse,
+    sync: SyncConfig,
+    run_id: str,
+    settled: list[tuple[list[Pending], BatchResult]],
+    deferred: bool = False,
 ) -> tuple[int, int]:
     """One transaction for the results of one or more batches: confirmed rows advance the snapshot, rejected
     rows are recorded for retry (their last confirmed state is kept, so a mirror still removes them if they
-    leave the model). Every row was journaled, so this updates rows in place (and deletes confirmed removals)."""
+    leave the model). Every row was journaled, so this updates rows in place (and deletes confirmed removals).
+    With `deferred` (a destination whose writes land in finish_run) confirmed rows are only marked accepted;
+    _apply_accepted makes them synced once finish_run succeeded, and a run that dies first resends them."""
     by_key = {item.record.key: item for batch, _ in settled for item in batch}
     outcomes = [outcome for _, result in settled for outcome in result.results]
     removing = (Operation.DELETE, Operation.REMOVE)
@@ -360,9 +366,14 @@ def _commit_batches(
     now = _now()
     with warehouse.transaction():
         # The journal set attempted_hash to the hash that was sent: a confirmed row's confirmed hash becomes it.
+        confirm = (
+            "status = 'accepted'"
+            if deferred
+            else "confirmed_hash = attempted_hash, status = 'synced', attempts = 0"
+        )
         _with_rows(
             warehouse,
-            f"update {snapshots} set updated_at = ?, confirmed_hash = attempted_hash, status = 'synced', attempts = 0, "
+            f"update {snapshots} set updated_at = ?, {confirm}, "
             "last_error = null, destination_id = b.destination_id "
             "from {rows} as b where snapshots.sync_name = ? and snapshots.record_key = b.record_key",
             ["record_key", "destination_id"],
@@ -383,7 +394,12 @@ def _commit_batches(
         )
         _with_rows(
             warehouse,
-            f"delete from {snapshots} where sync_name = ? and record_key in (select b.record_key from {{rows}} as b)",
+            (
+                f"update {snapshots} set status = 'accepted_removal' where sync_name = ? and record_key in "
+                "(select b.record_key from {rows} as b)"
+                if deferred
+                else f"delete from {snapshots} where sync_name = ? and record_key in (select b.record_key from {{rows}} as b)"
+            ),
             ["record_key"],
             removed,
             before=[sync.name],
@@ -402,6 +418,20 @@ def _commit_batches(
                 ],
             )
     return len(outcomes) - len(rejected), len(rejected)
+
+
+def _apply_accepted(warehouse: Warehouse, sync: SyncConfig) -> None:
+    """After finish_run succeeded: what the destination accepted has landed."""
+    snapshots = f"{state.SCHEMA}.snapshots"
+    with warehouse.transaction():
+        warehouse.execute(
+            f"update {snapshots} set confirmed_hash = attempted_hash, status = 'synced', attempts = 0, updated_at = ? "
+            "where sync_name = ? and status = 'accepted'",
+            (_now(), sync.name),
+        )
+        warehouse.execute(
+            f"delete from {snapshots} where sync_name = ? and status = 'accepted_removal'", (sync.name,)
+        )
 
 
 def run_sync(
@@ -455,6 +485,7 @@ def run_sync(
         warehouse.commit()
         error: str | None = None
         try:
+            deferred = destination.capabilities.applies_at_finish
             destination.begin_run(sync.mode, previously_synced=diff.previously_synced)
 
             def settle(sending: list[tuple[list[Pending], Future[BatchResult]]]) -> None:
@@ -469,7 +500,7 @@ def run_sync(
                         failure = error
                         break
                 if settled:
-                    confirmed, rejected = _commit_batches(warehouse, sync, summary.run_id, settled)
+                    confirmed, rejected = _commit_batches(warehouse, sync, summary.run_id, settled, deferred)
                     summary.confirmed += confirmed
                     summary.rejected += rejected
                     for batch, _ in settled:
@@ -518,6 +549,8 @@ def run_sync(
             finally:
                 sender.shutdown(wait=True, cancel_futures=True)
             destination.finish_run(sync.mode, success=summary.status != "interrupted")
+            if deferred:
+                _apply_accepted(warehouse, sync)
             if summary.status != "interrupted":
                 _forget_removed(warehouse, sync)
         except Exception as failure:

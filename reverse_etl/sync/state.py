@@ -135,7 +135,7 @@ def compute_diff(warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str])
             case when change_type = 'unchanged' then null else previous_status end as previous_status,
             case when change_type = 'unchanged' then 0 else attempts end as attempts
         from compared
-        where change_type <> 'removed' or confirmed_hash is not null or previous_status = 'pending'
+        where change_type <> 'removed' or confirmed_hash is not null or previous_status in ('pending', 'accepted', 'accepted_removal')
         """,
         (mapping_fingerprint(sync, fields), sync.name),
     )
