@@ -5,6 +5,12 @@ CTE on the smaller graphs for contrast.
     python bench/identity.py --sizes 10000 100000 1000000 10000000 --warehouses duckdb --repeat 3
     python bench/identity.py --sizes 10000 100000 1000000 --warehouses postgres
     python bench/identity.py --sizes 10000 100000 200000 --naive-max 200000
+    python bench/identity.py --incremental-people 20000
+
+--incremental-people builds the identity layer on generated demo data (DuckDB), adds 1% new records (CRM
+contacts carrying an existing customer's email and a new phone; one in a hundred carries another customer's
+phone instead and bridges two clusters), builds again (incremental), then with --full-refresh; it prints
+the connected-components step's seconds (identity_component_runs) and the wall time of each build.
 
 "sql s" is the macro's own time inside the warehouse (one transaction), best of --repeat runs; scipy's
 time is also the best of --repeat runs on the same edges. "naive s" is a recursive CTE (every node
@@ -98,6 +104,78 @@ def run_naive(warehouse: Warehouse) -> float:
     return time.perf_counter() - started
 
 
+BUILD_SELECTION = ["+identity_health", "+customer_id_history", "--indirect-selection", "cautious"]
+
+BRIDGES_SQL = """
+insert into raw.crm_contacts
+    (contact_id, email, phone, first_name, last_name, country, created_at, updated_at)
+select
+    'crm_incremental_' || cast(numbered.position as varchar),
+    numbered.email,
+    case
+        when numbered.position % 100 = 0 then next_contact.phone
+        else '+447700' || lpad(cast(numbered.position as varchar), 6, '0')
+    end,
+    numbered.first_name,
+    numbered.last_name,
+    numbered.country,
+    numbered.created_at,
+    numbered.updated_at
+from (
+    select *, row_number() over (order by contact_id) as position
+    from raw.crm_contacts
+    where email is not null
+) as numbered
+inner join (
+    select phone, row_number() over (order by contact_id) as position
+    from raw.crm_contacts
+    where phone is not null
+) as next_contact on next_contact.position = numbered.position + 1
+where numbered.position <= ?
+"""
+
+RAW_TABLES = [
+    "identifies",
+    "tracks",
+    "pages",
+    "app_events",
+    "crm_contacts",
+    "orders",
+    "email_events",
+    "cookie_syncs",
+    "support_tickets",
+]
+
+
+def timed_build(warehouse: Warehouse, *extra: str) -> tuple[float, str, float, int, int]:
+    """Wall seconds of the build, and the components step's mode, seconds, links and solved links."""
+    started = time.perf_counter()
+    warehouse.dbt("build", "--quiet", "--select", *BUILD_SELECTION, *extra)
+    wall = time.perf_counter() - started
+    mode, seconds, edges, solved = warehouse.query(
+        "select mode, seconds, edges, solved_edges from intermediate.identity_component_runs"
+        " order by run_started_at desc limit 1"
+    )[0]
+    return wall, mode, float(seconds), int(edges), int(solved)
+
+
+def incremental(people: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        warehouse = new_duckdb_warehouse(Path(folder))
+        warehouse.generate(people=people, seed=3)
+        records = sum(warehouse.scalar(f'select count(*) from raw."{table}"') for table in RAW_TABLES)
+        new_records = max(1, records // 100)
+        print(f"{people:,} people, {records:,} raw records, {new_records:,} new records (1%)")
+        print(f"{'build':<13} {'mode':<12} {'links':>10} {'solved':>10} {'components s':>12} {'build s':>8}")
+        runs = [("first", timed_build(warehouse))]
+        warehouse.execute(BRIDGES_SQL, (new_records,))
+        runs.append(("+1% records", timed_build(warehouse)))
+        runs.append(("full refresh", timed_build(warehouse, "--full-refresh")))
+        for name, (wall, mode, seconds, edges, solved) in runs:
+            print(f"{name:<13} {mode:<12} {edges:>10,} {solved:>10,} {seconds:>12.2f} {wall:>8.1f}")
+        print(f"incremental / full-refresh components step: {runs[1][1][2] / runs[2][1][2]:.1%}")
+
+
 def open_warehouse(kind: str, folder: Path) -> tuple[Warehouse, object]:
     if kind == "duckdb":
         return new_duckdb_warehouse(folder), None
@@ -115,7 +193,13 @@ def main() -> None:
     parser.add_argument(
         "--naive-max", type=int, default=0, help="run the recursive CTE up to this many nodes"
     )
+    parser.add_argument(
+        "--incremental-people", type=int, default=0, help="measure an incremental build instead"
+    )
     args = parser.parse_args()
+    if args.incremental_people:
+        incremental(args.incremental_people)
+        return
     print(
         f"{'warehouse':<9} {'nodes':>11} {'edges':>11} {'rounds':>6} {'sql s':>8} {'scipy s':>8} "
         f"{'ratio':>7} {'naive s':>8} {'same':>5}",
