@@ -23,7 +23,10 @@
         {%- if rules.max_per_customer is not none -%}{%- do limits.update({name: rules.max_per_customer}) -%}{%- endif -%}
     {%- endfor -%}
     {%- set levels = identity.identifier_types.values() | map(attribute='priority') | unique | sort | list -%}
-    {%- set rules = tojson({'limits': limits, 'levels': levels}) -%}
+    {%- set priorities = {} -%}
+    {%- for name, rules in identity.identifier_types.items() -%}{%- do priorities.update({name: rules.priority}) -%}{%- endfor -%}
+    {#- The rules that decide cuts; when they change, an incremental run would keep stale cuts, so it runs in full. -#}
+    {%- set rules = tojson({'limits': limits, 'priorities': priorities}, sort_keys=true) -%}
     {%- set nodes_relation = ref(config.get('nodes')) -%}
     {%- set runs = target_relation.incorporate(path={'identifier': 'identity_component_runs'}) -%}
     {%- set existing = load_relation(this) -%}
