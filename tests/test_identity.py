@@ -267,6 +267,16 @@ def test_ids_stay_stable_and_a_merge_keeps_the_older_id(identity_warehouse: Ware
     assert customers(warehouse) == after, "--full-refresh keeps every id and equals the incremental result"
     assert warehouse.scalar("select count(*) from identity.customer_id_history") == history_rows
 
+    # Deleting the bridge removes a link inside a known customer: the incremental run solves that customer
+    # again and splits it, as a full rebuild does.
+    warehouse.execute("delete from raw.crm_contacts where contact_id = 'crm_bridge'")
+    build_identity(warehouse)
+    assert last_component_run(warehouse)[0] == "incremental"
+    split = customers(warehouse)
+    assert customer_of(warehouse, "email", first_email) != customer_of(warehouse, "phone", second_phone)
+    build_identity(warehouse, "--full-refresh")
+    assert customers(warehouse) == split
+
 
 def test_a_value_shared_by_strangers_is_excluded_as_a_hub(tmp_path: Path) -> None:
     warehouse = new_duckdb_warehouse(tmp_path)
