@@ -1,8 +1,20 @@
 """Benchmark: connected components of identity-shaped graphs (long chains of rotating ids, hubs, random
-links) with the project's SQL macro, against scipy on the same edges in the same run.
+links) with the project's SQL macro, against scipy on the same edges in the same run, and a naive recursive
+CTE on the smaller graphs for contrast.
 
-    python bench/identity.py --sizes 10000 100000 1000000 --warehouses duckdb
-    python bench/identity.py --sizes 10000 100000 --warehouses postgres
+    python bench/identity.py --sizes 10000 100000 1000000 10000000 --warehouses duckdb --repeat 3
+    python bench/identity.py --sizes 10000 100000 1000000 --warehouses postgres
+    python bench/identity.py --sizes 10000 100000 200000 --naive-max 200000
+    python bench/identity.py --incremental-people 20000
+
+--incremental-people builds the identity layer on generated demo data (DuckDB), adds 1% new records (CRM
+contacts carrying an existing customer's email and a new phone; one in a hundred carries another customer's
+phone instead and bridges two clusters), builds again (incremental), then with --full-refresh; it prints
+the connected-components step's seconds (identity_component_runs) and the wall time of each build.
+
+"sql s" is the macro's own time inside the warehouse (one transaction), best of --repeat runs; scipy's
+time is also the best of --repeat runs on the same edges. "naive s" is a recursive CTE (every node
+reaches every node of its component, then the smallest label wins) run once, only up to --naive-max nodes.
 """
 
 from __future__ import annotations
@@ -21,7 +33,23 @@ from scipy.sparse.csgraph import connected_components
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import graphs  # noqa: E402
-from conftest import make_pg_database, new_duckdb_warehouse, new_postgres_warehouse  # noqa: E402
+from conftest import Warehouse, make_pg_database, new_duckdb_warehouse, new_postgres_warehouse  # noqa: E402
+
+NAIVE_SQL = """
+create table bench.naive_labels as
+with recursive
+links as (
+    select node_a as node, node_b as other from bench.edges
+    union all
+    select node_b, node_a from bench.edges
+),
+reach (node, label) as (
+    select node, node from links
+    union
+    select links.other, reach.label from reach inner join links on links.node = reach.node
+)
+select node, min(label) as label from reach group by node
+"""
 
 
 def identity_shaped(nodes: int, rng: np.random.Generator) -> np.ndarray:
@@ -40,12 +68,119 @@ def identity_shaped(nodes: int, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def scipy_seconds(edges: np.ndarray) -> tuple[float, int]:
+def scipy_seconds(edges: np.ndarray) -> tuple[float, np.ndarray]:
     started = time.perf_counter()
     size = int(edges.max()) + 1
     matrix = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(size, size))
-    count, _ = connected_components(matrix, directed=False)
-    return time.perf_counter() - started, count
+    _, labels = connected_components(matrix, directed=False)
+    return time.perf_counter() - started, labels
+
+
+def same_partition(warehouse: Warehouse, edges: np.ndarray, reference: np.ndarray) -> bool:
+    """The macro's labels name the same components as scipy's (checked on every node)."""
+    rows = np.array(warehouse.query("select node, label from bench.labels"), dtype=np.int64)
+    if len(rows) != len(np.unique(edges)):
+        return False
+    pairs = np.unique(np.stack([rows[:, 1], reference[rows[:, 0]]], axis=1), axis=0)
+    return len(pairs) == len(np.unique(pairs[:, 0])) == len(np.unique(pairs[:, 1]))
+
+
+def run_macro(warehouse: Warehouse) -> tuple[int, float]:
+    warehouse.dbt(
+        "run-operation",
+        "--quiet",
+        "run_connected_components",
+        "--args",
+        "{schema: bench, edges: edges, labels: labels}",
+    )
+    rounds, seconds = warehouse.query("select rounds, seconds from bench.labels_rounds")[0]
+    return int(rounds), float(seconds)
+
+
+def run_naive(warehouse: Warehouse) -> float:
+    warehouse.execute("drop table if exists bench.naive_labels")
+    started = time.perf_counter()
+    warehouse.execute(NAIVE_SQL)
+    return time.perf_counter() - started
+
+
+BUILD_SELECTION = ["+identity_health", "+customer_id_history", "--indirect-selection", "cautious"]
+
+BRIDGES_SQL = """
+insert into raw.crm_contacts
+    (contact_id, email, phone, first_name, last_name, country, created_at, updated_at)
+select
+    'crm_incremental_' || cast(numbered.position as varchar),
+    numbered.email,
+    case
+        when numbered.position % 100 = 0 then next_contact.phone
+        else '+447700' || lpad(cast(numbered.position as varchar), 6, '0')
+    end,
+    numbered.first_name,
+    numbered.last_name,
+    numbered.country,
+    numbered.created_at,
+    numbered.updated_at
+from (
+    select *, row_number() over (order by contact_id) as position
+    from raw.crm_contacts
+    where email is not null
+) as numbered
+inner join (
+    select phone, row_number() over (order by contact_id) as position
+    from raw.crm_contacts
+    where phone is not null
+) as next_contact on next_contact.position = numbered.position + 1
+where numbered.position <= ?
+"""
+
+RAW_TABLES = [
+    "identifies",
+    "tracks",
+    "pages",
+    "app_events",
+    "crm_contacts",
+    "orders",
+    "email_events",
+    "cookie_syncs",
+    "support_tickets",
+]
+
+
+def timed_build(warehouse: Warehouse, *extra: str) -> tuple[float, str, float, int, int]:
+    """Wall seconds of the build, and the components step's mode, seconds, links and solved links."""
+    started = time.perf_counter()
+    warehouse.dbt("build", "--quiet", "--select", *BUILD_SELECTION, *extra)
+    wall = time.perf_counter() - started
+    mode, seconds, edges, solved = warehouse.query(
+        "select mode, seconds, edges, solved_edges from intermediate.identity_component_runs"
+        " order by run_started_at desc limit 1"
+    )[0]
+    return wall, mode, float(seconds), int(edges), int(solved)
+
+
+def incremental(people: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        warehouse = new_duckdb_warehouse(Path(folder))
+        warehouse.generate(people=people, seed=3)
+        records = sum(warehouse.scalar(f'select count(*) from raw."{table}"') for table in RAW_TABLES)
+        new_records = max(1, records // 100)
+        print(f"{people:,} people, {records:,} raw records, {new_records:,} new records (1%)")
+        print(f"{'build':<13} {'mode':<12} {'links':>10} {'solved':>10} {'components s':>12} {'build s':>8}")
+        runs = [("first", timed_build(warehouse))]
+        warehouse.execute(BRIDGES_SQL, (new_records,))
+        runs.append(("+1% records", timed_build(warehouse)))
+        runs.append(("full refresh", timed_build(warehouse, "--full-refresh")))
+        for name, (wall, mode, seconds, edges, solved) in runs:
+            print(f"{name:<13} {mode:<12} {edges:>10,} {solved:>10,} {seconds:>12.2f} {wall:>8.1f}")
+        print(f"incremental / full-refresh components step: {runs[1][1][2] / runs[2][1][2]:.1%}")
+
+
+def open_warehouse(kind: str, folder: Path) -> tuple[Warehouse, object]:
+    if kind == "duckdb":
+        return new_duckdb_warehouse(folder), None
+    name, drop = make_pg_database(f"cdp_bench_{uuid.uuid4().hex[:6]}")
+    return new_postgres_warehouse(name), drop
 
 
 def main() -> None:
@@ -54,36 +189,42 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--warehouses", nargs="+", default=["duckdb"], choices=["duckdb", "postgres"])
+    parser.add_argument("--repeat", type=int, default=1, help="best of this many runs (macro and scipy)")
+    parser.add_argument(
+        "--naive-max", type=int, default=0, help="run the recursive CTE up to this many nodes"
+    )
+    parser.add_argument(
+        "--incremental-people", type=int, default=0, help="measure an incremental build instead"
+    )
     args = parser.parse_args()
+    if args.incremental_people:
+        incremental(args.incremental_people)
+        return
     print(
-        f"{'warehouse':<9} {'nodes':>10} {'edges':>10} {'rounds':>6} {'sql s':>8} {'scipy s':>8} {'ratio':>7}"
+        f"{'warehouse':<9} {'nodes':>11} {'edges':>11} {'rounds':>6} {'sql s':>8} {'scipy s':>8} "
+        f"{'ratio':>7} {'naive s':>8} {'same':>5}",
+        flush=True,
     )
     for kind in args.warehouses:
         for size in args.sizes:
             edges = identity_shaped(size, np.random.default_rng(size))
-            reference, _ = scipy_seconds(edges)
+            scipy_runs = [scipy_seconds(edges) for _ in range(args.repeat)]
+            reference, scipy_labels = min(run[0] for run in scipy_runs), scipy_runs[0][1]
             with tempfile.TemporaryDirectory() as folder:
-                drop = None
-                if kind == "duckdb":
-                    warehouse = new_duckdb_warehouse(Path(folder))
-                else:
-                    name, drop = make_pg_database(f"cdp_bench_{uuid.uuid4().hex[:6]}")
-                    warehouse = new_postgres_warehouse(name)
+                warehouse, drop = open_warehouse(kind, Path(folder))
                 try:
                     graphs.load_edges(warehouse, "bench", "edges", edges)
-                    warehouse.dbt(
-                        "run-operation",
-                        "run_connected_components",
-                        "--args",
-                        "{schema: bench, edges: edges, labels: labels}",
-                    )
-                    rounds, seconds = warehouse.query("select rounds, seconds from bench.labels_rounds")[0]
-                    seconds = float(seconds)
+                    runs = [run_macro(warehouse) for _ in range(args.repeat)]
+                    rounds, seconds = min(runs, key=lambda run: run[1])
+                    same = same_partition(warehouse, edges, scipy_labels)
+                    naive = f"{run_naive(warehouse):>8.2f}" if size <= args.naive_max else f"{'-':>8}"
                 finally:
                     if drop:
                         drop()
             print(
-                f"{kind:<9} {size:>10,} {len(edges):>10,} {rounds:>6} {seconds:>8.2f} {reference:>8.3f} {seconds / reference:>7.1f}"
+                f"{kind:<9} {size:>11,} {len(edges):>11,} {rounds:>6} {seconds:>8.2f} {reference:>8.3f} "
+                f"{seconds / reference:>7.1f} {naive} {'yes' if same else 'NO':>5}",
+                flush=True,
             )
 
 

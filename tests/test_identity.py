@@ -193,6 +193,15 @@ def two_customers_with_email_and_phone(warehouse: Warehouse) -> list[tuple[str, 
     )
 
 
+def last_component_run(warehouse: Warehouse) -> tuple[str, int, int]:
+    """(mode, edges, solved_edges) of the latest connected-components run."""
+    mode, edges, solved = warehouse.query(
+        "select mode, edges, solved_edges from intermediate.identity_component_runs"
+        " order by run_started_at desc limit 1"
+    )[0]
+    return mode, int(edges), int(solved)
+
+
 def test_ids_stay_stable_and_a_merge_keeps_the_older_id(identity_warehouse: Warehouse) -> None:
     warehouse = identity_warehouse
     build_identity(warehouse)
@@ -214,6 +223,9 @@ def test_ids_stay_stable_and_a_merge_keeps_the_older_id(identity_warehouse: Ware
     )
     build_identity(warehouse)
     after = customers(warehouse)
+    mode, edges, solved = last_component_run(warehouse)
+    assert mode == "incremental"
+    assert 0 < solved < edges / 10, "only the links around the new records were solved"
 
     unchanged = {
         customer_id: members for customer_id, members in before.items() if members in set(after.values())
@@ -228,6 +240,10 @@ def test_ids_stay_stable_and_a_merge_keeps_the_older_id(identity_warehouse: Ware
         "both ids were minted in the same run: the smaller id is the older"
     )
     retired = second_id if merged_id == first_id else first_id
+    for identifier_type, value in before[first_id] | before[second_id]:
+        assert customer_of(warehouse, identifier_type, value) == merged_id, (
+            f"{identifier_type}:{value} was in one of the merged customers and kept a stale id"
+        )
     history = warehouse.query(
         "select customer_id, change_type, related_customer_id from identity.customer_id_history where change_type <> 'mint'"
     )
@@ -247,8 +263,19 @@ def test_ids_stay_stable_and_a_merge_keeps_the_older_id(identity_warehouse: Ware
 
     history_rows = warehouse.scalar("select count(*) from identity.customer_id_history")
     build_identity(warehouse, "--full-refresh")
-    assert customers(warehouse) == after, "--full-refresh keeps every id"
+    assert last_component_run(warehouse)[0] == "full"
+    assert customers(warehouse) == after, "--full-refresh keeps every id and equals the incremental result"
     assert warehouse.scalar("select count(*) from identity.customer_id_history") == history_rows
+
+    # Deleting the bridge removes a link inside a known customer: the incremental run solves that customer
+    # again and splits it, as a full rebuild does.
+    warehouse.execute("delete from raw.crm_contacts where contact_id = 'crm_bridge'")
+    build_identity(warehouse)
+    assert last_component_run(warehouse)[0] == "incremental"
+    split = customers(warehouse)
+    assert customer_of(warehouse, "email", first_email) != customer_of(warehouse, "phone", second_phone)
+    build_identity(warehouse, "--full-refresh")
+    assert customers(warehouse) == split
 
 
 def test_a_value_shared_by_strangers_is_excluded_as_a_hub(tmp_path: Path) -> None:

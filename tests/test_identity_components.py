@@ -19,6 +19,13 @@ SHAPES = {
     "hub": lambda rng: graphs.star(3000, rng),
     "many_small": lambda rng: graphs.small_components(1500, 4, rng),
     "mixed": graphs.mixed,
+    # Ids in chain order: every node hooks onto the next one in the first round, so only pointer doubling
+    # keeps the passes logarithmic.
+    "sorted_chain": lambda rng: np.stack([np.arange(1, 5000), np.arange(2, 5001)], axis=1),
+    # A node linked only to itself is a component of its own; a self-link inside a component changes nothing.
+    "self_links": lambda rng: np.concatenate(
+        [graphs.random_graph(3000, 2500, rng), np.array([[7000, 7000], [5, 5], [7001, 7001]])]
+    ),
 }
 MAX_ROUNDS_EXPECTED = 15
 

@@ -4,11 +4,15 @@
 {% macro run_connected_components(schema, edges, labels, max_rounds=40) -%}
     {%- set edge_relation = api.Relation.create(database=target.database, schema=schema, identifier=edges, type='table') -%}
     {%- set label_relation = api.Relation.create(database=target.database, schema=schema, identifier=labels, type='table') -%}
+    {#- One transaction (opened the dbt way, on every adapter): all or nothing, and DuckDB does not commit
+        each working table to disk on its own. -#}
+    {%- call statement('connected_components_begin', auto_begin=True) -%}select 1{%- endcall -%}
     {%- set started = modules.datetime.datetime.utcnow() -%}
     {%- set rounds = cdp.connected_components(edge_relation, label_relation, max_rounds) -%}
     {%- set seconds = (modules.datetime.datetime.utcnow() - started).total_seconds() -%}
     {%- set stats = label_relation.incorporate(path={'identifier': labels ~ '_rounds'}) -%}
     {%- do run_query("drop table if exists " ~ stats ~ "; create table " ~ stats ~ " as select " ~ rounds ~ " as rounds, "
         ~ seconds ~ " as seconds") -%}
+    {%- do adapter.commit() -%}
     {{ log("connected components: " ~ rounds ~ " rounds, " ~ seconds ~ " s", info=true) }}
 {%- endmacro %}

@@ -1,4 +1,5 @@
-{{ config(materialized='identity_components') }}
+{{ config(materialized='identity_components', nodes='int_identity_nodes') }}
+-- depends_on: {{ ref('int_identity_nodes') }}
 
 select
     node_a,
