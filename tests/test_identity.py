@@ -350,3 +350,78 @@ def test_bad_identity_config_is_a_compile_error_naming_file_and_key(
             "--vars",
             identity_vars(change),
         )
+
+
+def test_a_link_replaced_inside_a_customer_is_noticed_by_an_incremental_build(
+    identity_warehouse: Warehouse,
+) -> None:
+    """A bridge deleted while another link appears inside one of the bridged customers leaves the merged
+    customer with the same identifiers and the same number of links: the incremental build must still notice
+    the change (the links' fingerprint) and split it, as a full rebuild does."""
+    warehouse = identity_warehouse
+    build_identity(warehouse)
+    mark = "%s" if warehouse.kind == "postgres" else "?"
+    # A customer of three identifiers (anonymous id, email, phone) joined by two links: two of them never met.
+    first_id = warehouse.scalar(
+        """
+        select graph.customer_id from identity.identity_graph as graph
+        inner join intermediate.int_identity_components as component
+            on component.identifier_type = graph.identifier_type and component.identifier_value = graph.identifier_value
+        group by graph.customer_id
+        having count(distinct graph.identifier_type) = 3 and count(*) = 3 and max(component.component_links) = 2
+            and min(graph.identifier_type) = 'anonymous_id' and max(graph.identifier_type) = 'phone'
+        order by graph.customer_id
+        limit 1
+        """
+    )
+    members = dict(
+        warehouse.query(
+            f"select identifier_type, identifier_value from identity.identity_graph where customer_id = {mark}",
+            (first_id,),
+        )
+    )
+    linked = {
+        frozenset(pair)
+        for pair in warehouse.query(
+            "select end_a.identifier_type, end_b.identifier_type from intermediate.int_identity_edges as link "
+            "inner join intermediate.int_identity_components as end_a on end_a.node_id = link.node_a "
+            "inner join intermediate.int_identity_components as end_b on end_b.node_id = link.node_b "
+            f"where end_a.identifier_value in ({mark}, {mark}, {mark})",
+            tuple(members.values()),
+        )
+    }
+    apart = next(
+        frozenset(pair)
+        for pair in (("anonymous_id", "email"), ("anonymous_id", "phone"), ("email", "phone"))
+        if frozenset(pair) not in linked
+    )
+    second_phone = next(row for row in two_customers_with_email_and_phone(warehouse) if row[0] != first_id)[2]
+
+    def identify(identify_id: str, values: dict[str, str]) -> None:
+        row = {"anonymous_id": None, "email": None, "phone": None, **values}
+        warehouse.execute(
+            "insert into raw.identifies (id, anonymous_id, email, phone, timestamp, received_at) values "
+            f"({mark}, {mark}, {mark}, {mark}, timestamp '2026-06-02 10:00:00', timestamp '2026-06-02 10:00:00')",
+            (identify_id, row["anonymous_id"], row["email"], row["phone"]),
+        )
+
+    def links_of() -> int:
+        return warehouse.scalar(
+            f"select max(component_links) from intermediate.int_identity_components where identifier_value = {mark}",
+            (members["email"],),
+        )
+
+    identify("identify_bridge", {"email": members["email"], "phone": second_phone})
+    build_identity(warehouse)
+    assert customer_of(warehouse, "email", members["email"]) == customer_of(warehouse, "phone", second_phone)
+    links_merged = links_of()
+
+    warehouse.execute("delete from raw.identifies where id = 'identify_bridge'")
+    identify("identify_inner", {kind: members[kind] for kind in apart})
+    build_identity(warehouse)
+    assert last_component_run(warehouse)[0] == "incremental"
+    assert customer_of(warehouse, "email", members["email"]) != customer_of(warehouse, "phone", second_phone)
+    assert links_of() == 3 and links_merged > 3
+    incremental = customers(warehouse)
+    build_identity(warehouse, "--full-refresh")
+    assert customers(warehouse) == incremental

@@ -38,13 +38,19 @@
     {%- do run_query(cdp.cc_create_table(node_types,
         "select node_a as node, node_a_type as identifier_type from " ~ edges
         ~ " union select node_b, node_b_type from " ~ edges)) -%}
+    {#- A number per identifier that stays the same across builds (node ids do not): sums over a component's links
+        fingerprint its link set, so an incremental build notices a link replaced by another. -#}
+    {%- set node_keys = cdp.cc_work_relation(target_relation, '__node_keys') -%}
+    {%- do run_query(cdp.cc_create_table(node_keys,
+        "select node_id as node, " ~ cdp.identifier_number('identifier_type', 'identifier_value') ~ " as node_key from " ~ nodes_relation)
+        ~ cdp.cc_analyze_sql(node_keys)) -%}
     {%- do run_query("create table if not exists " ~ runs ~ " (run_started_at " ~ dbt.type_timestamp() ~ ", edges " ~ dbt.type_bigint()
         ~ ", nodes " ~ dbt.type_bigint() ~ ", components " ~ dbt.type_bigint() ~ ", rounds integer, limit_violations integer, cut_edges "
         ~ dbt.type_bigint() ~ ", seconds " ~ cdp.type_double() ~ "); alter table " ~ runs ~ " add column if not exists mode " ~ dbt.type_string()
         ~ "; alter table " ~ runs ~ " add column if not exists solved_edges " ~ dbt.type_bigint()
         ~ "; alter table " ~ runs ~ " add column if not exists rules " ~ dbt.type_string()) -%}
     {%- set incremental = existing is not none and not should_full_refresh()
-        and 'component_links' in (adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list)
+        and 'component_fingerprint' in (adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list)
         and run_query("select rules from " ~ runs ~ " where run_started_at = (select max(run_started_at) from " ~ runs ~ ")").columns[0].values() | list == [rules] -%}
     {%- set checked = labels -%}
     {%- if incremental -%}
@@ -57,14 +63,18 @@
             "select node.node_id, previous.component_id as old_component from " ~ nodes_relation ~ " as node inner join " ~ existing
             ~ " as previous on previous.identifier_type = node.identifier_type and previous.identifier_value = node.identifier_value")
             ~ cdp.cc_analyze_sql(old) ~ "; " ~ cdp.cc_create_table(supers,
-            "with previous_component as (select component_id, count(*) as members, max(component_links) as links from " ~ existing
+            "with previous_component as (select component_id, count(*) as members, max(component_links) as links,"
+            ~ " max(component_fingerprint) as fingerprint from " ~ existing
             ~ " group by component_id), present as (select old_component, min(node_id) as representative, count(*) as members from " ~ old
-            ~ " group by old_component), inside as (select end_a.old_component, count(*) as links from " ~ edges ~ " as link"
+            ~ " group by old_component), inside as (select end_a.old_component, count(*) as links,"
+            ~ " sum((key_a.node_key * key_b.node_key) % 2147483647) as fingerprint from " ~ edges ~ " as link"
             ~ " inner join " ~ old ~ " as end_a on end_a.node_id = link.node_a inner join " ~ old ~ " as end_b on end_b.node_id = link.node_b"
+            ~ " inner join " ~ node_keys ~ " as key_a on key_a.node = link.node_a inner join " ~ node_keys ~ " as key_b on key_b.node = link.node_b"
             ~ " where end_a.old_component = end_b.old_component group by end_a.old_component),"
             ~ " intact as (select present.old_component, present.representative from present inner join previous_component"
             ~ " on previous_component.component_id = present.old_component left join inside on inside.old_component = present.old_component"
-            ~ " where present.members = previous_component.members and coalesce(inside.links, 0) = previous_component.links)"
+            ~ " where present.members = previous_component.members and coalesce(inside.links, 0) = previous_component.links"
+            ~ " and coalesce(inside.fingerprint, 0) = previous_component.fingerprint)"
             ~ " select old.node_id as node, intact.representative as super from " ~ old ~ " as old inner join intact on intact.old_component = old.old_component")
             ~ cdp.cc_analyze_sql(supers) ~ "; " ~ cdp.cc_create_table(contracted,
             "select coalesce(super_a.super, link.node_a) as node_a, coalesce(super_b.super, link.node_b) as node_b from " ~ edges ~ " as link"
@@ -126,10 +136,15 @@
         drop table if exists {{ target_relation }};
         create table {{ target_relation }} as
         with linked as (
-            select end_a.label, count(*) as links
+            select
+                end_a.label,
+                count(*) as links,
+                sum((key_a.node_key * key_b.node_key) % 2147483647) as fingerprint
             from {{ edges }} as link
             inner join {{ labels }} as end_a on end_a.node = link.node_a
             inner join {{ labels }} as end_b on end_b.node = link.node_b
+            inner join {{ node_keys }} as key_a on key_a.node = link.node_a
+            inner join {{ node_keys }} as key_b on key_b.node = link.node_b
             where end_a.label = end_b.label
             group by end_a.label
         )
@@ -138,7 +153,8 @@
             cast(label.label as {{ dbt.type_bigint() }}) as component_id,
             node.identifier_type,
             node.identifier_value,
-            cast(coalesce(linked.links, 0) as {{ dbt.type_bigint() }}) as component_links
+            cast(coalesce(linked.links, 0) as {{ dbt.type_bigint() }}) as component_links,
+            cast(coalesce(linked.fingerprint, 0) as {{ dbt.type_bigint() }}) as component_fingerprint
         from {{ labels }} as label
         inner join {{ nodes_relation }} as node on node.node_id = label.node
         left join linked on linked.label = label.label
@@ -150,7 +166,7 @@
         ~ " values (cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ "), "
         ~ counts[0] ~ ", " ~ counts[1] ~ ", " ~ counts[2] ~ ", " ~ state.max_rounds_used ~ ", " ~ violating_count ~ ", " ~ state.rejected ~ ", " ~ seconds
         ~ ", '" ~ ('incremental' if incremental else 'full') ~ "', " ~ (solved_edges if incremental else counts[0]) ~ ", '" ~ rules ~ "')") -%}
-    {%- for relation in [edges, node_types, labels, violating, checked] -%}{%- do adapter.drop_relation(relation) -%}{%- endfor -%}
+    {%- for relation in [edges, node_types, node_keys, labels, violating, checked] -%}{%- do adapter.drop_relation(relation) -%}{%- endfor -%}
 
     {{ run_hooks(post_hooks) }}
     {%- do adapter.commit() -%}
