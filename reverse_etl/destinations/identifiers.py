@@ -22,8 +22,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import phonenumbers
+
+from reverse_etl.destinations.base import BatchResult, Record, RecordResult
+
+Person = TypeVar("Person")
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -176,3 +182,27 @@ def identifier_values(value: object, column: str, limit: int) -> list[str]:
             f"column {column} holds {len(values)} values; at most {limit} are sent per person"
         )
     return values
+
+
+def people_of(
+    records: Sequence[Record],
+    from_fields: Callable[[Any], Person],
+    from_destination_id: Callable[[str], Person],
+) -> tuple[list[tuple[Record, Person]], BatchResult]:
+    """Each record with its hashed identifiers: from its fields, or for a row that left the model from the
+    destination id it was added with. Rows that cannot be normalized are rejected, naming the value."""
+    sendable: list[tuple[Record, Person]] = []
+    rejected = BatchResult()
+    for record in records:
+        try:
+            if record.fields:
+                person = from_fields(record.fields)
+            elif record.destination_id:
+                person = from_destination_id(record.destination_id)
+            else:
+                raise InvalidIdentifier("a removed row without the identifiers it was added with")
+        except InvalidIdentifier as error:
+            rejected.results.append(RecordResult(record.key, ok=False, error=f"invalid identifier: {error}"))
+            continue
+        sendable.append((record, person))
+    return sendable, rejected

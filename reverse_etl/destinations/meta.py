@@ -189,23 +189,9 @@ class MetaCustomAudienceDestination(Destination):
 
     def _prepare(self, records: Sequence[Record]) -> tuple[list[tuple[Record, Person]], BatchResult]:
         """Each sendable record with its hashed keys, and the rejects of rows that cannot be sent."""
-        sendable: list[tuple[Record, Person]] = []
-        rejected = BatchResult()
-        for record in records:
-            try:
-                if record.fields:
-                    person = person_from_fields(record.fields, self.config.default_region)
-                elif record.destination_id:
-                    person = Person.decode(record.destination_id)
-                else:
-                    raise ids.InvalidIdentifier("a removed row without the identifiers it was added with")
-            except ids.InvalidIdentifier as error:
-                rejected.results.append(
-                    RecordResult(record.key, ok=False, error=f"invalid identifier: {error}")
-                )
-                continue
-            sendable.append((record, person))
-        return sendable, rejected
+        return ids.people_of(
+            records, lambda fields: person_from_fields(fields, self.config.default_region), Person.decode
+        )
 
     @staticmethod
     def _chunks(people: list[tuple[Record, Person]]) -> list[list[tuple[Record, Person]]]:

@@ -156,23 +156,10 @@ class TradeDeskDestination(Destination):
         return HttpRequest("PUT", url, headers={"Content-Type": "text/plain"}, data="\n".join(lines) + "\n")
 
     def _prepare(self, records: Sequence[Record]) -> tuple[list[tuple[Record, Person]], BatchResult]:
-        sendable: list[tuple[Record, Person]] = []
-        rejected = BatchResult()
-        for record in records:
-            try:
-                if record.fields:
-                    person = person_from_fields(record.fields, self.config.default_region)
-                elif record.destination_id:
-                    person = Person.decode(record.destination_id)
-                else:
-                    raise ids.InvalidIdentifier("a removed row without the identifiers it was added with")
-            except ids.InvalidIdentifier as error:
-                rejected.results.append(
-                    RecordResult(record.key, ok=False, error=f"invalid identifier: {error}")
-                )
-                continue
-            sendable.append((record, person))
-        return sendable, rejected
+        """Each sendable record with its hashed keys, and the rejects of rows that cannot be sent."""
+        return ids.people_of(
+            records, lambda fields: person_from_fields(fields, self.config.default_region), Person.decode
+        )
 
     @staticmethod
     def _drops(people: list[tuple[Record, Person]]) -> list[tuple[str, list[str], set[str]]]:
