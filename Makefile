@@ -18,8 +18,8 @@ install: $(STAMP)
 demo: install
 	$(BIN)/cdp demo
 
-## test: lint Python and SQL, then the whole test suite on DuckDB and PostgreSQL
-test: install lint sql-lint pytest
+## test: lint and type-check Python, lint SQL, then the whole test suite on DuckDB and PostgreSQL
+test: install lint typecheck sql-lint pytest
 
 lint: install
 	$(BIN)/ruff check reverse_etl tests bench

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CdpError(Exception):
     """Base class: a problem the user can act on. The message is one line naming the problem."""
@@ -38,7 +40,7 @@ class PartialFailure(CdpError):
 
     exit_code = 6
 
-    def __init__(self, message: str, summary: object = None) -> None:
+    def __init__(self, message: str, summary: Any = None) -> None:
         super().__init__(message)
         self.summary = summary
 

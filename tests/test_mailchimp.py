@@ -107,7 +107,8 @@ def test_mirror_deletes_archive_members_by_subscriber_hash(mailchimp) -> None:
 
 
 def test_more_than_ten_simultaneous_connections_get_429_and_are_retried() -> None:
-    service = MailchimpFake(latency_seconds=0.2)
+    # Each request is held a full second, so 16 senders overlap even on a loaded machine.
+    service = MailchimpFake(latency_seconds=1.0)
     with FakeServer(service) as server:
         client = HttpClient(retry=RetryPolicy(max_attempts=20, base_delay=0.05, max_delay=0.3))
         target = destination(server, client=client)
@@ -115,7 +116,7 @@ def test_more_than_ten_simultaneous_connections_get_429_and_are_retried() -> Non
         with ThreadPoolExecutor(max_workers=16) as pool:
             outcomes = list(pool.map(target.write_batch, batches))
     assert sum(len(outcome.confirmed) for outcome in outcomes) == 20
-    assert client.stats["throttled"] > 0 and service.most_concurrent <= 10
+    assert client.stats["throttled"] > 0 and service.most_concurrent <= 10, (client.stats, service.most_concurrent)
 
 
 def test_the_api_key_names_the_data_center() -> None:

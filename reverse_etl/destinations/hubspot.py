@@ -146,9 +146,9 @@ class HubSpotDestination(Destination):
                 outcome.results.append(
                     RecordResult(record.key, ok=True, destination_id=str(result.get("id")))
                 )
-        for error in body.get("errors", []):
-            message = f"{error.get('category', 'ERROR')}: {error.get('message', '')}"
-            for identifier in (error.get("context") or {}).get("ids", []):
+        for problem in body.get("errors", []):
+            message = f"{problem.get('category', 'ERROR')}: {problem.get('message', '')}"
+            for identifier in (problem.get("context") or {}).get("ids", []):
                 record = by_identifier.get(str(identifier).lower())
                 if record is not None and record.key not in answered:
                     answered.add(record.key)

@@ -139,13 +139,13 @@ class MailchimpDestination(Destination):
                 outcome.results.append(
                     RecordResult(record.key, ok=True, destination_id=str(member.get("email_address")).lower())
                 )
-        for error in body.get("errors", []):
-            record = by_email.get(str(error.get("email_address", "")).lower())
+        for problem in body.get("errors", []):
+            record = by_email.get(str(problem.get("email_address", "")).lower())
             if record is not None and record.key not in answered:
                 answered.add(record.key)
                 outcome.results.append(
                     RecordResult(
-                        record.key, ok=False, error=f"{error.get('error_code')}: {error.get('error')}"
+                        record.key, ok=False, error=f"{problem.get('error_code')}: {problem.get('error')}"
                     )
                 )
         for record in records:

@@ -110,7 +110,9 @@ class MailchimpFake(FakeService):
             )
         update_existing = bool(body.get("update_existing"))
         audience = self.members.setdefault(request.params["list_id"], {})
-        created, updated, errors = [], [], []
+        created: list[dict[str, Any]] = []
+        updated: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
         for member in members:
             email = str((member or {}).get("email_address", "")).strip()
             if not EMAIL.match(email):

@@ -32,8 +32,8 @@ def running_sandbox(
     finally:
         for server in servers.values():
             server.stop()
-        for key, value in saved.items():
-            if value is None:
+        for key, previous in saved.items():
+            if previous is None:
                 os.environ.pop(key, None)
             else:
-                os.environ[key] = value
+                os.environ[key] = previous

@@ -234,13 +234,19 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard library listens with a backlog of 5: a burst of clients on a loaded machine would see refused
+    # connections that no vendor's load balancer gives. Vendors' own limits are enforced by the fakes instead.
+    request_queue_size = 128
+
+
 class FakeServer:
     """Runs a FakeService on 127.0.0.1 in a background thread. Use as a context manager."""
 
     def __init__(self, service: FakeService, host: str = "127.0.0.1", port: int = 0) -> None:
         handler = type(f"{service.name}Handler", (_Handler,), {"service": service})
         self.service = service
-        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd = _Server((host, port), handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, name=f"fake-{service.name}", daemon=True
@@ -249,7 +255,7 @@ class FakeServer:
     @property
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> FakeServer:
         self._thread.start()

@@ -200,8 +200,11 @@ def _batches(
                 for index in converted:
                     record_fields[names[index]] = _plain(values[index])
             record = Record(
-                key=key, fields=record_fields, operation=operations[kind], destination_id=destination_id
-            )  # type: ignore[arg-type]
+                key=key,
+                fields=record_fields,
+                operation=operations[kind],  # type: ignore[arg-type]  # only kinds with an operation are selected
+                destination_id=destination_id,
+            )
             pending.append(Pending(record, row_hash, confirmed_hash, int(attempts or 0), previous != "new"))
             if len(pending) == batch_size:
                 yield pending

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from reverse_etl.dbt import run_dbt
 from reverse_etl.errors import ConfigError
@@ -61,7 +62,7 @@ def status_rows(warehouse: Warehouse, syncs: dict[str, SyncConfig]) -> list[dict
     return rows
 
 
-def history_rows(warehouse: Warehouse, sync_name: str, limit: int = 20) -> list[tuple[object, ...]]:
+def history_rows(warehouse: Warehouse, sync_name: str, limit: int = 20) -> list[tuple[Any, ...]]:
     state.ensure_state(warehouse)
     return warehouse.query(
         f"select run_id, started_at, finished_at, status, model_rows, added, changed, removed, confirmed, rejected, invalid, error "  # noqa: S608
