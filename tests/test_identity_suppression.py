@@ -98,9 +98,12 @@ def test_a_forgotten_customer_leaves_the_identity_graph_and_stays_out(
     assert len(records) == records_before + 1
     assert ("stg_privacy__requests", REQUEST, False) in records
     assert not any(resolved for _, _, resolved in records)
-    assert warehouse.scalar(
-        f"select count(*) from privacy.suppressed_customers where customer_id = {mark}", (customer_id,)
-    ) == 1
+    assert (
+        warehouse.scalar(
+            f"select count(*) from privacy.suppressed_customers where customer_id = {mark}", (customer_id,)
+        )
+        == 1
+    )
     reasons = {
         (kind, value): reason
         for kind, value, reason in warehouse.query(
@@ -153,12 +156,9 @@ def test_a_forgotten_customer_leaves_the_identity_graph_and_stays_out(
     assert replayed == after, "the replay re-created or re-linked nobody; every id is kept"
     assert ("phone", "+12025550147") not in set().union(*replayed.values())
     assert held_by_marts() == []
-    assert (
-        warehouse.scalar(
-            f"select count(*) from identity.customer_id_history where customer_id = {mark}", (customer_id,)
-        )
-        == len(history)
-    ), "the forgotten id is not minted or retired again"
+    assert warehouse.scalar(
+        f"select count(*) from identity.customer_id_history where customer_id = {mark}", (customer_id,)
+    ) == len(history), "the forgotten id is not minted or retired again"
     replayed_records = warehouse.query(
         "select record_id, customer_id, is_resolved from identity.identity_records "
         "where record_id in ('crm_replayed', 'idf_replayed') order by record_id"

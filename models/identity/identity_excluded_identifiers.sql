@@ -32,7 +32,7 @@ newly_suppressed as (
         min({{ dbt.concat(['validated.source_table', "':'", 'validated.record_id']) }}) as sample_record
     from {{ ref('int_identifiers_validated') }} as validated
     inner join {{ ref('privacy_suppressions') }} as suppressions
-        on suppressions.identifier_type = validated.identifier_type and suppressions.identifier_value = validated.identifier_value
+        on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
     where validated.exclusion_reason is null
     group by validated.identifier_type, validated.identifier_value, suppressions.privacy_request_id
 

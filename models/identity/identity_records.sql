@@ -44,7 +44,7 @@ suppressed_records as (
         )) as customer_id
     from {{ ref('int_identifiers_validated') }} as validated
     inner join {{ ref('privacy_suppressions') }} as suppressions
-        on suppressions.identifier_type = validated.identifier_type and suppressions.identifier_value = validated.identifier_value
+        on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
     group by validated.source_table, validated.record_id
 
 ),
@@ -66,7 +66,7 @@ assigned as (
     left join graph
         on anchors.identifier_type = graph.identifier_type and anchors.identifier_value = graph.identifier_value
     left join suppressed_records
-        on suppressed_records.source_table = records.source_table and suppressed_records.record_id = records.record_id
+        on records.source_table = suppressed_records.source_table and records.record_id = suppressed_records.record_id
 
 )
 

@@ -26,7 +26,7 @@ components as (
         nodes.identifier_value,
         coalesce(components.component_id, nodes.node_id) as component_id
     from {{ ref('int_identity_nodes') }} as nodes
-    left join {{ ref('int_identity_components') }} as components on components.node_id = nodes.node_id
+    left join {{ ref('int_identity_components') }} as components on nodes.node_id = components.node_id
 
 ),
 
@@ -40,11 +40,11 @@ requesting_components as (
     inner join {{ ref('int_identity_record_anchors') }} as anchors
         on
             anchors.source_table = 'stg_privacy__requests'
-            and anchors.record_id = deletion_requests.privacy_request_id
+            and deletion_requests.privacy_request_id = anchors.record_id
             and anchors.rank_in_record = 1
-    inner join {{ ref('int_identity_nodes') }} as nodes on nodes.node_id = anchors.node_id
+    inner join {{ ref('int_identity_nodes') }} as nodes on anchors.node_id = nodes.node_id
     inner join components
-        on components.identifier_type = nodes.identifier_type and components.identifier_value = nodes.identifier_value
+        on nodes.identifier_type = components.identifier_type and nodes.identifier_value = components.identifier_value
     group by components.component_id
 
 ),
@@ -52,13 +52,17 @@ requesting_components as (
 previous as (
 
     {%- if previous_graph %}
-    select identifier_type, identifier_value, customer_id from {{ previous_graph }}
+        select
+            identifier_type,
+            identifier_value,
+            customer_id
+        from {{ previous_graph }}
     {%- else %}
-    select
-        cast(null as {{ dbt.type_string() }}) as identifier_type,
-        cast(null as {{ dbt.type_string() }}) as identifier_value,
-        cast(null as {{ dbt.type_string() }}) as customer_id
-    where 1 = 0
+        select
+            cast(null as {{ dbt.type_string() }}) as identifier_type,
+            cast(null as {{ dbt.type_string() }}) as identifier_value,
+            cast(null as {{ dbt.type_string() }}) as customer_id
+        where 1 = 0
     {%- endif %}
 
 ),
@@ -73,9 +77,9 @@ members as (
         requesting_components.requested_at,
         previous.customer_id as previous_customer_id
     from requesting_components
-    inner join components on components.component_id = requesting_components.component_id
+    inner join components on requesting_components.component_id = components.component_id
     left join previous
-        on previous.identifier_type = components.identifier_type and previous.identifier_value = components.identifier_value
+        on components.identifier_type = previous.identifier_type and components.identifier_value = previous.identifier_value
 
 ),
 
@@ -96,7 +100,7 @@ previous_owners as (
     select * from (
         select
             *,
-            row_number() over (partition by component_id order by identifiers desc, previous_customer_id) as owner_rank
+            row_number() over (partition by component_id order by identifiers desc, previous_customer_id asc) as owner_rank
         from previous_counts
     ) as ranked_owners
     where owner_rank = 1
@@ -121,7 +125,7 @@ component_customers as (
         component_keys.component_id,
         coalesce(previous_owners.previous_customer_id, {{ cdp.mint_customer_id('component_keys.first_identifier') }}) as customer_id
     from component_keys
-    left join previous_owners on previous_owners.component_id = component_keys.component_id
+    left join previous_owners on component_keys.component_id = previous_owners.component_id
 
 ),
 
@@ -135,7 +139,7 @@ identifiers as (
         -- Each identifier keeps the id it had, so every id a forgotten person was known by is suppressed.
         coalesce(members.previous_customer_id, component_customers.customer_id) as customer_id
     from members
-    inner join component_customers on component_customers.component_id = members.component_id
+    inner join component_customers on members.component_id = component_customers.component_id
 
 )
 
