@@ -141,6 +141,56 @@ identifiers as (
     from members
     inner join component_customers on members.component_id = component_customers.component_id
 
+),
+
+new_suppressions as (
+
+    select
+        identifier_type,
+        identifier_value,
+        privacy_request_id,
+        requested_at,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }}) as suppressed_at,
+        customer_id
+    from identifiers
+    {%- if is_incremental() %}
+        where not exists (
+            select 1 from {{ this }} as already
+            where already.identifier_type = identifiers.identifier_type and already.identifier_value = identifiers.identifier_value
+        )
+    {%- endif %}
+
+),
+
+-- Suppressions recorded before this table had a customer_id (and before the identity layer applied them) are
+-- still in the previous identity_graph: they get the id they have there, once. Later builds never leave a
+-- suppressed identifier in the graph, so this finds nothing again.
+backfilled as (
+
+    {%- if is_incremental() %}
+        select
+            already.identifier_type,
+            already.identifier_value,
+            already.privacy_request_id,
+            already.requested_at,
+            already.suppressed_at,
+            previous.customer_id
+        from {{ this }} as already
+        inner join previous
+            on already.identifier_type = previous.identifier_type and already.identifier_value = previous.identifier_value
+    {%- else %}
+        select * from new_suppressions
+        where 1 = 0
+    {%- endif %}
+
+),
+
+suppressions as (
+
+    select * from new_suppressions
+    union all
+    select * from backfilled
+
 )
 
 select
@@ -148,12 +198,6 @@ select
     cast(identifier_value as {{ dbt.type_string() }}) as identifier_value,
     cast(privacy_request_id as {{ dbt.type_string() }}) as privacy_request_id,
     cast(requested_at as {{ dbt.type_timestamp() }}) as requested_at,
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }}) as suppressed_at,
+    cast(suppressed_at as {{ dbt.type_timestamp() }}) as suppressed_at,
     cast(customer_id as {{ dbt.type_string() }}) as customer_id
-from identifiers
-{% if is_incremental() %}
-    where not exists (
-        select 1 from {{ this }} as already
-        where already.identifier_type = identifiers.identifier_type and already.identifier_value = identifiers.identifier_value
-    )
-{% endif %}
+from suppressions
