@@ -6,5 +6,6 @@ select
     cast(change_type as {{ dbt.type_string() }}) as change_type,
     cast(related_customer_id as {{ dbt.type_string() }}) as related_customer_id,
     cast(changed_at as {{ dbt.type_timestamp() }}) as changed_at,
-    cast(invocation_id as {{ dbt.type_string() }}) as invocation_id
+    cast(invocation_id as {{ dbt.type_string() }}) as invocation_id,
+    cast(privacy_request_id as {{ dbt.type_string() }}) as privacy_request_id
 from {{ ref('int_customer_id_changes') }}

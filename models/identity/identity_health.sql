@@ -96,10 +96,14 @@ measures as (
     where identifiers > 100
     union all
     select
-        {{ dbt.concat(["'excluded_'", 'exclusion_reason']) }} as measure,
+        {{ dbt.concat(["'excluded_'", 'exclusion_kind']) }} as measure,
         count(*) as measure_value
-    from excluded
-    group by exclusion_reason
+    from (
+        -- 'suppressed (privacy request <id>)' counts as suppressed, whatever the request.
+        select case when exclusion_reason like 'suppressed%' then 'suppressed' else exclusion_reason end as exclusion_kind
+        from excluded
+    ) as kinds
+    group by exclusion_kind
     union all
     select
         'last_run_rounds' as measure,

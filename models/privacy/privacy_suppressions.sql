@@ -1,7 +1,11 @@
 {{ config(materialized='incremental', full_refresh=false, unique_key=['identifier_type', 'identifier_value'], on_schema_change='append_new_columns') }}
+{%- set previous_graph = cdp.previous_identity_graph() -%}
 
--- Every identifier of a customer who asked to be forgotten. Kept across --full-refresh, so a replay of their
--- old events (or a late one) is suppressed again, whatever customer_id the identity graph gives it.
+-- Every identifier of a customer who asked to be forgotten: the whole connected component of the deletion
+-- request's record, read from the connected components before any customer id is given, so the identity
+-- layer (int_customer_ids_resolved, identity_records) can leave it out in the same build. Kept across
+-- --full-refresh; later builds exclude these identifiers before resolution (int_identifiers_validated), so a
+-- replay of old events (or a late one) re-creates and re-links nobody.
 with
 
 deletion_requests as (
@@ -14,30 +18,178 @@ deletion_requests as (
 
 ),
 
-requesting_customers as (
+components as (
+
+    -- An identifier never seen with another one is a component of its own.
+    select
+        nodes.identifier_type,
+        nodes.identifier_value,
+        coalesce(components.component_id, nodes.node_id) as component_id
+    from {{ ref('int_identity_nodes') }} as nodes
+    left join {{ ref('int_identity_components') }} as components on nodes.node_id = components.node_id
+
+),
+
+requesting_components as (
 
     select
-        deletion_requests.privacy_request_id,
-        deletion_requests.requested_at,
-        records.customer_id
+        min(deletion_requests.privacy_request_id) as privacy_request_id,
+        min(deletion_requests.requested_at) as requested_at,
+        components.component_id
     from deletion_requests
-    inner join {{ ref('identity_records') }} as records
+    inner join {{ ref('int_identity_record_anchors') }} as anchors
         on
-            records.source_table = 'stg_privacy__requests'
-            and deletion_requests.privacy_request_id = records.record_id
+            anchors.source_table = 'stg_privacy__requests'
+            and deletion_requests.privacy_request_id = anchors.record_id
+            and anchors.rank_in_record = 1
+    inner join {{ ref('int_identity_nodes') }} as nodes on anchors.node_id = nodes.node_id
+    inner join components
+        on nodes.identifier_type = components.identifier_type and nodes.identifier_value = components.identifier_value
+    group by components.component_id
+
+),
+
+previous as (
+
+    {%- if previous_graph %}
+        select
+            identifier_type,
+            identifier_value,
+            customer_id
+        from {{ previous_graph }}
+    {%- else %}
+        select
+            cast(null as {{ dbt.type_string() }}) as identifier_type,
+            cast(null as {{ dbt.type_string() }}) as identifier_value,
+            cast(null as {{ dbt.type_string() }}) as customer_id
+        where 1 = 0
+    {%- endif %}
+
+),
+
+members as (
+
+    select
+        components.identifier_type,
+        components.identifier_value,
+        components.component_id,
+        requesting_components.privacy_request_id,
+        requesting_components.requested_at,
+        previous.customer_id as previous_customer_id
+    from requesting_components
+    inner join components on requesting_components.component_id = components.component_id
+    left join previous
+        on components.identifier_type = previous.identifier_type and components.identifier_value = previous.identifier_value
+
+),
+
+previous_counts as (
+
+    select
+        component_id,
+        previous_customer_id,
+        count(*) as identifiers
+    from members
+    where previous_customer_id is not null
+    group by component_id, previous_customer_id
+
+),
+
+previous_owners as (
+
+    select * from (
+        select
+            *,
+            row_number() over (partition by component_id order by identifiers desc, previous_customer_id asc) as owner_rank
+        from previous_counts
+    ) as ranked_owners
+    where owner_rank = 1
+
+),
+
+component_keys as (
+
+    select
+        component_id,
+        min({{ dbt.concat(['identifier_type', "':'", 'identifier_value']) }}) as first_identifier
+    from members
+    group by component_id
+
+),
+
+-- The id the forgotten customer had (the previous id of most of its identifiers), or, when it never had one,
+-- the id the component would have been minted (the same derivation as int_customer_ids_resolved).
+component_customers as (
+
+    select
+        component_keys.component_id,
+        coalesce(previous_owners.previous_customer_id, {{ cdp.mint_customer_id('component_keys.first_identifier') }}) as customer_id
+    from component_keys
+    left join previous_owners on component_keys.component_id = previous_owners.component_id
 
 ),
 
 identifiers as (
 
     select
-        graph.identifier_type,
-        graph.identifier_value,
-        min(requesting_customers.privacy_request_id) as privacy_request_id,
-        min(requesting_customers.requested_at) as requested_at
-    from requesting_customers
-    inner join {{ ref('identity_graph') }} as graph on requesting_customers.customer_id = graph.customer_id
-    group by graph.identifier_type, graph.identifier_value
+        members.identifier_type,
+        members.identifier_value,
+        members.privacy_request_id,
+        members.requested_at,
+        -- Each identifier keeps the id it had, so every id a forgotten person was known by is suppressed.
+        coalesce(members.previous_customer_id, component_customers.customer_id) as customer_id
+    from members
+    inner join component_customers on members.component_id = component_customers.component_id
+
+),
+
+new_suppressions as (
+
+    select
+        identifier_type,
+        identifier_value,
+        privacy_request_id,
+        requested_at,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }}) as suppressed_at,
+        customer_id
+    from identifiers
+    {%- if is_incremental() %}
+        where not exists (
+            select 1 from {{ this }} as already
+            where already.identifier_type = identifiers.identifier_type and already.identifier_value = identifiers.identifier_value
+        )
+    {%- endif %}
+
+),
+
+-- Suppressions recorded before this table had a customer_id (and before the identity layer applied them) are
+-- still in the previous identity_graph: they get the id they have there, once. Later builds never leave a
+-- suppressed identifier in the graph, so this finds nothing again.
+backfilled as (
+
+    {%- if is_incremental() %}
+        select
+            already.identifier_type,
+            already.identifier_value,
+            already.privacy_request_id,
+            already.requested_at,
+            already.suppressed_at,
+            previous.customer_id
+        from {{ this }} as already
+        inner join previous
+            on already.identifier_type = previous.identifier_type and already.identifier_value = previous.identifier_value
+    {%- else %}
+        select * from new_suppressions
+        where 1 = 0
+    {%- endif %}
+
+),
+
+suppressions as (
+
+    select * from new_suppressions
+    union all
+    select * from backfilled
 
 )
 
@@ -46,11 +198,6 @@ select
     cast(identifier_value as {{ dbt.type_string() }}) as identifier_value,
     cast(privacy_request_id as {{ dbt.type_string() }}) as privacy_request_id,
     cast(requested_at as {{ dbt.type_timestamp() }}) as requested_at,
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }}) as suppressed_at
-from identifiers
-{% if is_incremental() %}
-    where not exists (
-        select 1 from {{ this }} as already
-        where already.identifier_type = identifiers.identifier_type and already.identifier_value = identifiers.identifier_value
-    )
-{% endif %}
+    cast(suppressed_at as {{ dbt.type_timestamp() }}) as suppressed_at,
+    cast(customer_id as {{ dbt.type_string() }}) as customer_id
+from suppressions

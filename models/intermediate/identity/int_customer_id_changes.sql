@@ -1,5 +1,6 @@
 {#- What this run did to customer ids: mint (new, possibly split from an old id), survive (kept while
-    absorbing other ids) and retire (merged into another id, or gone with all its identifiers). -#}
+    absorbing other ids) and retire (merged into another id, or gone with all its identifiers; gone because
+    the customer asked to be forgotten when privacy_request_id is set). -#}
 {%- set previous_graph = cdp.previous_identity_graph() -%}
 {%- set run_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
 
@@ -18,6 +19,17 @@ previous_ids as (
     {%- else %}
     select cast(null as {{ dbt.type_string() }}) as customer_id where 1 = 0
     {%- endif %}
+
+),
+
+forgotten_ids as (
+
+    select
+        customer_id,
+        min(privacy_request_id) as privacy_request_id
+    from {{ ref('privacy_suppressions') }}
+    where customer_id is not null
+    group by customer_id
 
 ),
 
@@ -46,7 +58,8 @@ minted as (
     select distinct
         resolved.customer_id,
         'mint' as change_type,
-        split_from.previous_customer_id as related_customer_id
+        split_from.previous_customer_id as related_customer_id,
+        cast(null as {{ dbt.type_string() }}) as privacy_request_id
     from resolved
     left join destinations as split_from
         on split_from.customer_id = resolved.customer_id and split_from.destination_rank > 1
@@ -59,11 +72,13 @@ retired as (
     select
         previous_ids.customer_id,
         'retire' as change_type,
-        destinations.customer_id as related_customer_id
+        destinations.customer_id as related_customer_id,
+        forgotten_ids.privacy_request_id
     from previous_ids
     left join current_ids on current_ids.customer_id = previous_ids.customer_id
     left join destinations
         on destinations.previous_customer_id = previous_ids.customer_id and destinations.destination_rank = 1
+    left join forgotten_ids on forgotten_ids.customer_id = previous_ids.customer_id
     where current_ids.customer_id is null
 
 ),
@@ -73,7 +88,8 @@ survived as (
     select
         related_customer_id as customer_id,
         'survive' as change_type,
-        customer_id as related_customer_id
+        customer_id as related_customer_id,
+        cast(null as {{ dbt.type_string() }}) as privacy_request_id
     from retired
     where related_customer_id is not null
 
@@ -94,5 +110,6 @@ select
     change_type,
     related_customer_id,
     {{ run_at }} as changed_at,
-    '{{ invocation_id }}' as invocation_id
+    '{{ invocation_id }}' as invocation_id,
+    privacy_request_id
 from changes

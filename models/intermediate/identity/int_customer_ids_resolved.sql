@@ -1,6 +1,8 @@
 {#- Customer ids for the new components, kept stable against the previous identity_graph:
     a component keeps the id most of its identifiers had; when several old ids meet, the oldest survives;
-    when an old id's identifiers split, the part holding most of them keeps it and the rest get new ids. -#}
+    when an old id's identifiers split, the part holding most of them keeps it and the rest get new ids.
+    Identifiers in the suppression list (privacy_suppressions: whole components of forgotten customers) get
+    no customer id, so their old ids retire (int_customer_id_changes). -#}
 {%- set previous_graph = cdp.previous_identity_graph() -%}
 {%- set run_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
 
@@ -18,6 +20,12 @@ components as (
 
 ),
 
+suppressions as (
+
+    select identifier_type, identifier_value, customer_id from {{ ref('privacy_suppressions') }}
+
+),
+
 members as (
 
     -- An identifier never seen with another one is a component of its own.
@@ -27,6 +35,9 @@ members as (
         coalesce(components.component_id, nodes.node_id) as component_id
     from nodes
     left join components on components.node_id = nodes.node_id
+    left join suppressions
+        on suppressions.identifier_type = nodes.identifier_type and suppressions.identifier_value = nodes.identifier_value
+    where suppressions.identifier_value is null
 
 ),
 
@@ -114,6 +125,8 @@ resolved_components as (
             when surviving_customer_id is not null then surviving_customer_id
             -- A derived id already used by another customer (after a split) is never reused.
             when minted_customer_id in (select customer_id from previous) then fallback_customer_id
+            -- Nor is the id of a forgotten customer.
+            when minted_customer_id in (select customer_id from suppressions where customer_id is not null) then fallback_customer_id
             else minted_customer_id
         end as customer_id,
         coalesce(minted_at, {{ run_at }}) as customer_id_minted_at,

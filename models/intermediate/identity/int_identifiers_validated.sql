@@ -1,5 +1,9 @@
-{#- Identifier values normalized per type, each with the reason it is excluded (null when it is usable). -#}
+{#- Identifier values normalized per type, each with the reason it is excluded (null when it is usable).
+    A value in the suppression list of earlier builds (privacy_suppressions) is excluded as
+    'suppressed (privacy request <id>)', and every identifier of a record carrying one is left out of
+    resolution too (suppressing_request_id): the record belongs to a forgotten customer and links nobody. -#}
 {%- set identity = cdp.identity_config() -%}
+{%- set suppressions = cdp.previous_privacy_suppressions() -%}
 
 with
 
@@ -50,6 +54,59 @@ validated as (
         end as exclusion_reason
     from normalized
 
+),
+
+suppressions as (
+
+    {%- if suppressions %}
+    select identifier_type, identifier_value, privacy_request_id from {{ suppressions }}
+    {%- else %}
+    select
+        cast(null as {{ dbt.type_string() }}) as identifier_type,
+        cast(null as {{ dbt.type_string() }}) as identifier_value,
+        cast(null as {{ dbt.type_string() }}) as privacy_request_id
+    where 1 = 0
+    {%- endif %}
+
+),
+
+suppressed_records as (
+
+    select
+        validated.source_table,
+        validated.record_id,
+        min(suppressions.privacy_request_id) as suppressing_request_id
+    from validated
+    inner join suppressions
+        on suppressions.identifier_type = validated.identifier_type and suppressions.identifier_value = validated.identifier_value
+    where validated.exclusion_reason is null
+    group by validated.source_table, validated.record_id
+
+),
+
+final as (
+
+    select
+        validated.source_table,
+        validated.record_id,
+        validated.identifier_type,
+        validated.identifier_value_raw,
+        validated.observed_at,
+        validated.identifier_value,
+        coalesce(
+            validated.exclusion_reason,
+            case
+                when suppressions.privacy_request_id is not null
+                    then {{ dbt.concat(["'suppressed (privacy request '", 'suppressions.privacy_request_id', "')'"]) }}
+            end
+        ) as exclusion_reason,
+        suppressed_records.suppressing_request_id
+    from validated
+    left join suppressions
+        on suppressions.identifier_type = validated.identifier_type and suppressions.identifier_value = validated.identifier_value
+    left join suppressed_records
+        on suppressed_records.source_table = validated.source_table and suppressed_records.record_id = validated.record_id
+
 )
 
-select * from validated
+select * from final

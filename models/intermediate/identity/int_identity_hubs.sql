@@ -9,7 +9,7 @@ usable as (
 
     select distinct source_table, record_id, identifier_type, identifier_value
     from {{ ref('int_identifiers_validated') }}
-    where exclusion_reason is null
+    where exclusion_reason is null and suppressing_request_id is null
 
 ),
 

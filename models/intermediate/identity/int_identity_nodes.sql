@@ -9,7 +9,7 @@ usable as (
     from {{ ref('int_identifiers_validated') }} as validated
     left join {{ ref('int_identity_hubs') }} as hubs
         on hubs.identifier_type = validated.identifier_type and hubs.identifier_value = validated.identifier_value
-    where validated.exclusion_reason is null and hubs.identifier_value is null
+    where validated.exclusion_reason is null and validated.suppressing_request_id is null and hubs.identifier_value is null
 
 ),
 

@@ -8,6 +8,8 @@ usable as (
     from {{ ref('int_identifiers_validated') }} as validated
     inner join {{ ref('int_identity_nodes') }} as nodes
         on nodes.identifier_type = validated.identifier_type and nodes.identifier_value = validated.identifier_value
+    -- A record carrying a suppressed identifier links nobody.
+    where validated.suppressing_request_id is null
 
 ),
 
