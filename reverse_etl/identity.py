@@ -68,19 +68,26 @@ class IdentityLookup:
             + type_filter,
             params,
         )
-        hubs = {
-            (row[0], row[1])
-            for row in self._query(
-                "select identifier_type, identifier_value from identity.identity_excluded_identifiers where exclusion_reason = 'hub'"
+        # Reasons decided after validation (hubs, and deletion requests applied in this build) are only in
+        # identity_excluded_identifiers.
+        values = sorted({row[1] for row in rows if row[1] is not None})
+        excluded = {
+            (row[0], row[1]): row[2]
+            for row in (
+                self._query(
+                    "select identifier_type, identifier_value, exclusion_reason from identity.identity_excluded_identifiers "
+                    f"where identifier_value in ({', '.join('?' for _ in values)})",
+                    tuple(values),
+                )
+                if values
+                else []
             )
         }
         found = []
         for row_type, row_value, reason in rows:
             if row_value is None:
                 continue
-            found.append(
-                (Identifier(row_type, row_value), "hub" if (row_type, row_value) in hubs else reason)
-            )
+            found.append((Identifier(row_type, row_value), reason or excluded.get((row_type, row_value))))
         return sorted(set(found), key=lambda item: str(item[0]))
 
     def customer_of(self, identifier: Identifier) -> str | None:

@@ -112,6 +112,10 @@ def test_a_forgotten_customer_leaves_the_identity_graph_and_stays_out(
     }
     for identifier in forgotten:
         assert reasons.get(identifier) == f"suppressed (privacy request {REQUEST})", identifier
+    # Already in the build that applied the request, explain gives the reason.
+    assert f"email:{email} is excluded from the graph: suppressed (privacy request {REQUEST})" in explain(
+        warehouse, monkeypatch, f"email:{email}"
+    )
 
     def held_by_marts() -> list[str]:
         held = []

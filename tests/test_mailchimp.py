@@ -116,7 +116,10 @@ def test_more_than_ten_simultaneous_connections_get_429_and_are_retried() -> Non
         with ThreadPoolExecutor(max_workers=16) as pool:
             outcomes = list(pool.map(target.write_batch, batches))
     assert sum(len(outcome.confirmed) for outcome in outcomes) == 20
-    assert client.stats["throttled"] > 0 and service.most_concurrent <= 10, (client.stats, service.most_concurrent)
+    assert client.stats["throttled"] > 0 and service.most_concurrent <= 10, (
+        client.stats,
+        service.most_concurrent,
+    )
 
 
 def test_the_api_key_names_the_data_center() -> None:
