@@ -206,3 +206,23 @@ def people_of(
             continue
         sendable.append((record, person))
     return sendable, rejected
+
+
+def hashed_contacts(
+    fields: Any,
+    email: Callable[[str], str],
+    phone: Callable[[str, str | None], str],
+    default_region: str | None,
+    most: int,
+    vendor: str,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A row's emails and phones, each normalized and hashed by the vendor's functions, duplicates dropped. The
+    row's `country` (else `default_region`) reads national phone numbers. Raises InvalidIdentifier when a value
+    cannot be normalized or the row has neither."""
+    emails = [email(value) for value in identifier_values(fields.get("emails"), "emails", most)]
+    country = fields.get("country")
+    region = country.strip().upper() if isinstance(country, str) and country.strip() else default_region
+    phones = [phone(value, region) for value in identifier_values(fields.get("phones"), "phones", most)]
+    if not emails and not phones:
+        raise InvalidIdentifier(f"no email and no phone: {vendor} matches people on at least one of them")
+    return tuple(dict.fromkeys(emails)), tuple(dict.fromkeys(phones))

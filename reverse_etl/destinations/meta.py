@@ -125,24 +125,20 @@ class Person:
 
 def person_from_fields(fields: Mapping[str, Any], default_region: str | None) -> Person:
     """Normalize and hash one row's identifiers; raises InvalidIdentifier naming the bad value."""
-    emails = [
-        ids.sha256_hex(ids.meta_email(value))
-        for value in ids.identifier_values(fields.get("emails"), "emails", MAX_VALUES_PER_KEY)
-    ]
-    country = fields.get("country")
-    region = country.strip().upper() if isinstance(country, str) and country.strip() else default_region
-    phones = [
-        ids.sha256_hex(ids.meta_phone(value, region))
-        for value in ids.identifier_values(fields.get("phones"), "phones", MAX_VALUES_PER_KEY)
-    ]
-    if not emails and not phones:
-        raise ids.InvalidIdentifier("no email and no phone: Meta matches people on at least one of them")
+    emails, phones = ids.hashed_contacts(
+        fields,
+        lambda value: ids.sha256_hex(ids.meta_email(value)),
+        lambda value, region: ids.sha256_hex(ids.meta_phone(value, region)),
+        default_region,
+        MAX_VALUES_PER_KEY,
+        "Meta",
+    )
     extra = []
     for name, (key, normalize) in SINGLE_KEYS.items():
         value = fields.get(name)
         if value is not None and str(value).strip():
             extra.append((key, ids.sha256_hex(normalize(str(value)))))
-    return Person(tuple(dict.fromkeys(emails)), tuple(dict.fromkeys(phones)), tuple(extra))
+    return Person(emails, phones, tuple(extra))
 
 
 class MetaCustomAudienceDestination(Destination):

@@ -101,21 +101,15 @@ class Person:
 
 
 def person_from_fields(fields: Mapping[str, Any], default_region: str | None) -> Person:
-    emails = [
-        ids.sha256_base64(ids.ttd_email(value))
-        for value in ids.identifier_values(fields.get("emails"), "emails", MAX_VALUES_PER_KEY)
-    ]
-    country = fields.get("country")
-    region = country.strip().upper() if isinstance(country, str) and country.strip() else default_region
-    phones = [
-        ids.sha256_base64(ids.ttd_phone(value, region))
-        for value in ids.identifier_values(fields.get("phones"), "phones", MAX_VALUES_PER_KEY)
-    ]
-    if not emails and not phones:
-        raise ids.InvalidIdentifier(
-            "no email and no phone: The Trade Desk matches people on at least one of them"
-        )
-    return Person(tuple(dict.fromkeys(emails)), tuple(dict.fromkeys(phones)))
+    emails, phones = ids.hashed_contacts(
+        fields,
+        lambda value: ids.sha256_base64(ids.ttd_email(value)),
+        lambda value, region: ids.sha256_base64(ids.ttd_phone(value, region)),
+        default_region,
+        MAX_VALUES_PER_KEY,
+        "The Trade Desk",
+    )
+    return Person(emails, phones)
 
 
 class TradeDeskDestination(Destination):
