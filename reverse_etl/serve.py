@@ -28,7 +28,7 @@ AFTER_DBT = "after_dbt"
 
 
 def validate_schedule(sync: SyncConfig) -> None:
-    if sync.schedule in (None, AFTER_DBT):
+    if sync.schedule is None or sync.schedule == AFTER_DBT:
         return
     if not croniter.is_valid(sync.schedule):
         raise ConfigError(
