@@ -28,7 +28,7 @@ from reverse_etl.sandbox.webhook import WebhookFake
 from reverse_etl.sync import state
 from reverse_etl.sync.config import Relation, SyncConfig
 from reverse_etl.sync.runner import run_sync
-from reverse_etl.warehouse import Warehouse
+from reverse_etl.warehouse import DUCKDB_DIFF_MEMORY_LIMIT, Warehouse
 
 PORT = BASE_PORT + 200 + sorted(FAKES).index("webhook")
 
@@ -108,7 +108,7 @@ def main() -> None:
             state.ensure_state(warehouse)
             fields = state.mapping(sync, ["person_key", "email", "score", "segment"])
             started, cpu_started = time.perf_counter(), cpu_seconds()
-            with warehouse.memory_capped():
+            with warehouse.memory_capped(DUCKDB_DIFF_MEMORY_LIMIT):
                 first = state.compute_diff(warehouse, sync, fields)
             first_diff, first_cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
 
@@ -119,7 +119,7 @@ def main() -> None:
             warehouse.execute("update activation.people set score = score + 1 where score % 100 = 0")
             warehouse.commit()
             started, cpu_started = time.perf_counter(), cpu_seconds()
-            with warehouse.memory_capped():
+            with warehouse.memory_capped(DUCKDB_DIFF_MEMORY_LIMIT):
                 second = state.compute_diff(warehouse, sync, fields)
             second_diff, second_cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
             warehouse.close()

@@ -12,7 +12,9 @@ from typing import Any
 from reverse_etl.errors import ConfigError, WarehouseError
 from reverse_etl.project import Target, connect
 
-# The DuckDB memory cap of the sync service's connection (CDP_DUCKDB_MEMORY_LIMIT overrides it).
+# The DuckDB memory caps of a sync run (CDP_DUCKDB_MEMORY_LIMIT overrides both): the diff, one large join, gets
+# room enough not to spill; sending, when Python holds rows and requests besides, gets less.
+DUCKDB_DIFF_MEMORY_LIMIT = "144MB"
 DUCKDB_MEMORY_LIMIT = "128MB"
 SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -43,7 +45,7 @@ class Warehouse:
         return self._connection
 
     @contextmanager
-    def memory_capped(self) -> Iterator[None]:
+    def memory_capped(self, limit: str = DUCKDB_MEMORY_LIMIT) -> Iterator[None]:
         """DuckDB: cap the buffer pool (by default 80% of the machine's memory, and it counts in this process's
         resident memory) while the block runs; past the cap DuckDB spills to a folder beside the database file.
         The setting is the database's, not the connection's, so it is reset to DuckDB's default afterwards
@@ -51,7 +53,18 @@ class Warehouse:
         if self.kind != "duckdb":
             yield
             return
-        limit = os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT)
+        self.cap_memory(limit)
+        try:
+            yield
+        finally:
+            if self._connection is not None:
+                self._connection.execute("reset memory_limit")
+
+    def cap_memory(self, limit: str) -> None:
+        """DuckDB: set the buffer pool's cap now (inside memory_capped, which resets it); PostgreSQL: nothing."""
+        if self.kind != "duckdb":
+            return
+        limit = os.environ.get("CDP_DUCKDB_MEMORY_LIMIT", limit)
         try:
             self.connection.execute("set memory_limit = ?", [limit])
         except Exception as error:
@@ -59,11 +72,6 @@ class Warehouse:
                 f"CDP_DUCKDB_MEMORY_LIMIT: {limit!r} is not a memory size (e.g. 512MB or 2GB): "
                 f"{str(error).strip().splitlines()[0]}"
             ) from error
-        try:
-            yield
-        finally:
-            if self._connection is not None:
-                self._connection.execute("reset memory_limit")
 
     def close(self) -> None:
         if self._connection is not None:
@@ -75,6 +83,16 @@ class Warehouse:
         cursor is a separate connection with a transaction of its own."""
         return self.connection if self.kind == "duckdb" else self.connection.cursor()
 
+    def _failure(self, error: Exception) -> WarehouseError:
+        """One line naming the warehouse and what it said; a DuckDB memory cap that was too small says so."""
+        message = f"{self.target.describe()}: {str(error).strip().splitlines()[0]}"
+        if self.kind == "duckdb" and "Out of Memory" in message:
+            message += (
+                "; a sync caps DuckDB's memory (128MB while sending, 144MB for the diff by default): "
+                "raise CDP_DUCKDB_MEMORY_LIMIT (e.g. 512MB) for a model this large"
+            )
+        return WarehouseError(message)
+
     def sql(self, text: str) -> str:
         """Write statements with `?` for parameters; this turns them into the driver's marker."""
         return text.replace("?", self.marker) if self.kind == "postgres" else text
@@ -85,7 +103,7 @@ class Warehouse:
             cursor.execute(self.sql(statement), tuple(params))
         except Exception as error:
             self._rollback_quietly()
-            raise WarehouseError(f"{self.target.describe()}: {str(error).strip().splitlines()[0]}") from error
+            raise self._failure(error) from error
 
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -95,7 +113,7 @@ class Warehouse:
             cursor.executemany(self.sql(statement), [tuple(row) for row in rows])
         except Exception as error:
             self._rollback_quietly()
-            raise WarehouseError(f"{self.target.describe()}: {str(error).strip().splitlines()[0]}") from error
+            raise self._failure(error) from error
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cursor = self._cursor()
@@ -104,7 +122,7 @@ class Warehouse:
             return [tuple(row) for row in cursor.fetchall()]
         except Exception as error:
             self._rollback_quietly()
-            raise WarehouseError(f"{self.target.describe()}: {str(error).strip().splitlines()[0]}") from error
+            raise self._failure(error) from error
 
     def rows_subquery(self, columns: Sequence[str]) -> str:
         """A subquery yielding rows from one bound text array per column (bulk writes without per-row calls)."""
@@ -125,7 +143,7 @@ class Warehouse:
             return names
         except Exception as error:
             self._rollback_quietly()
-            raise WarehouseError(f"{self.target.describe()}: {str(error).strip().splitlines()[0]}") from error
+            raise self._failure(error) from error
 
     def columns(self, schema: str, table: str) -> list[str]:
         rows = self.query(

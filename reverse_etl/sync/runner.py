@@ -21,7 +21,7 @@ from reverse_etl.sync import state
 from reverse_etl.sync.config import SyncConfig, expand_env, secret_lookup
 from reverse_etl.sync.forget import ForgetSummary, forget_suppressed
 from reverse_etl.sync.lock import sync_lock
-from reverse_etl.warehouse import Warehouse, quote
+from reverse_etl.warehouse import DUCKDB_DIFF_MEMORY_LIMIT, DUCKDB_MEMORY_LIMIT, Warehouse, quote
 
 # What each mode does with each kind of change (None: nothing is sent; a removed row is forgotten).
 OPERATIONS: dict[Mode, dict[str, Operation | None]] = {
@@ -226,6 +226,8 @@ def _outbox_pages(
         params,
     )
     warehouse.commit()
+    # The diff and the outbox, two large set operations, had more memory; sending holds Python rows besides.
+    warehouse.cap_memory(DUCKDB_MEMORY_LIMIT)
     total = int(warehouse.query(f"select count(*) from {outbox}")[0][0])
     for start in range(0, total, page_size):
         yield [
@@ -454,7 +456,7 @@ def run_sync(
     batch_size = min(
         destination.capabilities.max_batch_size, getattr(destination, "batch_size", lambda: 10**9)()
     )
-    with sync_lock(warehouse, sync.name), warehouse.memory_capped():
+    with sync_lock(warehouse, sync.name), warehouse.memory_capped(DUCKDB_DIFF_MEMORY_LIMIT):
         run_id = uuid.uuid4().hex
         # Forget requests go first and whatever the mode: see reverse_etl.sync.forget.
         forgotten = (
