@@ -55,6 +55,10 @@ class DestinationError(CdpError):
         self.status = status
         self.body = body
 
+    def http_summary(self) -> str:
+        """One line for a rejected row: the HTTP status and the start of the vendor's answer."""
+        return f"HTTP {self.status}: {(self.body or str(self))[:300]}"
+
 
 class RetryableDestinationError(DestinationError):
     """Rate limits, 5xx and connection problems: retried with backoff."""

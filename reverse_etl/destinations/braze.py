@@ -147,9 +147,7 @@ class BrazeDestination(Destination):
             # Setting attributes by external_id is idempotent: a resent request sets the same values again.
             response = self.http.send(self._track_request(sendable), idempotent=True)
         except FatalDestinationError as error:
-            outcome.results += BatchResult.all_failed(
-                sendable, f"HTTP {error.status}: {(error.body or '')[:300]}"
-            ).results
+            outcome.results += BatchResult.all_failed(sendable, error.http_summary()).results
             return outcome
         body = response.json()
         # During maintenance Braze answers 202 {"message": "queued"}: received, and processed later.
@@ -181,5 +179,5 @@ class BrazeDestination(Destination):
             # Deleting by external_id twice deletes nothing more: safe to resend.
             self.http.send(self._delete_request(records), idempotent=True)
         except FatalDestinationError as error:
-            return BatchResult.all_failed(records, f"HTTP {error.status}: {(error.body or '')[:300]}")
+            return BatchResult.all_failed(records, error.http_summary())
         return BatchResult.all_ok(records)

@@ -196,9 +196,7 @@ def google_error(error: DestinationError) -> tuple[str, bool]:
     try:
         body = json.loads(error.body or "")["error"]
     except (ValueError, KeyError, TypeError):
-        return f"HTTP {error.status}: {(error.body or str(error))[:300]}", isinstance(
-            error, RetryableDestinationError
-        )
+        return error.http_summary(), isinstance(error, RetryableDestinationError)
     codes = []
     for detail in body.get("details") or []:
         for failure in detail.get("errors") or []:

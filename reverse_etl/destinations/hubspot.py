@@ -131,9 +131,7 @@ class HubSpotDestination(Destination):
             # Upsert by a unique property is idempotent: a resent batch updates the same records.
             response = self.http.send(self._upsert_request(sendable), idempotent=True)
         except FatalDestinationError as error:
-            outcome.results += BatchResult.all_failed(
-                sendable, f"HTTP {error.status}: {(error.body or '')[:300]}"
-            ).results
+            outcome.results += BatchResult.all_failed(sendable, error.http_summary()).results
             return outcome
         body = response.json()
         by_identifier = {property_value(r.fields[self.config.id_property]).lower(): r for r in sendable}
@@ -174,9 +172,7 @@ class HubSpotDestination(Destination):
         try:
             self.http.send(self._archive_request(known), idempotent=True)
         except FatalDestinationError as error:
-            outcome.results += BatchResult.all_failed(
-                known, f"HTTP {error.status}: {(error.body or '')[:300]}"
-            ).results
+            outcome.results += BatchResult.all_failed(known, error.http_summary()).results
             return outcome
         outcome.results += BatchResult.all_ok(known).results
         return outcome

@@ -305,7 +305,7 @@ class KlaviyoDestination(Destination):
             first = (json.loads(error.body or "") or {}).get("errors", [])[0]
             return f"HTTP {error.status} {first.get('code')}: {first.get('detail') or first.get('title')}"
         except (ValueError, IndexError, AttributeError, TypeError):
-            return f"HTTP {error.status}: {(error.body or str(error))[:300]}"
+            return error.http_summary()
 
     def _get(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.http.send(

@@ -126,7 +126,7 @@ class MailchimpDestination(Destination):
             # Batch subscribe with update_existing is idempotent per email address.
             response = self.http.send(self._subscribe_request(records), idempotent=True)
         except FatalDestinationError as error:
-            return BatchResult.all_failed(records, f"HTTP {error.status}: {(error.body or '')[:300]}")
+            return BatchResult.all_failed(records, error.http_summary())
         body = response.json()
         by_email = {str(r.fields.get("email_address", "")).strip().lower(): r for r in records}
         outcome = BatchResult()
@@ -168,7 +168,5 @@ class MailchimpDestination(Destination):
         except FatalDestinationError as error:
             if error.status == 404:
                 return RecordResult(record.key, ok=True)
-            return RecordResult(
-                record.key, ok=False, error=f"HTTP {error.status}: {(error.body or '')[:300]}"
-            )
+            return RecordResult(record.key, ok=False, error=error.http_summary())
         return RecordResult(record.key, ok=True)

@@ -293,7 +293,7 @@ class MetaCustomAudienceDestination(Destination):
                 if self._session is not None and not remove:
                     # Not applied as far as we know: the next request reuses this batch_seq.
                     self._session["batch_seq"] -= 1
-                detail = f"HTTP {error.status}: {(error.body or str(error))[:300]}"
+                detail = error.http_summary()
                 outcome.results += BatchResult.all_failed(
                     [record for record, _ in chunk],
                     detail,

@@ -183,7 +183,7 @@ class SalesforceDestination(Destination):
                     status=error.status,
                     body=error.body,
                 ) from error
-            return BatchResult.all_failed(records, f"HTTP {error.status}: {(error.body or '')[:300]}")
+            return BatchResult.all_failed(records, error.http_summary())
         body = response.json()
         if not isinstance(body, list):
             return BatchResult.all_failed(

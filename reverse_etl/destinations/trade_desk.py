@@ -211,7 +211,7 @@ class TradeDeskDestination(Destination):
                     raise FatalDestinationError(f"drop answer without a Url: {str(answer)[:200]}", status=200)
                 self.http.send(self._upload_request(url, lines), idempotent=True)
             except DestinationError as error:
-                detail = f"HTTP {error.status}: {(error.body or str(error))[:300]}"
+                detail = error.http_summary()
                 retryable = not isinstance(error, FatalDestinationError)
                 for key in keys:
                     failed.setdefault(key, (detail, retryable))
