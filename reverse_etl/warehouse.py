@@ -135,7 +135,11 @@ class Warehouse:
         cursor = self._cursor()
         try:
             cursor.execute(self.sql(statement), tuple(params))
-            return [tuple(row) for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+            # Both drivers answer a list of tuples: copied only if one ever does not.
+            if isinstance(rows, list) and (not rows or isinstance(rows[0], tuple)):
+                return rows
+            return [tuple(row) for row in rows]
         except Exception as error:
             self._rollback_quietly()
             raise self._failure(error) from error

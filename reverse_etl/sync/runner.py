@@ -9,7 +9,7 @@ import datetime as dt
 import gc
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -325,15 +325,19 @@ def _plain(value: Any) -> Any:
 PLAIN_TYPES = (str, int, float, bool)
 
 
-# The keys a statement updates lie between the least and the greatest key of its rows: said as constants, DuckDB
-# skips the snapshot's row groups outside that range (rows are appended in key order, so a window's keys are
-# mostly a few row groups) instead of scanning every row of the sync's snapshot for each window.
+# The keys a statement updates lie between the least and the greatest key of its outbox rows: said as constants,
+# DuckDB skips the snapshot's row groups outside that range (rows are appended in key order, so a window's keys
+# are mostly in a few row groups) instead of scanning every row of the sync's snapshot for each window.
 KEY_RANGE = "snapshots.record_key >= ? and snapshots.record_key <= ?"
 
 
-def _key_range(keys: Iterable[str]) -> list[str]:
-    ordered = sorted(keys)
-    return [ordered[0], ordered[-1]]
+def _key_range(warehouse: Warehouse, sync: SyncConfig, first: int, last: int) -> list[Any]:
+    """The least and the greatest key of the outbox rows first + 1 .. last (compared as DuckDB compares them)."""
+    low, high = warehouse.query(
+        f"select min(record_key), max(record_key) from {state.outbox_table(sync)} where position > ? and position <= ?",
+        (first, last),
+    )[0]
+    return [low, high]
 
 
 def _journal_intent(warehouse: Warehouse, sync: SyncConfig, window: list[Batch]) -> None:
@@ -348,7 +352,7 @@ def _journal_intent(warehouse: Warehouse, sync: SyncConfig, window: list[Batch])
         if window[0].pending is None:
             outbox = state.outbox_table(sync)
             positions = [window[0].start, window[-1].end]
-            keys = _key_range(record.key for batch in window for record in batch.records)
+            keys = _key_range(warehouse, sync, *positions)
             warehouse.execute(
                 f"insert into {snapshots} (sync_name, updated_at, record_key, attempted_hash, status, attempts, "
                 "destination_id, confirmed_hash, last_error) select ?, ?, o.record_key, o.row_hash, 'pending', "
@@ -575,7 +579,7 @@ def _commit_outbox(
     removing = [kind for kind, operation in operations.items() if operation in REMOVING]
     keeping = [kind for kind, operation in operations.items() if operation and operation not in REMOVING]
     now = _now()
-    keys = _key_range(record.key for batch, _ in settled for record in batch.records)
+    keys = _key_range(warehouse, sync, first, last)
 
     def confirmed_rows(kinds: list[str], joined: str = "") -> str:
         """The outbox rows (`o`) of these kinds in the settled range that were confirmed; parameters: those of
@@ -638,7 +642,7 @@ def _commit_outbox(
                     [outcome.error for _, _, outcome in outcomes.rejected],
                     [outcome.destination_id or None for _, _, outcome in outcomes.rejected],
                     sync.name,
-                    *_key_range(record.key for _, record, _ in outcomes.rejected),
+                    *keys,
                 ],
             )
             _record_rejects(
