@@ -208,40 +208,54 @@ def _batches(
     else:
         statement = f"{selected_rows} order by change.change_type, change.record_key"
         pages = warehouse.stream(statement, kinds, batch_size=page_size)
+    # A row is key, change type, destination id, [PostgreSQL: the rest of the change columns], then the values.
+    first = 3 if outbox else len(CHANGE_COLUMNS)
     # Which columns need converting for JSON is learnt from each column's first non-null value (a column's
-    # values share one type), so the common row costs one dict(zip(...)).
+    # values share one type), so the common row costs one dict(zip(...)). A page is turned into records in
+    # one comprehension, then cut into batches.
     unknown = set(range(len(names)))
     converted: list[int] = []
     records: list[Record] = []
     pending: list[Pending] = []
     start = 0
     for rows in pages:
-        for row in rows:
-            if outbox:
-                key, kind, destination_id, *values = row
-            else:
-                key, kind, destination_id, row_hash, confirmed_hash, attempts, previous, *values = row
-                pending.append(Pending(row_hash, confirmed_hash, int(attempts or 0), previous != "new"))
-            if kind == "removed":
-                record_fields: dict[str, Any] = {}
-            else:
-                if unknown:
-                    for index in [i for i in unknown if values[i] is not None]:
-                        unknown.discard(index)
-                        if values[index].__class__ not in PLAIN_TYPES:
-                            converted.append(index)
-                record_fields = dict(zip(names, values, strict=True))
-                for index in converted:
-                    record_fields[names[index]] = _plain(values[index])
-            records.append(
-                Record(key, record_fields, operations[kind], destination_id)  # type: ignore[arg-type]  # only kinds with an operation are selected
+        for index in sorted(unknown):
+            value = next((row[first + index] for row in rows if row[first + index] is not None), None)
+            if value is not None:
+                unknown.discard(index)
+                if value.__class__ not in PLAIN_TYPES:
+                    converted.append(index)
+        records += [
+            Record(
+                row[0],
+                {}
+                if row[1] == "removed"
+                else _fields(names, row[first:], converted)
+                if converted
+                else dict(zip(names, row[first:], strict=True)),
+                operations[row[1]],  # type: ignore[arg-type]  # only kinds with an operation are selected
+                row[2],
             )
-            if len(records) == batch_size:
-                yield Batch(records, start, None if outbox else pending)
-                start += len(records)
-                records, pending = [], []
+            for row in rows
+        ]
+        if not outbox:
+            pending += [Pending(row[3], row[4], int(row[5] or 0), row[6] != "new") for row in rows]
+        taken = 0
+        while len(records) - taken >= batch_size:
+            end = taken + batch_size
+            yield Batch(records[taken:end], start, None if outbox else pending[taken:end])
+            start, taken = start + batch_size, end
+        records, pending = records[taken:], pending[taken:]
     if records:
         yield Batch(records, start, None if outbox else pending)
+
+
+def _fields(names: list[str], values: Sequence[Any], converted: list[int]) -> dict[str, Any]:
+    """A row's fields when some columns need converting for JSON (timestamps, decimals)."""
+    fields = dict(zip(names, values, strict=True))
+    for index in converted:
+        fields[names[index]] = _plain(values[index])
+    return fields
 
 
 def _outbox_pages(
@@ -417,6 +431,25 @@ class _Outcomes:
     def _add(self, batch: Batch, result: BatchResult) -> None:
         records = batch.records
         count = len(records)
+        operations = {record.operation for record in records}
+        self.removing = self.removing or bool(operations & REMOVING)
+        self.keeping = self.keeping or bool(operations - REMOVING)
+        results = result.results
+        if (
+            len(results) == count
+            and all(outcome.ok for outcome in results)
+            and [outcome.key for outcome in results] == [record.key for record in records]
+        ):
+            # The common case, in comprehensions: every record confirmed, answered in the order sent.
+            self.confirmed += count
+            given = [outcome.destination_id or None for outcome in results]
+            known = [record.destination_id for record in records]
+            if given == known:
+                self.new_ids += [None] * count
+            else:
+                self.new_ids += [new if new != old else None for new, old in zip(given, known, strict=True)]
+                self.any_new_id = True
+            return
         ids: list[str | None] = [None] * count
         answered = bytearray(count)
         index: dict[str, int] | None = None
@@ -442,9 +475,6 @@ class _Outcomes:
                 self.unsettled.append(batch.start + at + 1)
         if answered.count(0):
             self.unsettled += [batch.start + n + 1 for n, done in enumerate(answered) if not done]
-        operations = {record.operation for record in records}
-        self.removing = self.removing or bool(operations & REMOVING)
-        self.keeping = self.keeping or bool(operations - REMOVING)
         self.new_ids += ids
 
 
