@@ -60,13 +60,13 @@ class WebhookDestination(Destination):
 
     def _requests(self, records: Sequence[Record]) -> list[tuple[HttpRequest, list[Record]]]:
         by_operation: dict[str, list[Record]] = {}
-        for record in records:
-            operation = (
-                "delete"
-                if record.operation in (Operation.DELETE, Operation.REMOVE)
-                else record.operation.value
-            )
-            by_operation.setdefault(operation, []).append(record)
+        operations = {record.operation for record in records}
+        if len(operations) == 1:
+            # The engine's batches mostly hold one kind of change: one request, no grouping record by record.
+            by_operation[_wire_operation(operations.pop())] = list(records)
+        else:
+            for record in records:
+                by_operation.setdefault(_wire_operation(record.operation), []).append(record)
         return [
             (
                 HttpRequest(
@@ -78,7 +78,15 @@ class WebhookDestination(Destination):
                     },
                     json={
                         "operation": operation,
-                        "records": [{"key": r.key, "fields": dict(r.fields)} for r in group],
+                        # Fields as they are when already a dict (the engine's are): a copy per record is
+                        # measurable at a million records a run.
+                        "records": [
+                            {
+                                "key": r.key,
+                                "fields": r.fields if r.fields.__class__ is dict else dict(r.fields),
+                            }
+                            for r in group
+                        ],
                     },
                 ),
                 group,
@@ -100,14 +108,20 @@ class WebhookDestination(Destination):
                 outcome.results += BatchResult.all_failed(group, f"HTTP {error.status}: {error.body}").results
                 continue
             answers = {answer.get("key"): answer for answer in response.json().get("results", [])}
-            for record in group:
-                answer = answers.get(record.key)
-                if answer is None:
-                    outcome.results.append(
-                        RecordResult(record.key, ok=False, error="no result for this record", retryable=True)
-                    )
-                elif answer.get("status") == "ok":
-                    outcome.results.append(RecordResult(record.key, ok=True, destination_id=answer.get("id")))
-                else:
-                    outcome.results.append(RecordResult(record.key, ok=False, error=str(answer.get("error"))))
+            outcome.results += [
+                RecordResult(record.key, True, answer.get("id"))
+                if (answer := answers.get(record.key)) is not None and answer.get("status") == "ok"
+                else _not_ok(record.key, answer)
+                for record in group
+            ]
         return outcome
+
+
+def _wire_operation(operation: Operation) -> str:
+    return "delete" if operation in (Operation.DELETE, Operation.REMOVE) else operation.value
+
+
+def _not_ok(key: str, answer: dict[str, Any] | None) -> RecordResult:
+    if answer is None:
+        return RecordResult(key, ok=False, error="no result for this record", retryable=True)
+    return RecordResult(key, ok=False, error=str(answer.get("error")))
