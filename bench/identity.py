@@ -150,8 +150,10 @@ RAW_TABLES = [
 def timed_build(warehouse: Warehouse, *extra: str) -> tuple[float, str, float, int, int]:
     """Wall seconds of the build, and the components step's mode, seconds, links and solved links."""
     started = time.perf_counter()
-    warehouse.dbt("build", "--quiet", "--select", *BUILD_SELECTION, *extra)
+    outcome = warehouse.dbt("build", "--quiet", "--select", *BUILD_SELECTION, *extra)
     wall = time.perf_counter() - started
+    slowest = sorted(outcome.results, key=lambda result: -result.execution_time)[:8]
+    print("  slowest: " + ", ".join(f"{r.node.name} {r.execution_time:.2f}" for r in slowest), flush=True)
     mode, seconds, edges, solved = warehouse.query(
         "select mode, seconds, edges, solved_edges from intermediate.identity_component_runs"
         " order by run_started_at desc limit 1"
