@@ -29,6 +29,10 @@
     {%- for name, rules in identity.identifier_types.items() -%}
         {%- if rules.max_per_customer is not none -%}{%- do limits.update({name: rules.max_per_customer}) -%}{%- endif -%}
     {%- endfor -%}
+    {#- The types with a limit, as an SQL list ('' when none). -#}
+    {%- set limited_types = [] -%}
+    {%- for name in limits -%}{%- do limited_types.append("'" ~ name ~ "'") -%}{%- endfor -%}
+    {%- set limited = limited_types | join(', ') if limited_types else "''" -%}
     {%- set levels = identity.identifier_types.values() | map(attribute='priority') | unique | sort | list -%}
     {%- set priorities = {} -%}
     {%- for name, rules in identity.identifier_types.items() -%}{%- do priorities.update({name: rules.priority}) -%}{%- endfor -%}
@@ -114,7 +118,7 @@
             "select distinct super.super as unit, coalesce(small.label, super.super) as label from " ~ supers ~ " as super left join "
             ~ small_labels ~ " as small on small.node = super.super") ~ cdp.cc_analyze_sql(units) ~ "; " ~ cdp.cc_create_table(violating,
             cdp.identity_limit_violations_counted("(select label, identifier_type, count(*) as identifiers from ("
-            ~ placed ~ ") as placed group by label, identifier_type)", limits)) ~ cdp.cc_analyze_sql(violating)
+            ~ placed ~ ") as placed where identifier_type in (" ~ limited ~ ") group by label, identifier_type)", limits)) ~ cdp.cc_analyze_sql(violating)
             ~ "; " ~ cdp.cc_create_table(clusters, "select node, label from (" ~ placed ~ ") as placed where label in (select label from "
             ~ violating ~ ")") ~ cdp.cc_analyze_sql(clusters) ~ "; " ~ cdp.cc_create_table(node_types,
             "select cluster.node, coalesce(previous.identifier_type, loose.identifier_type) as identifier_type from " ~ clusters ~ " as cluster left join "
