@@ -382,7 +382,7 @@ def test_a_link_replaced_inside_a_customer_is_noticed_by_an_incremental_build(
 ) -> None:
     """A bridge deleted while another link appears inside one of the bridged customers leaves the merged
     customer with the same identifiers and the same number of links: the incremental build must still notice
-    the change (the links' fingerprint) and split it, as a full rebuild does."""
+    the change (a link lost: the cluster is solved again) and split it, as a full rebuild does."""
     warehouse = identity_warehouse
     build_identity(warehouse)
     mark = "%s" if warehouse.kind == "postgres" else "?"
