@@ -56,6 +56,17 @@ previous as (
 
 ),
 
+-- Ties are broken by each component's first identifier, never by node ids.
+component_keys as (
+
+    select
+        component_id,
+        min({{ dbt.concat(['identifier_type', "':'", 'identifier_value']) }}) as first_identifier
+    from members
+    group by component_id
+
+),
+
 claims as (
 
     select
@@ -74,9 +85,12 @@ owned_ids as (
 
     select * from (
         select
-            *,
-            row_number() over (partition by customer_id order by members_carrying_id desc, component_id) as owner_rank
+            claims.*,
+            row_number() over (
+                partition by claims.customer_id order by claims.members_carrying_id desc, component_keys.first_identifier
+            ) as owner_rank
         from claims
+        inner join component_keys on component_keys.component_id = claims.component_id
     ) as ranked_owners
     where owner_rank = 1
 
@@ -91,16 +105,6 @@ survivors as (
         from owned_ids
     ) as ranked_ids
     where survivor_rank = 1
-
-),
-
-component_keys as (
-
-    select
-        component_id,
-        min({{ dbt.concat(['identifier_type', "':'", 'identifier_value']) }}) as first_identifier
-    from members
-    group by component_id
 
 ),
 

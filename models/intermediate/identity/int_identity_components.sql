@@ -1,5 +1,5 @@
-{{ config(materialized='identity_components', nodes='int_identity_nodes') }}
--- depends_on: {{ ref('int_identity_nodes') }}
+{{ config(materialized='identity_components', nodes='int_identity_nodes', node_ids='int_identity_node_ids') }}
+-- depends_on: {{ ref('int_identity_nodes') }} {{ ref('int_identity_node_ids') }}
 
 select
     node_a,

@@ -1,4 +1,5 @@
-{#- Every usable identifier value once, with a dense integer id for the graph algorithms. -#}
+{#- Every usable identifier value once, with its integer id for the graph algorithms (from the node registry,
+    int_identity_node_ids: an identifier keeps its id from build to build). -#}
 {%- set identity = cdp.identity_config() -%}
 
 with
@@ -46,7 +47,7 @@ sources as (
 numbered as (
 
     select
-        row_number() over (order by per_identifier.identifier_type, per_identifier.identifier_value) as node_id,
+        node_ids.node_id,
         per_identifier.identifier_type,
         per_identifier.identifier_value,
         case per_identifier.identifier_type
@@ -61,6 +62,8 @@ numbered as (
     from per_identifier
     inner join sources
         on sources.identifier_type = per_identifier.identifier_type and sources.identifier_value = per_identifier.identifier_value
+    inner join {{ ref('int_identity_node_ids') }} as node_ids
+        on node_ids.identifier_type = per_identifier.identifier_type and node_ids.identifier_value = per_identifier.identifier_value
 
 )
 

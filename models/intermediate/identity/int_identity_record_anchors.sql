@@ -1,10 +1,17 @@
 {#- Each record's usable identifiers, ranked: the first (strongest type, then smallest value) is the anchor
-    the record hangs on, and every other identifier of the record links to it. -#}
+    the record hangs on, and every other identifier of the record links to it. Ranked by value, not node id:
+    node ids follow the order identifiers were first seen in. -#}
 with
 
 usable as (
 
-    select distinct validated.source_table, validated.record_id, nodes.node_id, nodes.identifier_type, nodes.priority
+    select distinct
+        validated.source_table,
+        validated.record_id,
+        nodes.node_id,
+        nodes.identifier_type,
+        nodes.identifier_value,
+        nodes.priority
     from {{ ref('int_identifiers_validated') }} as validated
     inner join {{ ref('int_identity_nodes') }} as nodes
         on nodes.identifier_type = validated.identifier_type and nodes.identifier_value = validated.identifier_value
@@ -17,7 +24,7 @@ ranked as (
 
     select
         *,
-        row_number() over (partition by source_table, record_id order by priority, node_id) as rank_in_record
+        row_number() over (partition by source_table, record_id order by priority, identifier_type, identifier_value) as rank_in_record
     from usable
 
 )
