@@ -14,12 +14,12 @@
 {%- endmacro %}
 
 {% macro default__connected_components(edges, labels, max_rounds) -%}
-    {%- set work = cdp.cc_temp_name(labels, 'edges') -%}
-    {%- set next_work = cdp.cc_temp_name(labels, 'edges_next') -%}
-    {%- set hooks = cdp.cc_temp_name(labels, 'hooks') -%}
-    {%- set next_hooks = cdp.cc_temp_name(labels, 'hooks_next') -%}
-    {%- set resolved = cdp.cc_temp_name(labels, 'resolved') -%}
-    {%- set next_resolved = cdp.cc_temp_name(labels, 'resolved_next') -%}
+    {%- set work = cdp.cc_temp_name('edges') -%}
+    {%- set next_work = cdp.cc_temp_name('edges_next') -%}
+    {%- set hooks = cdp.cc_temp_name('hooks') -%}
+    {%- set next_hooks = cdp.cc_temp_name('hooks_next') -%}
+    {%- set resolved = cdp.cc_temp_name('resolved') -%}
+    {%- set next_resolved = cdp.cc_temp_name('resolved_next') -%}
     {#- Round 0 reads the input directly, each link once with node_a < node_b; later rounds read the contracted graph. -#}
     {%- set input = "(select case when node_a < node_b then node_a else node_b end as node_a,"
         ~ " case when node_a < node_b then node_b else node_a end as node_b from " ~ edges ~ " where node_a <> node_b)" -%}
@@ -35,7 +35,7 @@
                 {{ exceptions.raise_compiler_error("connected components did not converge within " ~ max_rounds ~ " rounds (dbt_project.yml: vars.cdp_identity.max_rounds); " ~ state.remaining ~ " links between trees were still left. Raise the cap or look for an unexpected hub.") }}
             {%- endif -%}
             {%- set links = input if round == 0 else work -%}
-            {%- set round_hooks = cdp.cc_temp_name(labels, 'hooks_' ~ round) -%}
+            {%- set round_hooks = cdp.cc_temp_name('hooks_' ~ round) -%}
             {#- Double (three steps a statement) until no node points at a node that is itself hooked. -#}
             {%- for pass in range(64) -%}
                 {%- if state.unsettled > 0 -%}
@@ -64,11 +64,11 @@
         or hooked in a later round and already resolved. Roots label themselves; so do nodes with only self-links. -#}
     {%- set statements = [] -%}
     {%- if state.rounds > 0 -%}
-        {%- set last = cdp.cc_temp_name(labels, 'hooks_' ~ (state.rounds - 1)) -%}
+        {%- set last = cdp.cc_temp_name('hooks_' ~ (state.rounds - 1)) -%}
         {%- do statements.append(cdp.cc_create_temp_table(resolved, "select node, parent from " ~ last) ~ cdp.cc_analyze_sql(resolved)) -%}
         {%- for round in range(state.rounds - 2, 0, -1) -%}
             {%- do statements.append(cdp.cc_create_temp_table(next_resolved,
-                "select hook.node, coalesce(later.parent, hook.parent) as parent from " ~ cdp.cc_temp_name(labels, 'hooks_' ~ round)
+                "select hook.node, coalesce(later.parent, hook.parent) as parent from " ~ cdp.cc_temp_name('hooks_' ~ round)
                 ~ " as hook left join " ~ resolved ~ " as later on later.node = hook.parent union all select node, parent from " ~ resolved)
                 ~ "; drop table " ~ resolved ~ "; alter table " ~ next_resolved ~ " rename to " ~ resolved ~ cdp.cc_analyze_sql(resolved)) -%}
         {%- endfor -%}
@@ -76,7 +76,7 @@
             {%- do statements.append(cdp.cc_create_table(labels, "select node, parent as label from " ~ last)) -%}
         {%- else -%}
             {%- do statements.append(cdp.cc_create_table(labels,
-                "select hook.node, coalesce(later.parent, hook.parent) as label from " ~ cdp.cc_temp_name(labels, 'hooks_0')
+                "select hook.node, coalesce(later.parent, hook.parent) as label from " ~ cdp.cc_temp_name('hooks_0')
                 ~ " as hook left join " ~ resolved ~ " as later on later.node = hook.parent union all select node, parent from " ~ resolved)) -%}
         {%- endif -%}
         {%- do statements.append("insert into " ~ labels ~ " (node, label) select label, label from " ~ labels ~ " group by label") -%}
@@ -88,7 +88,7 @@
             ~ " where node_a = node_b and node_a not in (select node from " ~ labels ~ ")") -%}
     {%- endif -%}
     {%- for round in range(state.rounds) -%}
-        {%- do statements.append("drop table if exists " ~ cdp.cc_temp_name(labels, 'hooks_' ~ round)) -%}
+        {%- do statements.append("drop table if exists " ~ cdp.cc_temp_name('hooks_' ~ round)) -%}
     {%- endfor -%}
     {%- do statements.append("drop table if exists " ~ hooks ~ "; drop table if exists " ~ resolved ~ "; drop table if exists " ~ work
         ~ cdp.cc_analyze_sql(labels)) -%}
@@ -120,10 +120,11 @@
     {{ return("with " ~ ctes | join(", ") ~ " select node, parent from step_3") }}
 {%- endmacro %}
 
-{#- The name of a temporary working table for `relation` (temporary tables live in a schema of their own,
-    private to the session, so the name is not qualified). -#}
-{% macro cc_temp_name(relation, suffix) -%}
-    {{ return("cdp_cc__" ~ relation.identifier ~ "__" ~ suffix) }}
+{#- The name of a temporary working table (temporary tables live in a schema of their own, private to the
+    session, so the name is not qualified). Runs in one session follow one another and each drops its tables,
+    so the names are fixed, and short enough for every warehouse's identifier limit (63 on PostgreSQL). -#}
+{% macro cc_temp_name(suffix) -%}
+    {{ return("cdp_cc__" ~ suffix) }}
 {%- endmacro %}
 
 {% macro cc_create_temp_table(name, sql) -%}
@@ -141,11 +142,6 @@
 
 {% macro cc_create_table(relation, sql) -%}
     {{ return("drop table if exists " ~ relation ~ "; create table " ~ relation ~ " as " ~ sql) }}
-{%- endmacro %}
-
-{% macro cc_replace(source_relation, target_relation) -%}
-    {%- do run_query("drop table if exists " ~ target_relation ~ "; alter table " ~ source_relation ~ " rename to " ~ target_relation.identifier) -%}
-    {%- do cdp.cc_analyze(target_relation) -%}
 {%- endmacro %}
 
 {% macro cc_analyze(relation) -%}
