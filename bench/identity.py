@@ -7,11 +7,11 @@ CTE on the smaller graphs for contrast.
     python bench/identity.py --sizes 10000 100000 200000 --naive-max 200000
     python bench/identity.py --incremental-people 20000
 
---incremental-people builds the identity layer on generated demo data (DuckDB), builds it again with nothing
-new (incremental), adds 1% new records (CRM contacts carrying an existing customer's email and a new phone;
-one in a hundred carries another customer's phone instead and bridges two clusters), builds again
-(incremental), then with --full-refresh; it prints the connected-components step's seconds
-(identity_component_runs) and the wall time of each build.
+--incremental-people builds the identity layer on generated demo data (DuckDB), runs it again with nothing
+new, loads 1% new records (CRM contacts carrying an existing customer's email and a new phone; one in a
+hundred carries another customer's phone instead and bridges two clusters), runs it again (incremental),
+then with --full-refresh; then loads another 1% and does the same with `dbt build` (models and data tests).
+It prints each command's wall time and the connected-components step's seconds (identity_component_runs).
 
 "sql s" is the macro's own time inside the warehouse (one transaction), best of --repeat runs; scipy's
 time is also the best of --repeat runs on the same edges. "naive s" is a recursive CTE (every node
@@ -120,8 +120,8 @@ select
     numbered.first_name,
     numbered.last_name,
     numbered.country,
-    numbered.created_at,
-    numbered.updated_at
+    cast(current_timestamp as timestamp),
+    cast(current_timestamp as timestamp)
 from (
     select *, row_number() over (order by contact_id) as position
     from raw.crm_contacts
@@ -148,16 +148,35 @@ RAW_TABLES = [
 ]
 
 
-def timed_build(warehouse: Warehouse, *extra: str) -> tuple[float, str, float, int, int]:
-    """Wall seconds of the build, and the components step's mode, seconds, links and solved links."""
+def timed_build(
+    warehouse: Warehouse, command: str, *extra: str
+) -> tuple[float, str, float, int, int, str, dict[str, float]]:
+    """Wall seconds of the dbt command, the components step's mode, seconds, links and solved links, the
+    build's mode (identity_build_log) and each model's seconds (dbt's timing)."""
     started = time.perf_counter()
-    warehouse.dbt("build", "--quiet", "--select", *BUILD_SELECTION, *extra)
+    outcome = warehouse.dbt(command, "--quiet", "--select", *BUILD_SELECTION, *extra)
     wall = time.perf_counter() - started
     mode, seconds, edges, solved = warehouse.query(
         "select mode, seconds, edges, solved_edges from intermediate.identity_component_runs"
         " order by run_started_at desc limit 1"
     )[0]
-    return wall, mode, float(seconds), int(edges), int(solved)
+    build_mode = warehouse.scalar(
+        "select name from intermediate.identity_build_log where kind = 'mode' order by logged_at desc limit 1"
+    )
+    models = {
+        result.node.name: float(result.execution_time)
+        for result in outcome.results
+        if getattr(result, "node", None) is not None and result.node.resource_type == "model"
+    }
+    return wall, mode, float(seconds), int(edges), int(solved), build_mode, models
+
+
+def add_records(warehouse: Warehouse, records: int, batch: int) -> None:
+    """New CRM contacts loaded now; `batch` keeps the contact ids and new phones of successive batches apart."""
+    sql = BRIDGES_SQL.replace("'crm_incremental_'", f"'crm_incremental_{batch}_'").replace(
+        "'+447700'", f"'+44770{batch}'"
+    )
+    warehouse.execute(sql, (records,))
 
 
 def incremental(people: int) -> None:
@@ -167,20 +186,37 @@ def incremental(people: int) -> None:
         records = sum(warehouse.scalar(f'select count(*) from raw."{table}"') for table in RAW_TABLES)
         new_records = max(1, records // 100)
         print(f"{people:,} people, {records:,} raw records, {new_records:,} new records (1%)", flush=True)
-        runs = [("first", timed_build(warehouse))]
-        # Nothing new: the fixed cost of an incremental build (this one also applies the first build's privacy
-        # suppressions, whose customers leave the graph).
-        runs.append(("no change", timed_build(warehouse)))
-        warehouse.execute(BRIDGES_SQL, (new_records,))
-        runs.append(("+1% records", timed_build(warehouse)))
-        runs.append(("full refresh", timed_build(warehouse, "--full-refresh")))
-        print(f"{'build':<13} {'mode':<12} {'links':>10} {'solved':>10} {'components s':>12} {'build s':>8}")
-        for name, (wall, mode, seconds, edges, solved) in runs:
-            print(f"{name:<13} {mode:<12} {edges:>10,} {solved:>10,} {seconds:>12.2f} {wall:>8.1f}")
-        added, full = runs[2][1], runs[3][1]
+        runs = [("first", "build", timed_build(warehouse, "build"))]
+        # dbt run (the models): nothing new, then 1% new records, then the same data in full.
+        runs.append(("no change", "run", timed_build(warehouse, "run")))
+        add_records(warehouse, new_records, 1)
+        runs.append(("+1% records", "run", timed_build(warehouse, "run")))
+        runs.append(("full refresh", "run", timed_build(warehouse, "run", "--full-refresh")))
+        # dbt build (the models and their data tests), the same way.
+        add_records(warehouse, new_records, 2)
+        runs.append(("+1% records", "build", timed_build(warehouse, "build")))
+        runs.append(("full refresh", "build", timed_build(warehouse, "build", "--full-refresh")))
         print(
-            f"+1% records / full refresh: components step {added[2] / full[2]:.1%}, identity-layer build "
-            f"{added[0] / full[0]:.1%}"
+            f"{'data':<13} {'command':<7} {'build mode':<12} {'components':<12} {'links':>10} {'solved':>10}"
+            f" {'components s':>12} {'wall s':>8}"
+        )
+        for name, command, (wall, mode, seconds, edges, solved, build_mode, _) in runs:
+            print(
+                f"{name:<13} {command:<7} {build_mode:<12} {mode:<12} {edges:>10,} {solved:>10,} {seconds:>12.2f}"
+                f" {wall:>8.1f}"
+            )
+        run_added, run_full, build_added, build_full = (runs[index][2] for index in (2, 3, 4, 5))
+        print(
+            f"+1% records / full refresh: dbt run {run_added[0] / run_full[0]:.1%}, dbt build (with data tests) "
+            f"{build_added[0] / build_full[0]:.1%}, components step {run_added[2] / run_full[2]:.1%}"
+        )
+        print(f"{'dbt run, model s':<36} {'+1% records':>12} {'full refresh':>12}")
+        slowest = sorted(run_full[6], key=lambda model: -run_full[6][model])
+        for model in slowest:
+            if max(run_full[6][model], run_added[6].get(model, 0.0)) >= 0.1:
+                print(f"{model:<36} {run_added[6].get(model, 0.0):>12.2f} {run_full[6][model]:>12.2f}")
+        print(
+            f"{'(sum of models)':<36} {sum(run_added[6].values()):>12.2f} {sum(run_full[6].values()):>12.2f}"
         )
 
 

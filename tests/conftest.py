@@ -61,14 +61,15 @@ def postgres_database() -> Iterator[str]:
         connection.close()
 
 
-def make_pg_database(prefix: str = "cdp_test") -> tuple[str, object]:
-    """Create a throwaway database; returns (name, drop function). For tests that need their own."""
+def make_pg_database(prefix: str = "cdp_test", template: str | None = None) -> tuple[str, object]:
+    """Create a throwaway database (a copy of the database template, when given); returns (name, drop
+    function). For tests that need their own."""
     admin = _require_postgres()
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     connection = connect(admin)
     connection.autocommit = True
     with connection.cursor() as cursor:
-        cursor.execute(f'create database "{name}"')
+        cursor.execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
 
     def drop() -> None:
         with connection.cursor() as cursor:

@@ -73,7 +73,7 @@ def test_a_forgotten_customer_leaves_the_identity_graph_and_stays_out(
 
     warehouse.execute(
         "insert into raw.privacy_requests (request_id, email, request_type, requested_at) "
-        f"values ('{REQUEST}', {mark}, 'deletion', timestamp '2026-06-15 12:00:00')",
+        f"values ('{REQUEST}', {mark}, 'deletion', timestamp '2026-08-15 12:00:00')",
         (email,),
     )
     warehouse.dbt("build")
@@ -146,12 +146,12 @@ def test_a_forgotten_customer_leaves_the_identity_graph_and_stays_out(
     # web identify pairing their phone with another customer's email. Neither re-creates nor links anyone.
     warehouse.execute(
         "insert into raw.crm_contacts (contact_id, email, phone, first_name, created_at, updated_at) values "
-        f"('crm_replayed', {mark}, '+1 202 555 0147', 'Again', timestamp '2026-06-20 00:00:00', timestamp '2026-06-20 00:00:00')",
+        f"('crm_replayed', {mark}, '+1 202 555 0147', 'Again', timestamp '2026-08-20 00:00:00', timestamp '2026-08-20 00:00:00')",
         (email,),
     )
     warehouse.execute(
         "insert into raw.identifies (id, anonymous_id, email, phone, timestamp, received_at) values "
-        f"('idf_replayed', null, {mark}, {mark}, timestamp '2026-06-20 00:00:00', timestamp '2026-06-20 00:00:00')",
+        f"('idf_replayed', null, {mark}, {mark}, timestamp '2026-08-20 00:00:00', timestamp '2026-08-20 00:00:00')",
         (other_email, phone),
     )
     warehouse.dbt("build", "--full-refresh")

@@ -221,7 +221,7 @@ def test_forgotten_customers_stay_gone_after_full_refresh_and_replay(own_warehou
     member_of_households = f"select count(*) from marts.households where member_customer_ids like {q}"
     assert warehouse.scalar(member_of_households, (f"%{customer_id}%",)) == 1
     warehouse.execute(
-        f"insert into raw.privacy_requests (request_id, email, request_type, requested_at) values ('prq_test', {q}, 'deletion', timestamp '2026-06-15 12:00:00')",
+        f"insert into raw.privacy_requests (request_id, email, request_type, requested_at) values ('prq_test', {q}, 'deletion', timestamp '2026-08-15 12:00:00')",
         (email,),
     )
     warehouse.dbt("build")
@@ -247,7 +247,7 @@ def test_forgotten_customers_stay_gone_after_full_refresh_and_replay(own_warehou
 
     # A replay of an old event of theirs arrives after a full refresh: they must not come back.
     warehouse.execute(
-        f"insert into raw.crm_contacts (contact_id, email, first_name, created_at, updated_at) values ('crm_replayed', {q}, 'Again', timestamp '2026-06-20 00:00:00', timestamp '2026-06-20 00:00:00')",
+        f"insert into raw.crm_contacts (contact_id, email, first_name, created_at, updated_at) values ('crm_replayed', {q}, 'Again', timestamp '2026-08-20 00:00:00', timestamp '2026-08-20 00:00:00')",
         (email,),
     )
     warehouse.dbt("build", "--full-refresh")
@@ -280,11 +280,11 @@ def test_segment_history_across_three_builds(own_warehouse: Warehouse) -> None:
         )
         == 0
     )
-    latest_order = warehouse.scalar("select max(ordered_at) from raw.orders")
+    latest_order, latest_load = warehouse.query("select max(ordered_at), max(received_at) from raw.orders")[0]
     warehouse.execute(
         f"insert into raw.orders (order_id, channel, email, status, currency, total_amount, ordered_at, received_at) "
         f"values ('ord_newcomer', 'online', {q}, 'completed', 'USD', 42.0, {q}, {q})",
-        (email, latest_order, latest_order),
+        (email, latest_order, latest_load),
     )
     warehouse.execute(
         "insert into raw.order_items values ('ord_newcomer_0', 'ord_newcomer', 'prd_1', 'shoes', 1, 42.0)"

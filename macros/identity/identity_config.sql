@@ -72,6 +72,9 @@
                 {{ exceptions.raise_compiler_error(key ~ "." ~ required ~ " is missing") }}
             {%- endif -%}
         {%- endfor -%}
+        {%- if source.get('changed_at') is not none and source.changed_at is not string -%}
+            {{ exceptions.raise_compiler_error(key ~ ".changed_at must name a column of " ~ source.model ~ " (a load or update time), or be left out") }}
+        {%- endif -%}
         {%- if source.identifiers is not mapping or source.identifiers | length == 0 -%}
             {{ exceptions.raise_compiler_error(key ~ ".identifiers must map columns of " ~ source.model ~ " to identifier types") }}
         {%- endif -%}

@@ -9,7 +9,9 @@
 
     Incremental (the table exists, same limit rules, same node registry, no --full-refresh): node ids are
     stable (int_identity_node_ids), so this build's links are compared by id with the links the previous
-    build solved (kept in identity_component_links). A cluster that only gained links is still connected and
+    build solved (kept in identity_component_links): only the links named by config changed_links in an
+    incremental identity build (identity_build_mode), else all of them. identity_component_changes lists the
+    nodes whose rows the build deleted or wrote. A cluster that only gained links is still connected and
     is solved as one node; a cluster that lost a link is solved again from its links, node by node; together
     with the new identifiers, only these are solved. The clusters they form are checked against the limits
     and the breaking ones rebuilt from all their links. Only rows that change are deleted and written again:
@@ -42,6 +44,8 @@
     {%- set node_ids_relation = ref(config.get('node_ids')) -%}
     {%- set runs = target_relation.incorporate(path={'identifier': 'identity_component_runs'}) -%}
     {%- set links = target_relation.incorporate(path={'identifier': 'identity_component_links'}) -%}
+    {#- The node ids whose rows this build deleted or wrote (every node in a full build). -#}
+    {%- set changes = target_relation.incorporate(path={'identifier': 'identity_component_changes'}) -%}
     {%- set existing = load_relation(this) -%}
     {%- set current_links = "(\n" ~ sql ~ "\n) as current_link" -%}
 
@@ -63,6 +67,17 @@
         and last_run | length == 1 and last_run[0][0] == rules and last_run[0][1] | string == registry -%}
 
     {%- set violating = cdp.cc_work_relation(target_relation, '__violating') -%}
+    {#- The links to compare with the previous build's: all of them, or, when an incremental identity build
+        names the links it changed (config changed_links), only those. -#}
+    {%- set compared_links = current_links -%}
+    {%- set compared_kept = links ~ " as kept" -%}
+    {%- if incremental and config.get('changed_links') and cdp.identity_build_mode() == 'incremental' -%}
+        {%- set changed_links = ref(config.get('changed_links')) -%}
+        {%- set compared_links = "(select * from " ~ current_links ~ " where exists (select 1 from " ~ changed_links
+            ~ " as changed where changed.node_a = current_link.node_a and changed.node_b = current_link.node_b)) as current_link" -%}
+        {%- set compared_kept = "(select * from " ~ links ~ " as kept where exists (select 1 from " ~ changed_links
+            ~ " as changed where changed.node_a = kept.node_a and changed.node_b = kept.node_b)) as kept" -%}
+    {%- endif -%}
     {%- if incremental -%}
         {%- set contracted = cdp.cc_work_relation(target_relation, '__contracted') -%}
         {%- set small_labels = cdp.cc_work_relation(target_relation, '__small_labels') -%}
@@ -78,7 +93,7 @@
         {%- do run_query(cdp.cc_create_table(delta,
             "select coalesce(current_link.node_a, kept.node_a) as node_a, coalesce(current_link.node_b, kept.node_b) as node_b,"
             ~ " current_link.node_a_type, current_link.node_b_type, case when kept.node_a is null then 1 else 0 end as is_added from "
-            ~ current_links ~ " full outer join " ~ links ~ " as kept on kept.node_a = current_link.node_a and kept.node_b = current_link.node_b"
+            ~ compared_links ~ " full outer join " ~ compared_kept ~ " on kept.node_a = current_link.node_a and kept.node_b = current_link.node_b"
             ~ " where current_link.node_a is null or kept.node_a is null")
             ~ cdp.cc_analyze_sql(delta) ~ "; " ~ cdp.cc_create_table(touched,
             "select previous.cluster_id, min(changed.is_added) as is_added from " ~ existing ~ " as previous inner join (select node_a as node, is_added from "
@@ -225,6 +240,8 @@
         inner join {{ touched }} as touched on touched.cluster_id = previous.cluster_id and touched.is_added = 1
         inner join {{ units }} as unit on unit.unit = previous.cluster_id
         where unit.label <> unit.unit and unit.label not in (select label from {{ violating }});
+        {{ cdp.cc_create_table(changes, "select node_id from " ~ written ~ " union select node_id from " ~ target_relation
+            ~ " where cluster_id in (select cluster_id from " ~ touched ~ " where is_added = 0)") }};
         delete from {{ target_relation }}
         where
             node_id in (select node_id from {{ written }})
@@ -240,7 +257,8 @@
         drop table if exists {{ target_relation }};
         create table {{ target_relation }} as {{ result }};
         drop table if exists {{ links }};
-        create table {{ links }} as select node_a, node_b from {{ edges }}
+        create table {{ links }} as select node_a, node_b from {{ edges }};
+        {{ cdp.cc_create_table(changes, "select node_id from " ~ target_relation) }}
         {%- endif %}
     {%- endcall %}
 

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', full_refresh=false, on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', full_refresh=false, on_schema_change='append_new_columns', post_hook="{{ cdp.identity_step_done() }}") }}
 
 -- Append-only log of customer id changes; kept across --full-refresh so downstream tools can replay merges.
 select

@@ -1,7 +1,90 @@
-{#- Every identifier value kept out of the graph, and why: empty, blocklisted, invalid (failed its type's
+{{ config(
+    materialized='incremental',
+    on_schema_change='append_new_columns',
+    incremental_strategy='delete+insert',
+    unique_key=['identifier_type', 'identifier_value', 'exclusion_reason'],
+    pre_hook="{{ cdp.delete_changed_keys(ref('int_identity_changed_identifiers'), ['identifier_type', 'identifier_value'], nullable_column='identifier_value') }}",
+    post_hook="{{ cdp.identity_step_done() }}",
+) }}
+-- depends_on: {{ ref('int_identity_changed_identifiers') }}
+{# Every identifier value kept out of the graph, and why: empty, blocklisted, invalid (failed its type's
     valid_regex), hub (seen with too many other identifiers) or 'suppressed (privacy request <id>)' (an
     identifier of a customer who asked to be forgotten). Nothing is dropped silently. -#}
+{#- Incremental: the rows of the changed identifiers (int_identity_changed_identifiers, deleted first by the
+    pre-hook) and of the identifiers suppressed by this build are computed again. -#}
 with
+
+{%- if is_incremental() %}
+
+    -- Suppressed by this build: not yet excluded in int_identifiers_validated.
+    newly_suppressed_identifiers as (
+
+        select distinct
+            validated.identifier_type,
+            validated.identifier_value
+        from {{ ref('int_identifiers_validated') }} as validated
+        inner join {{ ref('privacy_suppressions') }} as suppressions
+            on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
+        where validated.exclusion_reason is null
+
+    ),
+
+    scope as (
+
+        select
+            identifier_type,
+            identifier_value
+        from {{ ref('int_identity_changed_identifiers') }}
+        union
+        select
+            identifier_type,
+            identifier_value
+        from newly_suppressed_identifiers
+
+    ),
+
+    -- The validated rows of those identifiers; an empty value (null) is matched on its own, so both joins hash.
+    validated as (
+
+        select validated.*
+        from {{ ref('int_identifiers_validated') }} as validated
+        inner join scope
+            on validated.identifier_type = scope.identifier_type and validated.identifier_value = scope.identifier_value
+        union all
+        select validated.*
+        from {{ ref('int_identifiers_validated') }} as validated
+        where
+            validated.identifier_value is null
+            and validated.identifier_type in (
+                select identifier_type from scope
+                where identifier_value is null
+            )
+
+    ),
+
+    hub_identifiers as (
+
+        select hubs.*
+        from {{ ref('int_identity_hubs') }} as hubs
+        inner join scope on hubs.identifier_type = scope.identifier_type and hubs.identifier_value = scope.identifier_value
+
+    ),
+
+{%- else %}
+
+    validated as (
+
+        select * from {{ ref('int_identifiers_validated') }}
+
+    ),
+
+    hub_identifiers as (
+
+        select * from {{ ref('int_identity_hubs') }}
+
+    ),
+
+{%- endif %}
 
 rejected as (
 
@@ -13,7 +96,7 @@ rejected as (
         count(distinct identifier_value_raw) as raw_spellings,
         min(identifier_value_raw) as sample_raw_value,
         min({{ dbt.concat(['source_table', "':'", 'record_id']) }}) as sample_record
-    from {{ ref('int_identifiers_validated') }}
+    from validated
     where exclusion_reason is not null
     group by identifier_type, identifier_value, exclusion_reason
 
@@ -30,7 +113,7 @@ newly_suppressed as (
         count(distinct validated.identifier_value_raw) as raw_spellings,
         min(validated.identifier_value_raw) as sample_raw_value,
         min({{ dbt.concat(['validated.source_table', "':'", 'validated.record_id']) }}) as sample_record
-    from {{ ref('int_identifiers_validated') }} as validated
+    from validated
     inner join {{ ref('privacy_suppressions') }} as suppressions
         on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
     where validated.exclusion_reason is null
@@ -48,7 +131,7 @@ hubs as (
         linked_identifiers as raw_spellings,
         sample_linked_identifier as sample_raw_value,
         cast(null as {{ dbt.type_string() }}) as sample_record
-    from {{ ref('int_identity_hubs') }}
+    from hub_identifiers
 
 ),
 

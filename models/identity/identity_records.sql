@@ -1,17 +1,83 @@
-{#- The customer of every source record that carries an identifier: the customer of its anchor (its
+{{ config(
+    materialized='incremental',
+    on_schema_change='append_new_columns',
+    incremental_strategy='delete+insert',
+    unique_key=['source_table', 'record_id'],
+    pre_hook="{{ cdp.delete_changed_keys(ref('int_identity_changed_records'), ['source_table', 'record_id']) }}",
+    post_hook="{{ cdp.identity_step_done() }}",
+) }}
+-- depends_on: {{ ref('int_identity_changed_records') }} {{ ref('int_customer_ids_scope') }}
+{# The customer of every source record that carries an identifier: the customer of its anchor (its
     strongest usable identifier). A record whose identifiers are all excluded is a customer of its own. A
     record carrying a suppressed identifier (privacy_suppressions) belongs to the forgotten customer id,
     unresolved: it links nobody, and every mart leaves it out (suppressed_customers). -#}
+{#- Incremental: the changed records (int_identity_changed_records: deleted ones are deleted by the pre-hook and
+    not written back), the records of every customer id whose identifiers moved or left the graph, and the
+    records carrying an identifier suppressed by this build are assigned again (delete+insert). -#}
 with
 
-records as (
+{%- if is_incremental() %}
 
-    select distinct
-        source_table,
-        record_id
-    from {{ ref('int_identifiers_unioned') }}
+    -- The previous ids of the identifiers resolved again that no longer hold all of them (moved, gone or suppressed).
+    changed_customers as (
 
-),
+        select distinct scope.previous_customer_id as customer_id
+        from {{ ref('int_customer_ids_scope') }} as scope
+        left join {{ ref('identity_graph') }} as graph
+            on scope.identifier_type = graph.identifier_type and scope.identifier_value = graph.identifier_value
+        where scope.previous_customer_id is not null and (graph.customer_id is null or graph.customer_id <> scope.previous_customer_id)
+
+    ),
+
+    scope_records as (
+
+        select
+            source_table,
+            record_id
+        from {{ ref('int_identity_changed_records') }}
+        union
+        select
+            source_table,
+            record_id
+        from {{ this }}
+        where customer_id in (select customer_id from changed_customers)
+        union
+        -- Carrying an identifier this build suppressed (int_identifiers_validated marks it from the next build on).
+        select
+            validated.source_table,
+            validated.record_id
+        from {{ ref('int_identifiers_validated') }} as validated
+        inner join {{ ref('privacy_suppressions') }} as suppressions
+            on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
+        where
+            validated.exclusion_reason is null
+            and suppressions.suppressed_at = cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
+
+    ),
+
+    records as (
+
+        select distinct
+            validated.source_table,
+            validated.record_id
+        from {{ ref('int_identifiers_validated') }} as validated
+        inner join scope_records
+            on validated.source_table = scope_records.source_table and validated.record_id = scope_records.record_id
+
+    ),
+
+{%- else %}
+
+    records as (
+
+        select distinct
+            source_table,
+            record_id
+        from {{ ref('int_identifiers_validated') }}
+
+    ),
+
+{%- endif %}
 
 anchors as (
 
@@ -21,6 +87,9 @@ anchors as (
         nodes.identifier_type,
         nodes.identifier_value
     from {{ ref('int_identity_record_anchors') }} as anchors
+    {% if is_incremental() %}
+        inner join records on anchors.source_table = records.source_table and anchors.record_id = records.record_id
+    {%- endif %}
     inner join {{ ref('int_identity_nodes') }} as nodes on anchors.node_id = nodes.node_id
     where anchors.rank_in_record = 1
 
@@ -43,6 +112,9 @@ suppressed_records as (
             {{ cdp.mint_customer_id(dbt.concat(["'suppressed:'", 'suppressions.privacy_request_id'])) }}
         )) as customer_id
     from {{ ref('int_identifiers_validated') }} as validated
+    {% if is_incremental() %}
+        inner join records on validated.source_table = records.source_table and validated.record_id = records.record_id
+    {%- endif %}
     inner join {{ ref('privacy_suppressions') }} as suppressions
         on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
     group by validated.source_table, validated.record_id

@@ -1,24 +1,37 @@
 {#- What this run did to customer ids: mint (new, possibly split from an old id), survive (kept while
     absorbing other ids) and retire (merged into another id, or gone with all its identifiers; gone because
-    the customer asked to be forgotten when privacy_request_id is set). -#}
-{%- set previous_graph = cdp.previous_identity_graph() -%}
+    the customer asked to be forgotten when privacy_request_id is set).
+    Only the identifiers resolved again (int_customer_ids_scope, every identifier on a full build) are read:
+    every identifier that had one of their previous ids is among them, so an id is new when none of them had
+    it, and retires when none of them keeps it. -#}
 {%- set run_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
 
 with
 
+scope as (
+
+    select * from {{ ref('int_customer_ids_scope') }}
+
+),
+
 resolved as (
 
-    select * from {{ ref('int_customer_ids_resolved') }}
+    select
+        resolved.identifier_type,
+        resolved.identifier_value,
+        resolved.customer_id,
+        scope.previous_customer_id
+    from {{ ref('int_customer_ids_resolved') }} as resolved
+    inner join scope
+        on scope.identifier_type = resolved.identifier_type and scope.identifier_value = resolved.identifier_value
 
 ),
 
 previous_ids as (
 
-    {%- if previous_graph %}
-    select distinct customer_id from {{ previous_graph }}
-    {%- else %}
-    select cast(null as {{ dbt.type_string() }}) as customer_id where 1 = 0
-    {%- endif %}
+    select distinct previous_customer_id as customer_id
+    from scope
+    where previous_customer_id is not null
 
 ),
 
@@ -55,15 +68,16 @@ destinations as (
 
 minted as (
 
-    select distinct
-        resolved.customer_id,
+    select
+        current_ids.customer_id,
         'mint' as change_type,
         split_from.previous_customer_id as related_customer_id,
         cast(null as {{ dbt.type_string() }}) as privacy_request_id
-    from resolved
+    from current_ids
+    left join previous_ids on previous_ids.customer_id = current_ids.customer_id
     left join destinations as split_from
-        on split_from.customer_id = resolved.customer_id and split_from.destination_rank > 1
-    where resolved.is_new_customer_id
+        on split_from.customer_id = current_ids.customer_id and split_from.destination_rank > 1
+    where previous_ids.customer_id is null
 
 ),
 

@@ -1,8 +1,19 @@
-{#- Customer ids for the new components, kept stable against the previous identity_graph:
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='sync_all_columns',
+    pre_hook="{{ cdp.delete_changed_keys(ref('int_customer_ids_scope'), ['identifier_type', 'identifier_value']) }}",
+    post_hook="{{ cdp.identity_step_done() }}",
+) }}
+-- depends_on: {{ ref('int_customer_ids_scope') }}
+{# Customer ids for the new components, kept stable against the previous identity_graph:
     a component keeps the id most of its identifiers had; when several old ids meet, the oldest survives;
     when an old id's identifiers split, the part holding most of them keeps it and the rest get new ids.
     Identifiers in the suppression list (privacy_suppressions: whole components of forgotten customers) get
-    no customer id, so their old ids retire (int_customer_id_changes). -#}
+    no customer id, so their old ids retire (int_customer_id_changes).
+    Incremental: only the identifiers of int_customer_ids_scope (the changed ones, closed over their previous ids
+    and current components) are resolved again; their rows are deleted first (pre-hook) and written again, so
+    an identifier no longer in the graph leaves. Every other component keeps its id, as in a full build. -#}
 {%- set previous_graph = cdp.previous_identity_graph() -%}
 {%- set run_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
 
@@ -10,7 +21,15 @@ with
 
 nodes as (
 
-    select node_id, identifier_type, identifier_value from {{ ref('int_identity_nodes') }}
+    select
+        nodes.node_id,
+        nodes.identifier_type,
+        nodes.identifier_value
+    from {{ ref('int_identity_nodes') }} as nodes
+    {%- if is_incremental() %}
+    inner join {{ ref('int_customer_ids_scope') }} as scope
+        on scope.identifier_type = nodes.identifier_type and scope.identifier_value = nodes.identifier_value
+    {%- endif %}
 
 ),
 
@@ -41,7 +60,8 @@ members as (
 
 ),
 
-previous as (
+-- Every id the previous identity_graph gave out (read only for the ids this build would mint).
+previous_graph as (
 
     {%- if previous_graph %}
     select identifier_type, identifier_value, customer_id, customer_id_minted_at from {{ previous_graph }}
@@ -52,6 +72,23 @@ previous as (
         cast(null as {{ dbt.type_string() }}) as customer_id,
         cast(null as {{ dbt.type_timestamp() }}) as customer_id_minted_at
     where 1 = 0
+    {%- endif %}
+
+),
+
+-- The previous id of each member (the scope carries it on an incremental run).
+previous as (
+
+    {%- if is_incremental() %}
+    select
+        identifier_type,
+        identifier_value,
+        previous_customer_id as customer_id,
+        previous_customer_id_minted_at as customer_id_minted_at
+    from {{ ref('int_customer_ids_scope') }}
+    where previous_customer_id is not null
+    {%- else %}
+    select * from previous_graph
     {%- endif %}
 
 ),
@@ -121,21 +158,33 @@ candidates as (
 
 ),
 
+-- The derived ids already taken: used by a customer of the previous graph (after a split), or by a forgotten
+-- customer. Looked up from the ids this build would mint.
+taken_ids as (
+
+    select previous_graph.customer_id
+    from previous_graph
+    where previous_graph.customer_id in (select minted_customer_id from candidates where surviving_customer_id is null)
+    union
+    select suppressions.customer_id
+    from suppressions
+    where suppressions.customer_id in (select minted_customer_id from candidates where surviving_customer_id is null)
+
+),
+
 resolved_components as (
 
     select
-        component_id,
+        candidates.component_id,
         case
-            when surviving_customer_id is not null then surviving_customer_id
-            -- A derived id already used by another customer (after a split) is never reused.
-            when minted_customer_id in (select customer_id from previous) then fallback_customer_id
-            -- Nor is the id of a forgotten customer.
-            when minted_customer_id in (select customer_id from suppressions where customer_id is not null) then fallback_customer_id
-            else minted_customer_id
+            when candidates.surviving_customer_id is not null then candidates.surviving_customer_id
+            -- A derived id already given out is never reused.
+            when taken_ids.customer_id is not null then candidates.fallback_customer_id
+            else candidates.minted_customer_id
         end as customer_id,
-        coalesce(minted_at, {{ run_at }}) as customer_id_minted_at,
-        surviving_customer_id is null as is_new_customer_id
+        coalesce(candidates.minted_at, {{ run_at }}) as customer_id_minted_at
     from candidates
+    left join taken_ids on taken_ids.customer_id = candidates.minted_customer_id
 
 ),
 
@@ -146,13 +195,9 @@ resolved as (
         members.identifier_value,
         members.component_id,
         resolved_components.customer_id,
-        resolved_components.customer_id_minted_at,
-        resolved_components.is_new_customer_id,
-        previous.customer_id as previous_customer_id
+        resolved_components.customer_id_minted_at
     from members
     inner join resolved_components on resolved_components.component_id = members.component_id
-    left join previous
-        on previous.identifier_type = members.identifier_type and previous.identifier_value = members.identifier_value
 
 )
 

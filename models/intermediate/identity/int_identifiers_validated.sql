@@ -1,112 +1,22 @@
-{#- Identifier values normalized per type, each with the reason it is excluded (null when it is usable).
-    A value in the suppression list of earlier builds (privacy_suppressions) is excluded as
-    'suppressed (privacy request <id>)', and every identifier of a record carrying one is left out of
-    resolution too (suppressing_request_id): the record belongs to a forgotten customer and links nobody. -#}
-{%- set identity = cdp.identity_config() -%}
-{%- set suppressions = cdp.previous_privacy_suppressions() -%}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ cdp.identity_delete_changed(ref('int_identity_record_changes'), ['source_table', 'record_id']) }}",
+    post_hook="{{ cdp.identity_step_done() }}",
+) }}
+{#- Identifier values normalized per type, each with the reason it is excluded (null when it is usable), and
+    the privacy request suppressing its record (see identity_validate). Incremental: the records this build
+    changes (int_identity_record_changes) are deleted and written again. -#}
 
-with
-
-identifiers as (
-
-    select * from {{ ref('int_identifiers_unioned') }}
-
-),
-
-normalized as (
-
-    select
-        source_table,
-        record_id,
-        identifier_type,
-        identifier_value_raw,
-        observed_at,
-        case
-            {%- for name, rules in identity.identifier_types.items() %}
-            when identifier_type = '{{ name }}' then {{ cdp.normalize_identifier('identifier_value_raw', rules) }}
-            {%- endfor %}
-        end as identifier_value
-    from identifiers
-
-),
-
-validated as (
-
-    select
-        *,
-        case
-            when identifier_value is null then 'empty'
-            {%- for name, rules in identity.identifier_types.items() %}
-            {%- if rules.blocklist %}
-            when identifier_type = '{{ name }}' and lower(identifier_value) in (
-                {%- for value in rules.blocklist %}'{{ value | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor -%}
-            ) then 'blocklisted'
-            {%- endif %}
-            {%- for pattern in rules.blocklist_regex %}
-            when identifier_type = '{{ name }}' and {{ cdp.regexp_matches('lower(identifier_value)', "'" ~ pattern | replace("'", "''") ~ "'") }}
-                then 'blocklisted'
-            {%- endfor %}
-            {%- if rules.valid_regex %}
-            when identifier_type = '{{ name }}' and not {{ cdp.regexp_matches('identifier_value', "'" ~ rules.valid_regex | replace("'", "''") ~ "'") }}
-                then 'invalid'
-            {%- endif %}
-            {%- endfor %}
-        end as exclusion_reason
-    from normalized
-
-),
-
-suppressions as (
-
-    {%- if suppressions %}
-    select identifier_type, identifier_value, privacy_request_id from {{ suppressions }}
-    {%- else %}
-    select
-        cast(null as {{ dbt.type_string() }}) as identifier_type,
-        cast(null as {{ dbt.type_string() }}) as identifier_value,
-        cast(null as {{ dbt.type_string() }}) as privacy_request_id
-    where 1 = 0
-    {%- endif %}
-
-),
-
-suppressed_records as (
-
-    select
-        validated.source_table,
-        validated.record_id,
-        min(suppressions.privacy_request_id) as suppressing_request_id
-    from validated
-    inner join suppressions
-        on suppressions.identifier_type = validated.identifier_type and suppressions.identifier_value = validated.identifier_value
-    where validated.exclusion_reason is null
-    group by validated.source_table, validated.record_id
-
-),
-
-final as (
-
-    select
-        validated.source_table,
-        validated.record_id,
-        validated.identifier_type,
-        validated.identifier_value_raw,
-        validated.observed_at,
-        validated.identifier_value,
-        coalesce(
-            validated.exclusion_reason,
-            case
-                when suppressions.privacy_request_id is not null
-                    then {{ dbt.concat(["'suppressed (privacy request '", 'suppressions.privacy_request_id', "')'"]) }}
-            end
-        ) as exclusion_reason,
-        suppressed_records.suppressing_request_id
-    from validated
-    left join suppressions
-        on suppressions.identifier_type = validated.identifier_type and suppressions.identifier_value = validated.identifier_value
-    left join suppressed_records
-        on suppressed_records.source_table = validated.source_table and suppressed_records.record_id = validated.record_id
-
-)
-
-select * from final
+select
+    source_table,
+    record_id,
+    identifier_type,
+    identifier_value_raw,
+    observed_at,
+    identifier_value,
+    exclusion_reason,
+    suppressing_request_id
+from {{ ref('int_identity_record_changes') }}
+where change = 'new'

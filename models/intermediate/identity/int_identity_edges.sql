@@ -1,32 +1,41 @@
-{#- Links between identifiers seen on one record: a star from each record's anchor. cut_priority is the
-    weaker end's priority: when a customer breaks a limit, the weakest links go first. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['node_a', 'node_b'],
+    on_schema_change='append_new_columns',
+    pre_hook="{{ cdp.identity_delete_changed(none, []) if not cdp.identity_applies_changes() else '' }}",
+    post_hook=["delete from {{ this }} where records <= 0", "{{ cdp.identity_step_done() }}"],
+) }}
+{#- Links between identifiers seen on one record (identity_record_links), with the number of records
+    carrying each. Incremental: each changed link's count moves by int_identity_edge_changes; a link no
+    record carries any more is deleted. -#}
+
+{%- if cdp.identity_applies_changes() %}
+select
+    changed.node_a,
+    changed.node_b,
+    changed.node_a_type,
+    changed.node_b_type,
+    changed.cut_priority,
+    coalesce(held.records, 0) + changed.records_delta as records
+from {{ ref('int_identity_edge_changes') }} as changed
+left join {{ this }} as held on held.node_a = changed.node_a and held.node_b = changed.node_b
+{%- else %}
+-- depends_on: {{ ref('int_identity_edge_changes') }}
 with
 
-anchors as (
-
-    select * from {{ ref('int_identity_record_anchors') }} where rank_in_record = 1
-
-),
-
-others as (
-
-    select * from {{ ref('int_identity_record_anchors') }} where rank_in_record > 1
-
-),
-
-edges as (
-
-    select
-        anchors.node_id as node_a,
-        others.node_id as node_b,
-        anchors.identifier_type as node_a_type,
-        others.identifier_type as node_b_type,
-        case when others.priority > anchors.priority then others.priority else anchors.priority end as cut_priority,
-        count(*) as records
-    from anchors
-    inner join others on others.source_table = anchors.source_table and others.record_id = anchors.record_id
-    group by 1, 2, 3, 4, 5
+record_links as (
+{{ cdp.identity_record_links(ref('int_identity_record_anchors')) }}
 
 )
 
-select * from edges
+select
+    node_a,
+    node_b,
+    node_a_type,
+    node_b_type,
+    cut_priority,
+    count(*) as records
+from record_links
+group by node_a, node_b, node_a_type, node_b_type, cut_priority
+{%- endif %}

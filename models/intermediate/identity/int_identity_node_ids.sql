@@ -1,8 +1,8 @@
-{{ config(materialized='incremental', full_refresh=false, on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', full_refresh=false, on_schema_change='append_new_columns', post_hook="{{ cdp.identity_step_done() }}") }}
 {#- The node registry: every usable identifier value gets an integer id once and keeps it for good (kept
-    across --full-refresh); values seen for the first time are numbered after the largest id, in
-    (type, value) order. Ids therefore never depend on the build's data, and the connected components of
-    an incremental build are read back by id. -#}
+    across --full-refresh); values seen for the first time are numbered after the largest id, in (type,
+    value) order. Ids therefore never depend on the build's data, and the connected components of an
+    incremental build are read back by id. An incremental build looks only at the records it changes. -#}
 {%- set run_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
 
 with
@@ -12,8 +12,14 @@ usable as (
     select distinct
         identifier_type,
         identifier_value
+    {%- if cdp.identity_applies_changes() %}
+    from {{ ref('int_identity_record_changes') }}
+    where change = 'new' and exclusion_reason is null and suppressing_request_id is null
+    {%- else %}
+    -- depends_on: {{ ref('int_identity_record_changes') }}
     from {{ ref('int_identifiers_validated') }}
     where exclusion_reason is null and suppressing_request_id is null
+    {%- endif %}
 
 ),
 

@@ -1,6 +1,17 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ cdp.identity_delete_changed(ref('int_identity_value_changes'), ['identifier_type', 'identifier_value']) }}",
+    post_hook="{{ cdp.identity_step_done() }}",
+) }}
 {#- Every usable identifier value once, with its integer id for the graph algorithms (from the node registry,
-    int_identity_node_ids: an identifier keeps its id from build to build). -#}
+    int_identity_node_ids: an identifier keeps its id from build to build). Incremental: the rows of the values
+    a build touches (int_identity_value_changes) are written again: counted again from every record when a
+    row of theirs changed or left, else their previous row merged with the rows added. -#}
 {%- set identity = cdp.identity_config() -%}
+{%- set incremental = cdp.identity_applies_changes() -%}
+-- depends_on: {{ ref('int_identity_record_changes') }}
 
 with
 
@@ -10,7 +21,16 @@ usable as (
     from {{ ref('int_identifiers_validated') }} as validated
     left join {{ ref('int_identity_hubs') }} as hubs
         on hubs.identifier_type = validated.identifier_type and hubs.identifier_value = validated.identifier_value
-    where validated.exclusion_reason is null and validated.suppressing_request_id is null and hubs.identifier_value is null
+    where
+        validated.exclusion_reason is null and validated.suppressing_request_id is null and hubs.identifier_value is null
+        {%- if incremental %}
+        and exists (
+            select 1 from {{ ref('int_identity_value_changes') }} as changed
+            where
+                changed.identifier_type = validated.identifier_type and changed.identifier_value = validated.identifier_value
+                and changed.needs_recount
+        )
+        {%- endif %}
 
 ),
 
@@ -43,27 +63,74 @@ sources as (
     group by identifier_type, identifier_value
 
 ),
+{%- if incremental %}
+
+-- Values that only gained rows, in sources their node lists already: the previous row plus the rows added.
+merged as (
+
+    select
+        changed.identifier_type,
+        changed.identifier_value,
+        min(case when added.observed_at < changed.previous_first_seen_at or changed.previous_first_seen_at is null then added.observed_at else changed.previous_first_seen_at end) as first_seen_at,
+        max(case when added.observed_at > changed.previous_last_seen_at or changed.previous_last_seen_at is null then added.observed_at else changed.previous_last_seen_at end) as last_seen_at,
+        coalesce(max(changed.previous_records), 0) + count(added.record_id) as records,
+        max(changed.previous_sources) as sources
+    from {{ ref('int_identity_value_changes') }} as changed
+    left join {{ ref('int_identity_record_changes') }} as added
+        on
+            added.identifier_type = changed.identifier_type and added.identifier_value = changed.identifier_value
+            and added.change = 'new' and added.exclusion_reason is null and added.suppressing_request_id is null
+    where not changed.needs_recount and not changed.is_hub
+    group by changed.identifier_type, changed.identifier_value
+    having coalesce(max(changed.previous_records), 0) + count(added.record_id) > 0
+
+),
+
+counted as (
+
+    select per_identifier.*, sources.sources
+    from per_identifier
+    inner join sources
+        on sources.identifier_type = per_identifier.identifier_type and sources.identifier_value = per_identifier.identifier_value
+    union all
+    select * from merged
+
+),
+{%- else %}
+
+counted as (
+
+    select per_identifier.*, sources.sources
+    from per_identifier
+    inner join sources
+        on sources.identifier_type = per_identifier.identifier_type and sources.identifier_value = per_identifier.identifier_value
+
+),
+{%- endif %}
 
 numbered as (
 
     select
         node_ids.node_id,
-        per_identifier.identifier_type,
-        per_identifier.identifier_value,
-        case per_identifier.identifier_type
+        counted.identifier_type,
+        counted.identifier_value,
+        case counted.identifier_type
             {%- for name, rules in identity.identifier_types.items() %}
             when '{{ name }}' then {{ rules.priority }}
             {%- endfor %}
         end as priority,
-        per_identifier.first_seen_at,
-        per_identifier.last_seen_at,
-        per_identifier.records,
-        sources.sources
-    from per_identifier
-    inner join sources
-        on sources.identifier_type = per_identifier.identifier_type and sources.identifier_value = per_identifier.identifier_value
+        counted.first_seen_at,
+        counted.last_seen_at,
+        counted.records,
+        counted.sources,
+        -- Distinct other identifiers seen with it (an upper bound after an incremental build; see
+        -- int_identity_value_changes).
+        coalesce(measured.linked_identifiers, 0) as linked_identifiers
+    from counted
     inner join {{ ref('int_identity_node_ids') }} as node_ids
-        on node_ids.identifier_type = per_identifier.identifier_type and node_ids.identifier_value = per_identifier.identifier_value
+        on node_ids.identifier_type = counted.identifier_type and node_ids.identifier_value = counted.identifier_value
+    left join {{ ref('int_identity_value_changes') }} as measured
+        on measured.identifier_type = counted.identifier_type and measured.identifier_value = counted.identifier_value
 
 )
 

@@ -1,32 +1,18 @@
-{#- Each record's usable identifiers, ranked: the first (strongest type, then smallest value) is the anchor
-    the record hangs on, and every other identifier of the record links to it. Ranked by value, not node id:
-    node ids follow the order identifiers were first seen in. -#}
-with
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ cdp.identity_delete_changed(ref('int_identity_anchor_changes'), ['source_table', 'record_id']) }}",
+    post_hook="{{ cdp.identity_step_done() }}",
+) }}
+{#- Each record's usable identifiers, ranked (identity_ranked_anchors): the first is the anchor the record
+    hangs on. Incremental: the records a build may change (int_identity_anchor_changes) are ranked again. -#}
 
-usable as (
-
-    select distinct
-        validated.source_table,
-        validated.record_id,
-        nodes.node_id,
-        nodes.identifier_type,
-        nodes.identifier_value,
-        nodes.priority
-    from {{ ref('int_identifiers_validated') }} as validated
-    inner join {{ ref('int_identity_nodes') }} as nodes
-        on nodes.identifier_type = validated.identifier_type and nodes.identifier_value = validated.identifier_value
-    -- A record carrying a suppressed identifier links nobody.
-    where validated.suppressing_request_id is null
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (partition by source_table, record_id order by priority, identifier_type, identifier_value) as rank_in_record
-    from usable
-
-)
-
-select * from ranked
+{%- if cdp.identity_applies_changes() %}
+select source_table, record_id, node_id, identifier_type, identifier_value, priority, rank_in_record
+from {{ ref('int_identity_anchor_changes') }}
+where change = 'new'
+{%- else %}
+-- depends_on: {{ ref('int_identity_anchor_changes') }}
+{{ cdp.identity_ranked_anchors() }}
+{%- endif %}

@@ -1,0 +1,325 @@
+{{ config(materialized='table', post_hook="{{ cdp.identity_log_changes() }}") }}
+-- depends_on: {{ ref('int_identifiers_unioned') }}
+{#- What this build changes, record by record, validated. A record changed when its identifier rows differ
+    from those int_identifiers_validated holds (new, updated in place, emptied), when it left its source, or
+    when it carries a value suppressed since the previous build. Rows: change = 'new' (the record's rows
+    now, validated) and 'old' (the rows held so far), both for every changed record; 'mark' (one per source:
+    its high-water mark and row count, read before the changes) and 'mode' (source_table holds the build's
+    mode, identifier_value the identity configuration's fingerprint), which the post-hook logs in
+    identity_build_log. A full build (see identity_build_plan) holds every record as 'new'. Sources with a
+    changed_at column are read from the previous build's high-water mark on; a source whose row count is not
+    the previous count plus its new records is also searched for deleted records. -#}
+{%- set identity = cdp.identity_config() -%}
+{%- for source in identity.sources %}
+-- depends_on: {{ ref(source.model) }}
+{%- endfor %}
+{%- set plan = cdp.identity_build_plan(identity) -%}
+{%- set validated = cdp.existing_relation('intermediate', 'int_identifiers_validated') -%}
+{%- set suppressions = cdp.previous_privacy_suppressions() -%}
+{#- Suppressions added since the previous build started (earlier ones are applied already). -#}
+{%- set new_suppressions = none -%}
+{%- if plan.mode == 'incremental' and suppressions is not none -%}
+    {%- set new_suppressions = "(select identifier_type, identifier_value from " ~ suppressions ~ " where suppressed_at >= cast('"
+        ~ plan.previous_started ~ "' as " ~ dbt.type_timestamp() ~ ")) as suppression" -%}
+    {%- if run_query("select count(*) from " ~ new_suppressions).columns[0].values()[0] == 0 -%}
+        {%- set new_suppressions = none -%}
+    {%- endif -%}
+{%- endif -%}
+{%- set row_columns = 'source_table, record_id, identifier_type, identifier_value_raw, observed_at, identifier_value, exclusion_reason, suppressing_request_id' %}
+
+with
+
+{% if plan.mode == 'incremental' -%}
+{#- Per source: the rows to read (from the previous high-water mark on, when the source has changed_at), and
+    whether to search it for deleted records: yes when it is read in full, or when its row count is not the
+    previous count plus the keys read that int_identifiers_validated does not hold yet. -#}
+{%- set since_of = {} -%}
+{%- for source in identity.sources -%}
+    {%- set previous = plan.sources.get(source.model) -%}
+    {%- if source.changed_at and previous and previous.watermark is not none -%}
+        {%- do since_of.update({source.model: source.changed_at ~ " >= cast('" ~ previous.watermark ~ "' as " ~ dbt.type_timestamp() ~ ")"}) -%}
+    {%- endif -%}
+{%- endfor -%}
+{%- set unseen = {} -%}
+{%- if since_of and execute -%}
+    {%- set read_keys -%}
+        {%- for source in identity.sources if source.model in since_of -%}
+        select distinct '{{ source.model }}' as source_table, cast({{ source.record_id }} as {{ dbt.type_string() }}) as record_id
+        from {{ ref(source.model) }} where {{ since_of[source.model] }}
+        {% if not loop.last %}union all {% endif %}
+        {%- endfor -%}
+    {%- endset -%}
+    {%- for row in run_query("select read_key.source_table, count(*) from (" ~ read_keys ~ ") as read_key where not exists (select 1 from "
+        ~ validated ~ " as held where held.source_table = read_key.source_table and held.record_id = read_key.record_id) group by read_key.source_table").rows -%}
+        {%- do unseen.update({row[0]: row[1] | int}) -%}
+    {%- endfor -%}
+{%- endif -%}
+{%- set searched = [] -%}
+{%- for source in identity.sources %}
+{%- set previous = plan.sources.get(source.model) -%}
+{%- set since = since_of.get(source.model) -%}
+{{ source.model }}_rows as (
+{{ cdp.identity_source_rows(source, since) }}
+
+),
+
+{{ source.model }}_keys as (
+
+    select distinct
+        '{{ source.model }}' as source_table,
+        cast({{ source.record_id }} as {{ dbt.type_string() }}) as record_id
+    from {{ ref(source.model) }}
+    {%- if since %}
+    where {{ since }}
+    {%- endif %}
+
+),
+
+{%- set search_deleted = since is none or (execute and plan.current[source.model].rows != previous.rows + unseen.get(source.model, 0)) -%}
+{%- if search_deleted -%}{%- do searched.append(source.model) -%}{%- endif %}
+
+{{ source.model }}_deleted as (
+
+    {%- if search_deleted %}
+    select distinct held.source_table, held.record_id
+    from {{ validated }} as held
+    where
+        held.source_table = '{{ source.model }}'
+        and not exists (
+            select 1 from {{ ref(source.model) }} as present
+            where cast(present.{{ source.record_id }} as {{ dbt.type_string() }}) = held.record_id
+        )
+    {%- else %}
+    select
+        cast(null as {{ dbt.type_string() }}) as source_table,
+        cast(null as {{ dbt.type_string() }}) as record_id
+    where 1 = 0
+    {%- endif %}
+
+),
+{% endfor %}
+
+{#- Every source's rows read, keys read and keys deleted, each in one relation. -#}
+{%- for name, part in [('read_rows', 'rows'), ('read_keys', 'keys'), ('deleted_keys', 'deleted')] %}
+{{ name }} as (
+    {%- for source in identity.sources %}
+
+    select * from {{ source.model }}_{{ part }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+{% endfor %}
+
+held_rows as (
+
+    select held.*
+    from {{ validated }} as held
+    where exists (
+        select 1 from read_keys
+        where read_keys.source_table = held.source_table and read_keys.record_id = held.record_id
+    )
+
+),
+
+-- A record's rows compared as a multiset (a value may sit in two columns of one record).
+read_counts as (
+
+    select
+        source_table,
+        record_id,
+        identifier_type,
+        identifier_value_raw,
+        coalesce(observed_at, cast('1900-01-01' as {{ dbt.type_timestamp() }})) as observed_key,
+        count(*) as copies
+    from read_rows
+    group by 1, 2, 3, 4, 5
+
+),
+
+held_counts as (
+
+    select
+        source_table,
+        record_id,
+        identifier_type,
+        identifier_value_raw,
+        coalesce(observed_at, cast('1900-01-01' as {{ dbt.type_timestamp() }})) as observed_key,
+        count(*) as copies
+    from held_rows
+    group by 1, 2, 3, 4, 5
+
+),
+
+differing_keys as (
+
+    select distinct
+        coalesce(read_counts.source_table, held_counts.source_table) as source_table,
+        coalesce(read_counts.record_id, held_counts.record_id) as record_id
+    from read_counts
+    full outer join held_counts
+        on
+            held_counts.source_table = read_counts.source_table
+            and held_counts.record_id = read_counts.record_id
+            and held_counts.identifier_type = read_counts.identifier_type
+            and held_counts.identifier_value_raw = read_counts.identifier_value_raw
+            and held_counts.observed_key = read_counts.observed_key
+    where read_counts.copies is null or held_counts.copies is null or read_counts.copies <> held_counts.copies
+
+),
+
+-- Usable values suppressed since they were validated: every record carrying one is validated again.
+suppressed_keys as (
+
+    {%- if new_suppressions %}
+    select distinct held.source_table, held.record_id
+    from {{ validated }} as held
+    inner join {{ new_suppressions }}
+        on suppression.identifier_type = held.identifier_type and suppression.identifier_value = held.identifier_value
+    where held.exclusion_reason is null
+    {%- else %}
+    select
+        cast(null as {{ dbt.type_string() }}) as source_table,
+        cast(null as {{ dbt.type_string() }}) as record_id
+    where 1 = 0
+    {%- endif %}
+
+),
+
+changed_keys as (
+
+    select source_table, record_id from differing_keys
+    union
+    select source_table, record_id from deleted_keys
+    union
+    select source_table, record_id from suppressed_keys
+
+),
+
+changed_rows as (
+
+    select read_rows.*
+    from read_rows
+    where exists (
+        select 1 from changed_keys
+        where changed_keys.source_table = read_rows.source_table and changed_keys.record_id = read_rows.record_id
+    )
+    union all
+    -- Suppressed records not read this time: their rows as held.
+    select
+        held.source_table,
+        held.record_id,
+        held.identifier_type,
+        held.identifier_value_raw,
+        held.observed_at
+    from {{ validated }} as held
+    inner join suppressed_keys
+        on suppressed_keys.source_table = held.source_table and suppressed_keys.record_id = held.record_id
+    where
+        not exists (
+            select 1 from read_keys
+            where read_keys.source_table = held.source_table and read_keys.record_id = held.record_id
+        )
+        and not exists (
+            select 1 from deleted_keys
+            where deleted_keys.source_table = held.source_table and deleted_keys.record_id = held.record_id
+        )
+
+),
+
+new_rows as (
+{{ cdp.identity_validate('changed_rows', identity) }}
+
+),
+
+old_rows as (
+
+    {%- if searched or new_suppressions %}
+    select held.{{ row_columns | replace(', ', ', held.') }}
+    from {{ validated }} as held
+    {%- else %}
+    -- Every changed record was read: its rows held are among held_rows.
+    select held.{{ row_columns | replace(', ', ', held.') }}
+    from held_rows as held
+    {%- endif %}
+    inner join changed_keys on changed_keys.source_table = held.source_table and changed_keys.record_id = held.record_id
+
+),
+
+changes as (
+
+    select 'new' as change, {{ row_columns }} from new_rows
+    union all
+    select 'old' as change, {{ row_columns }} from old_rows
+
+),
+{%- else %}
+
+all_rows as (
+
+    select * from {{ ref('int_identifiers_unioned') }}
+
+),
+
+new_rows as (
+{{ cdp.identity_validate('all_rows', identity) }}
+
+),
+
+changes as (
+
+    select 'new' as change, {{ row_columns }} from new_rows
+
+),
+{%- endif %}
+
+marks as (
+    {%- for source in identity.sources %}
+    {%- set mark = plan.current[source.model] if execute else {'watermark': none, 'rows': 0} %}
+
+    select
+        'mark' as change,
+        '{{ source.model }}' as source_table,
+        {%- if mark.watermark is none %}
+        cast(null as {{ dbt.type_timestamp() }}) as mark_watermark,
+        {%- else %}
+        cast('{{ mark.watermark }}' as {{ dbt.type_timestamp() }}) as mark_watermark,
+        {%- endif %}
+        cast({{ mark.rows }} as {{ dbt.type_bigint() }}) as mark_rows,
+        cast(null as {{ dbt.type_string() }}) as identifier_value
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+    union all
+    select
+        'mode',
+        '{{ plan.mode }}',
+        cast('{{ run_started_at.strftime('%Y-%m-%d %H:%M:%S') }}' as {{ dbt.type_timestamp() }}),
+        cast(null as {{ dbt.type_bigint() }}),
+        '{{ plan.config_hash }}'
+
+)
+
+select
+    cast(change as {{ dbt.type_string() }}) as change,
+    {{ row_columns }},
+    cast(null as {{ dbt.type_timestamp() }}) as mark_watermark,
+    cast(null as {{ dbt.type_bigint() }}) as mark_rows
+from changes
+union all
+select
+    change,
+    source_table,
+    cast(null as {{ dbt.type_string() }}),
+    cast(null as {{ dbt.type_string() }}),
+    cast(null as {{ dbt.type_string() }}),
+    cast(null as {{ dbt.type_timestamp() }}),
+    identifier_value,
+    cast(null as {{ dbt.type_string() }}),
+    cast(null as {{ dbt.type_string() }}),
+    mark_watermark,
+    mark_rows
+from marks

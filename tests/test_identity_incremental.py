@@ -1,0 +1,27 @@
+"""When an incremental identity build may run: only after a build every incremental identity model applied
+(tests/test_identity.py compares incremental builds with full rebuilds of the same data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import Warehouse, new_duckdb_warehouse
+
+
+def run_identity(warehouse: Warehouse, *extra: str) -> str:
+    """dbt run of the identity layer; returns the build's mode."""
+    warehouse.dbt("run", "--select", "+identity_health", "+customer_id_history", *extra)
+    return warehouse.scalar(
+        "select name from intermediate.identity_build_log where kind = 'mode' order by logged_at desc limit 1"
+    )
+
+
+def test_a_build_left_unfinished_makes_the_next_one_full(tmp_path: Path) -> None:
+    # The decision is the same on every adapter (the build log), so one warehouse is enough.
+    warehouse = new_duckdb_warehouse(tmp_path)
+    warehouse.generate(people=100, seed=5)
+    assert run_identity(warehouse) == "full"
+    # Only the first models of the layer apply a build: the next build cannot trust the later ones' state.
+    warehouse.dbt("run", "--select", "int_identity_record_changes", "int_identifiers_validated")
+    assert run_identity(warehouse) == "full"
+    assert run_identity(warehouse) == "incremental"
