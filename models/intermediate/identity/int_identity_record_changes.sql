@@ -125,7 +125,8 @@ held_rows as (
 ),
 
 -- A record's rows compared as a multiset (a value may sit in two columns of one record).
-read_counts as (
+{%- for name, rows in [('read_counts', 'read_rows'), ('held_counts', 'held_rows')] %}
+{{ name }} as (
 
     select
         source_table,
@@ -134,24 +135,11 @@ read_counts as (
         identifier_value_raw,
         coalesce(observed_at, cast('1900-01-01' as {{ dbt.type_timestamp() }})) as observed_key,
         count(*) as copies
-    from read_rows
+    from {{ rows }}
     group by 1, 2, 3, 4, 5
 
 ),
-
-held_counts as (
-
-    select
-        source_table,
-        record_id,
-        identifier_type,
-        identifier_value_raw,
-        coalesce(observed_at, cast('1900-01-01' as {{ dbt.type_timestamp() }})) as observed_key,
-        count(*) as copies
-    from held_rows
-    group by 1, 2, 3, 4, 5
-
-),
+{% endfor %}
 
 differing_keys as (
 
