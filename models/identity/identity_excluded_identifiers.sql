@@ -16,45 +16,29 @@ with
 
 {%- if is_incremental() %}
 
-    -- Suppressed by this build: not yet excluded in int_identifiers_validated.
-    newly_suppressed_identifiers as (
-
-        select distinct
-            validated.identifier_type,
-            validated.identifier_value
-        from {{ ref('int_identifiers_validated') }} as validated
-        inner join {{ ref('privacy_suppressions') }} as suppressions
-            on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
-        where validated.exclusion_reason is null
-
-    ),
-
     scope as (
 
         select
             identifier_type,
             identifier_value
         from {{ ref('int_identity_changed_identifiers') }}
-        union
-        select
-            identifier_type,
-            identifier_value
-        from newly_suppressed_identifiers
 
     ),
 
-    -- The validated rows of those identifiers; an empty value (null) is matched on its own, so both joins hash.
-    validated as (
+    -- The excluded rows of those identifiers; an empty value (null) is matched on its own, so both joins hash.
+    excluded_rows as (
 
         select validated.*
         from {{ ref('int_identifiers_validated') }} as validated
         inner join scope
             on validated.identifier_type = scope.identifier_type and validated.identifier_value = scope.identifier_value
+        where validated.exclusion_reason is not null
         union all
         select validated.*
         from {{ ref('int_identifiers_validated') }} as validated
         where
             validated.identifier_value is null
+            and validated.exclusion_reason is not null
             and validated.identifier_type in (
                 select identifier_type from scope
                 where identifier_value is null
@@ -72,9 +56,10 @@ with
 
 {%- else %}
 
-    validated as (
+    excluded_rows as (
 
         select * from {{ ref('int_identifiers_validated') }}
+        where exclusion_reason is not null
 
     ),
 
@@ -96,13 +81,13 @@ rejected as (
         count(distinct identifier_value_raw) as raw_spellings,
         min(identifier_value_raw) as sample_raw_value,
         min({{ dbt.concat(['source_table', "':'", 'record_id']) }}) as sample_record
-    from validated
-    where exclusion_reason is not null
+    from excluded_rows
     group by identifier_type, identifier_value, exclusion_reason
 
 ),
 
--- Suppressed by this build (earlier builds' suppressions already carry their reason in rejected).
+-- Suppressed by this build (earlier builds' suppressions already carry their reason in rejected: a value is
+-- usable in int_identifiers_validated only until the build after the one that suppresses it).
 newly_suppressed as (
 
     select
@@ -113,10 +98,12 @@ newly_suppressed as (
         count(distinct validated.identifier_value_raw) as raw_spellings,
         min(validated.identifier_value_raw) as sample_raw_value,
         min({{ dbt.concat(['validated.source_table', "':'", 'validated.record_id']) }}) as sample_record
-    from validated
+    from {{ ref('int_identifiers_validated') }} as validated
     inner join {{ ref('privacy_suppressions') }} as suppressions
         on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
-    where validated.exclusion_reason is null
+    where
+        validated.exclusion_reason is null
+        and suppressions.suppressed_at = cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
     group by validated.identifier_type, validated.identifier_value, suppressions.privacy_request_id
 
 ),

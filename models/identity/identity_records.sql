@@ -55,14 +55,26 @@ with
 
     ),
 
-    records as (
+    -- The identifier rows of those records (read once: a deleted record has none and is not written back).
+    record_rows as (
 
-        select distinct
+        select
             validated.source_table,
-            validated.record_id
+            validated.record_id,
+            validated.identifier_type,
+            validated.identifier_value
         from {{ ref('int_identifiers_validated') }} as validated
         inner join scope_records
             on validated.source_table = scope_records.source_table and validated.record_id = scope_records.record_id
+
+    ),
+
+    records as (
+
+        select distinct
+            source_table,
+            record_id
+        from record_rows
 
     ),
 
@@ -111,10 +123,7 @@ suppressed_records as (
             suppressions.customer_id,
             {{ cdp.mint_customer_id(dbt.concat(["'suppressed:'", 'suppressions.privacy_request_id'])) }}
         )) as customer_id
-    from {{ ref('int_identifiers_validated') }} as validated
-    {% if is_incremental() %}
-        inner join records on validated.source_table = records.source_table and validated.record_id = records.record_id
-    {%- endif %}
+    from {% if is_incremental() %}record_rows{% else %}{{ ref('int_identifiers_validated') }}{% endif %} as validated
     inner join {{ ref('privacy_suppressions') }} as suppressions
         on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
     group by validated.source_table, validated.record_id

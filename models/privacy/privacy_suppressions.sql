@@ -18,34 +18,35 @@ deletion_requests as (
 
 ),
 
-components as (
-
-    -- An identifier never seen with another one is a component of its own.
-    select
-        nodes.identifier_type,
-        nodes.identifier_value,
-        coalesce(components.component_id, nodes.node_id) as component_id
-    from {{ ref('int_identity_nodes') }} as nodes
-    left join {{ ref('int_identity_components') }} as components on nodes.node_id = components.node_id
-
-),
-
-requesting_components as (
+-- The strongest identifier (anchor) of each request's record names its component; an identifier never seen
+-- with another one is a component of its own (its node id).
+request_anchors as (
 
     select
-        min(deletion_requests.privacy_request_id) as privacy_request_id,
-        min(deletion_requests.requested_at) as requested_at,
-        components.component_id
+        deletion_requests.privacy_request_id,
+        deletion_requests.requested_at,
+        anchors.node_id,
+        anchors.identifier_type,
+        anchors.identifier_value,
+        coalesce(components.component_id, anchors.node_id) as component_id
     from deletion_requests
     inner join {{ ref('int_identity_record_anchors') }} as anchors
         on
             anchors.source_table = 'stg_privacy__requests'
             and deletion_requests.privacy_request_id = anchors.record_id
             and anchors.rank_in_record = 1
-    inner join {{ ref('int_identity_nodes') }} as nodes on anchors.node_id = nodes.node_id
-    inner join components
-        on nodes.identifier_type = components.identifier_type and nodes.identifier_value = components.identifier_value
-    group by components.component_id
+    left join {{ ref('int_identity_components') }} as components on anchors.node_id = components.node_id
+
+),
+
+requesting_components as (
+
+    select
+        min(privacy_request_id) as privacy_request_id,
+        min(requested_at) as requested_at,
+        component_id
+    from request_anchors
+    group by component_id
 
 ),
 
@@ -67,19 +68,38 @@ previous as (
 
 ),
 
-members as (
+-- Every identifier of those components: the linked ones, and an anchor that is a component of its own.
+component_members as (
 
     select
         components.identifier_type,
         components.identifier_value,
-        components.component_id,
+        components.component_id
+    from {{ ref('int_identity_components') }} as components
+    where components.component_id in (select component_id from requesting_components)
+    union
+    select
+        identifier_type,
+        identifier_value,
+        component_id
+    from request_anchors
+    where node_id = component_id
+
+),
+
+members as (
+
+    select
+        component_members.identifier_type,
+        component_members.identifier_value,
+        component_members.component_id,
         requesting_components.privacy_request_id,
         requesting_components.requested_at,
         previous.customer_id as previous_customer_id
     from requesting_components
-    inner join components on requesting_components.component_id = components.component_id
+    inner join component_members on requesting_components.component_id = component_members.component_id
     left join previous
-        on components.identifier_type = previous.identifier_type and components.identifier_value = previous.identifier_value
+        on component_members.identifier_type = previous.identifier_type and component_members.identifier_value = previous.identifier_value
 
 ),
 
@@ -178,6 +198,8 @@ backfilled as (
         from {{ this }} as already
         inner join previous
             on already.identifier_type = previous.identifier_type and already.identifier_value = previous.identifier_value
+        -- Only those rows lack a customer id (a suppression recorded since has one and is in no graph).
+        where already.customer_id is null
     {%- else %}
         select * from new_suppressions
         where 1 = 0

@@ -65,7 +65,8 @@ sources as (
 ),
 {%- if incremental %}
 
--- Values that only gained rows, in sources their node lists already: the previous row plus the rows added.
+-- Values that only gained rows, in sources their node lists already (or first seen in this build): the
+-- previous row, if any, plus the rows added.
 merged as (
 
     select
@@ -86,6 +87,29 @@ merged as (
 
 ),
 
+-- The sources of the values first seen in this build: those of the rows added.
+first_sources as (
+
+    select
+        identifier_type,
+        identifier_value,
+        {{ dbt.listagg('source_table', "','", "order by source_table") }} as sources
+    from (
+        select distinct
+            added.identifier_type,
+            added.identifier_value,
+            added.source_table
+        from {{ ref('int_identity_value_changes') }} as changed
+        inner join {{ ref('int_identity_record_changes') }} as added
+            on
+                added.identifier_type = changed.identifier_type and added.identifier_value = changed.identifier_value
+                and added.change = 'new' and added.exclusion_reason is null and added.suppressing_request_id is null
+        where not changed.needs_recount and not changed.is_hub and changed.previous_sources is null
+    ) as first_source
+    group by identifier_type, identifier_value
+
+),
+
 counted as (
 
     select per_identifier.*, sources.sources
@@ -93,7 +117,16 @@ counted as (
     inner join sources
         on sources.identifier_type = per_identifier.identifier_type and sources.identifier_value = per_identifier.identifier_value
     union all
-    select * from merged
+    select
+        merged.identifier_type,
+        merged.identifier_value,
+        merged.first_seen_at,
+        merged.last_seen_at,
+        merged.records,
+        coalesce(merged.sources, first_sources.sources) as sources
+    from merged
+    left join first_sources
+        on first_sources.identifier_type = merged.identifier_type and first_sources.identifier_value = merged.identifier_value
 
 ),
 {%- else %}

@@ -80,7 +80,7 @@ bounded as (
     select
         changed_values.identifier_type,
         changed_values.identifier_value,
-        changed_values.in_old_rows = 1 or new_sources.identifier_value is not null or previous_node.identifier_value is null as needs_recount,
+        changed_values.in_old_rows = 1 or new_sources.identifier_value is not null as needs_recount,
         previous_node.first_seen_at as previous_first_seen_at,
         previous_node.last_seen_at as previous_last_seen_at,
         previous_node.records as previous_records,
@@ -173,9 +173,9 @@ select
     exact_count,
     coalesce(linked_identifiers > max_linked_identifiers, false) as is_hub,
     was_hub,
-    -- For the node row: whether it is counted again from every record (it had no node row, a row of it
-    -- changed or left, it became or stopped being a hub, or it is seen in a new source) or its previous
-    -- row merged with the rows added.
+    -- For the node row: whether it is counted again from every record (a row of it changed or left, it
+    -- became or stopped being a hub, or it is seen in a new source) or its previous row, if any, merged with
+    -- the rows added (a value with no node row and no hub status to lose had no usable row before this build).
     needs_recount or coalesce(linked_identifiers > max_linked_identifiers, false) <> was_hub as needs_recount,
     previous_first_seen_at,
     previous_last_seen_at,
