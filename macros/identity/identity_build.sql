@@ -37,8 +37,11 @@
         watermark {{ dbt.type_timestamp() }},
         source_rows {{ dbt.type_bigint() }},
         config_hash {{ dbt.type_string() }},
-        logged_at {{ dbt.type_timestamp() }}
-    )
+        logged_at {{ dbt.type_timestamp() }},
+        boundary_rows {{ dbt.type_bigint() }}
+    );
+    {#- Logs written before the column existed. #}
+    alter table {{ cdp.identity_build_log() }} add column if not exists boundary_rows {{ dbt.type_bigint() }}
 {%- endmacro %}
 
 {#- Post-hook of each incremental identity model: this build has been applied here. -#}
@@ -65,21 +68,27 @@
 {%- endmacro %}
 
 {#- The plan of this build, decided by int_identity_record_changes: its mode, and per source the previous
-    high-water mark and row count and the current ones (read before the changes are, so a row written
-    meanwhile is read again by the next build, never missed). -#}
+    high-water mark, row count and boundary row count (the rows at that mark) and the current ones (read
+    before the changes are, so a row written meanwhile is read again by the next build, never missed). -#}
 {% macro identity_build_plan(identity) -%}
     {#- The configuration and the version of the incremental state's layout: a change to either runs in full. -#}
-    {%- set config_hash = local_md5('state v1 ' ~ tojson(var('cdp_identity'), sort_keys=true)) -%}
+    {%- set config_hash = local_md5('state v2 ' ~ tojson(var('cdp_identity'), sort_keys=true)) -%}
     {%- set plan = {'mode': 'full', 'config_hash': config_hash, 'sources': {}, 'reason': 'first build'} -%}
     {%- if not execute -%}{{ return(plan) }}{%- endif -%}
     {%- set current = {} -%}
     {%- set counts = [] -%}
     {%- for source in identity.sources -%}
-        {%- set watermark = "max(" ~ source.changed_at ~ ")" if source.changed_at else "null" -%}
-        {%- do counts.append("select '" ~ source.model ~ "', cast(" ~ watermark ~ " as " ~ dbt.type_string() ~ "), count(*) from " ~ ref(source.model)) -%}
+        {%- if source.changed_at -%}
+            {%- set watermark = "max(" ~ source.changed_at ~ ")" -%}
+            {%- set boundary = "sum(case when " ~ source.changed_at ~ " = (select max(" ~ source.changed_at ~ ") from " ~ ref(source.model) ~ ") then 1 else 0 end)" -%}
+        {%- else -%}
+            {%- set watermark, boundary = "null", "null" -%}
+        {%- endif -%}
+        {%- do counts.append("select '" ~ source.model ~ "', cast(" ~ watermark ~ " as " ~ dbt.type_string() ~ "), count(*), "
+            ~ "cast(" ~ boundary ~ " as " ~ dbt.type_bigint() ~ ") from " ~ ref(source.model)) -%}
     {%- endfor -%}
     {%- for row in run_query(counts | join(' union all ')).rows -%}
-        {%- do current.update({row[0]: {'watermark': row[1], 'rows': row[2] | int}}) -%}
+        {%- do current.update({row[0]: {'watermark': row[1], 'rows': row[2] | int, 'boundary_rows': row[3]}}) -%}
     {%- endfor -%}
     {%- do plan.update({'current': current}) -%}
     {%- set log = cdp.existing_relation('intermediate', 'identity_build_log') -%}
@@ -99,9 +108,9 @@
             {%- if missing -%}
                 {%- do plan.update({'reason': 'the previous build was not applied by ' ~ missing | join(', ')}) -%}
             {%- else -%}
-                {%- for row in run_query("select name, cast(watermark as " ~ dbt.type_string() ~ "), source_rows from " ~ log
+                {%- for row in run_query("select name, cast(watermark as " ~ dbt.type_string() ~ "), source_rows, boundary_rows from " ~ log
                     ~ " where kind = 'marks' and invocation_id = '" ~ previous[0][0] ~ "'").rows -%}
-                    {%- do plan.sources.update({row[0]: {'watermark': row[1], 'rows': row[2] | int}}) -%}
+                    {%- do plan.sources.update({row[0]: {'watermark': row[1], 'rows': row[2] | int, 'boundary_rows': row[3]}}) -%}
                 {%- endfor -%}
                 {%- do plan.update({'mode': 'incremental', 'reason': none, 'previous_started': previous[0][2]}) -%}
             {%- endif -%}
@@ -113,7 +122,7 @@
 {#- Post-hook of int_identity_record_changes: this build's mode and marks, from its own rows. -#}
 {% macro identity_log_changes() -%}
     {{ cdp.identity_build_log_ddl() }};
-    insert into {{ cdp.identity_build_log() }} (invocation_id, kind, name, watermark, source_rows, config_hash, logged_at)
+    insert into {{ cdp.identity_build_log() }} (invocation_id, kind, name, watermark, source_rows, config_hash, logged_at, boundary_rows)
     select
         '{{ invocation_id }}',
         case change when 'mode' then 'mode' else 'marks' end,
@@ -121,7 +130,8 @@
         mark_watermark,
         mark_rows,
         case change when 'mode' then identifier_value end,
-        {{ dbt.current_timestamp() }}
+        {{ dbt.current_timestamp() }},
+        mark_boundary_rows
     from {{ this }}
     where change in ('mark', 'mode')
 {%- endmacro %}
@@ -136,9 +146,14 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- One source's identifier rows (source_table, record_id, identifier_type, identifier_value_raw, observed_at),
-    one per non-null identifier column, limited to the rows matching `where` when given; the source is
-    scanned once. -#}
+{#- The records this build changes (int_identity_record_changes rows 'old' and 'new'), as a relation. -#}
+{% macro identity_changed_record_keys() -%}
+    (select source_table, record_id from {{ ref('int_identity_record_changes') }} where change in ('old', 'new'))
+{%- endmacro %}
+
+{#- One source's identifier rows (source_table, record_id, identifier_type, identifier_value_raw, observed_at,
+    changed_at: null for a source without a changed_at column), one per non-null identifier column, limited
+    to the rows matching `where` when given; the source is scanned once. -#}
 {% macro identity_source_rows(source, where=none) -%}
     select
         '{{ source.model }}' as source_table,
@@ -149,11 +164,13 @@
             when '{{ column }}' then source_row.{{ column }}
             {%- endfor %}
         end as identifier_value_raw,
-        source_row.observed_at
+        source_row.observed_at,
+        source_row.changed_at
     from (
         select
             cast({{ source.record_id }} as {{ dbt.type_string() }}) as record_id,
-            cast({{ source.observed_at }} as {{ dbt.type_timestamp() }}) as observed_at
+            cast({{ source.observed_at }} as {{ dbt.type_timestamp() }}) as observed_at,
+            cast({{ source.changed_at or 'null' }} as {{ dbt.type_timestamp() }}) as changed_at
             {%- for column in source.identifiers %},
             cast({{ column }} as {{ dbt.type_string() }}) as {{ column }}
             {%- endfor %}

@@ -3,18 +3,25 @@
 {#- What this build changes, record by record, validated. A record changed when its identifier rows differ
     from those int_identifiers_validated holds (new, updated in place, emptied), when it left its source, or
     when it carries a value suppressed since the previous build. Rows: change = 'new' (the record's rows
-    now, validated) and 'old' (the rows held so far), both for every changed record; 'mark' (one per source:
-    its high-water mark and row count, read before the changes) and 'mode' (source_table holds the build's
-    mode, identifier_value the identity configuration's fingerprint), which the post-hook logs in
-    identity_build_log. A full build (see identity_build_plan) holds every record as 'new'. Sources with a
-    changed_at column are read from the previous build's high-water mark on; a source whose row count is not
-    the previous count plus its new records is also searched for deleted records. -#}
+    now, validated) and 'old' (the rows held so far), both for every changed record; 'boundary' (the raw rows
+    of the records at each source's high-water mark, which the next build reads again); 'mark' (one per
+    source: its high-water mark, row count and rows at the mark, read before the changes) and 'mode'
+    (source_table holds the build's mode, identifier_value the identity configuration's fingerprint), which
+    the post-hook logs in identity_build_log. A full build (see identity_build_plan) holds every record as
+    'new'. Sources with a changed_at column are read from the previous build's high-water mark on. When a
+    source has as many rows below that mark as it had then (none of them updated or deleted), the only
+    records read that were held before are the previous boundary records: they are compared with the
+    boundary rows kept, and one not read again was deleted. Otherwise the records read are compared with
+    int_identifiers_validated, and a source whose row count is not the previous count plus its new records
+    is searched for deleted records. -#}
 {%- set identity = cdp.identity_config() -%}
 {%- for source in identity.sources %}
 -- depends_on: {{ ref(source.model) }}
 {%- endfor %}
 {%- set plan = cdp.identity_build_plan(identity) -%}
 {%- set validated = cdp.existing_relation('intermediate', 'int_identifiers_validated') -%}
+{#- This model's previous table: its 'boundary' rows are the previous build's boundary records. -#}
+{%- set previous_changes = cdp.existing_relation('intermediate', 'int_identity_record_changes') -%}
 {%- set suppressions = cdp.previous_privacy_suppressions() -%}
 {#- Suppressions added since the previous build started (earlier ones are applied already). -#}
 {%- set new_suppressions = none -%}
@@ -40,10 +47,26 @@ with
         {%- do since_of.update({source.model: source.changed_at ~ " >= cast('" ~ previous.watermark ~ "' as " ~ dbt.type_timestamp() ~ ")"}) -%}
     {%- endif -%}
 {%- endfor -%}
+{#- Sources whose rows below the previous mark are as many as then: compared with the previous boundary rows. -#}
+{%- set bounded = [] -%}
+{%- if since_of and execute and previous_changes is not none -%}
+    {%- set read_counts = [] -%}
+    {%- for source in identity.sources if source.model in since_of and plan.sources[source.model].boundary_rows is not none -%}
+        {%- do read_counts.append("select '" ~ source.model ~ "', count(*) from " ~ ref(source.model) ~ " where " ~ since_of[source.model]) -%}
+    {%- endfor -%}
+    {%- if read_counts -%}
+        {%- for row in run_query(read_counts | join(' union all ')).rows -%}
+            {%- set previous = plan.sources[row[0]] -%}
+            {%- if plan.current[row[0]].rows - (row[1] | int) == previous.rows - (previous.boundary_rows | int) -%}
+                {%- do bounded.append(row[0]) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endif -%}
 {%- set unseen = {} -%}
-{%- if since_of and execute -%}
+{%- if since_of and execute and (since_of.keys() | reject('in', bounded) | list) -%}
     {%- set read_keys -%}
-        {%- for source in identity.sources if source.model in since_of -%}
+        {%- for source in identity.sources if source.model in since_of and source.model not in bounded -%}
         select distinct '{{ source.model }}' as source_table, cast({{ source.record_id }} as {{ dbt.type_string() }}) as record_id
         from {{ ref(source.model) }} where {{ since_of[source.model] }}
         {% if not loop.last %}union all {% endif %}
@@ -75,12 +98,24 @@ with
 
 ),
 
-{%- set search_deleted = since is none or (execute and plan.current[source.model].rows != previous.rows + unseen.get(source.model, 0)) -%}
+{%- set is_bounded = source.model in bounded -%}
+{%- set search_deleted = not is_bounded and (since is none or (execute and plan.current[source.model].rows != previous.rows + unseen.get(source.model, 0))) -%}
 {%- if search_deleted -%}{%- do searched.append(source.model) -%}{%- endif %}
 
 {{ source.model }}_deleted as (
 
-    {%- if search_deleted %}
+    {%- if is_bounded %}
+    -- A previous boundary record not read again is gone (a record at or after the mark is always read).
+    select distinct boundary.source_table, boundary.record_id
+    from {{ previous_changes }} as boundary
+    where
+        boundary.change = 'boundary'
+        and boundary.source_table = '{{ source.model }}'
+        and not exists (
+            select 1 from {{ source.model }}_keys
+            where {{ source.model }}_keys.record_id = boundary.record_id
+        )
+    {%- elif search_deleted %}
     select distinct held.source_table, held.record_id
     from {{ validated }} as held
     where
@@ -113,19 +148,57 @@ with
 ),
 {% endfor %}
 
+-- The rows held for the records read: from int_identifiers_validated, or for the bounded sources the boundary
+-- rows the previous build kept (no other record they read was held).
 held_rows as (
 
     select held.*
     from {{ validated }} as held
-    where exists (
-        select 1 from read_keys
-        where read_keys.source_table = held.source_table and read_keys.record_id = held.record_id
-    )
+    where
+        {%- if bounded %}
+        held.source_table not in ('{{ bounded | join("', '") }}') and
+        {%- endif %}
+        exists (
+            select 1 from read_keys
+            where read_keys.source_table = held.source_table and read_keys.record_id = held.record_id
+        )
+
+),
+
+held_boundary_rows as (
+
+    {%- if bounded %}
+    select
+        boundary.source_table,
+        boundary.record_id,
+        boundary.identifier_type,
+        boundary.identifier_value_raw,
+        boundary.observed_at
+    from {{ previous_changes }} as boundary
+    where
+        boundary.change = 'boundary'
+        and boundary.source_table in ('{{ bounded | join("', '") }}')
+        and exists (
+            select 1 from read_keys
+            where read_keys.source_table = boundary.source_table and read_keys.record_id = boundary.record_id
+        )
+    {%- else %}
+    select source_table, record_id, identifier_type, identifier_value_raw, observed_at from held_rows
+    where 1 = 0
+    {%- endif %}
+
+),
+
+held_compared_rows as (
+
+    select source_table, record_id, identifier_type, identifier_value_raw, observed_at from held_rows
+    union all
+    select * from held_boundary_rows
 
 ),
 
 -- A record's rows compared as a multiset (a value may sit in two columns of one record).
-{%- for name, rows in [('read_counts', 'read_rows'), ('held_counts', 'held_rows')] %}
+{%- for name, rows in [('read_counts', 'read_rows'), ('held_counts', 'held_compared_rows')] %}
 {{ name }} as (
 
     select
@@ -188,7 +261,12 @@ changed_keys as (
 
 changed_rows as (
 
-    select read_rows.*
+    select
+        read_rows.source_table,
+        read_rows.record_id,
+        read_rows.identifier_type,
+        read_rows.identifier_value_raw,
+        read_rows.observed_at
     from read_rows
     where exists (
         select 1 from changed_keys
@@ -227,12 +305,30 @@ old_rows as (
     {%- if searched or new_suppressions %}
     select held.{{ row_columns | replace(', ', ', held.') }}
     from {{ validated }} as held
+    inner join changed_keys on changed_keys.source_table = held.source_table and changed_keys.record_id = held.record_id
     {%- else %}
-    -- Every changed record was read: its rows held are among held_rows.
+    -- Every changed record was read: its rows held are among held_rows, or, for the bounded sources, those of
+    -- the previous boundary records that changed or left.
     select held.{{ row_columns | replace(', ', ', held.') }}
     from held_rows as held
-    {%- endif %}
     inner join changed_keys on changed_keys.source_table = held.source_table and changed_keys.record_id = held.record_id
+    {%- if bounded %}
+    union all
+    select held.{{ row_columns | replace(', ', ', held.') }}
+    from {{ validated }} as held
+    inner join (
+        select distinct changed_keys.source_table, changed_keys.record_id
+        from changed_keys
+        inner join (
+            select source_table, record_id from held_boundary_rows
+            union all
+            select source_table, record_id from deleted_keys
+        ) as boundary_keys
+            on boundary_keys.source_table = changed_keys.source_table and boundary_keys.record_id = changed_keys.record_id
+        where changed_keys.source_table in ('{{ bounded | join("', '") }}')
+    ) as changed_boundary on changed_boundary.source_table = held.source_table and changed_boundary.record_id = held.record_id
+    {%- endif %}
+    {%- endif %}
 
 ),
 
@@ -245,14 +341,14 @@ changes as (
 ),
 {%- else %}
 
-all_rows as (
+read_rows as (
 
     select * from {{ ref('int_identifiers_unioned') }}
 
 ),
 
 new_rows as (
-{{ cdp.identity_validate('all_rows', identity) }}
+{{ cdp.identity_validate('read_rows', identity) }}
 
 ),
 
@@ -265,7 +361,7 @@ changes as (
 
 marks as (
     {%- for source in identity.sources %}
-    {%- set mark = plan.current[source.model] if execute else {'watermark': none, 'rows': 0} %}
+    {%- set mark = plan.current[source.model] if execute else {'watermark': none, 'rows': 0, 'boundary_rows': none} %}
 
     select
         'mark' as change,
@@ -276,6 +372,7 @@ marks as (
         cast('{{ mark.watermark }}' as {{ dbt.type_timestamp() }}) as mark_watermark,
         {%- endif %}
         cast({{ mark.rows }} as {{ dbt.type_bigint() }}) as mark_rows,
+        cast({{ 'null' if mark.boundary_rows is none else mark.boundary_rows }} as {{ dbt.type_bigint() }}) as mark_boundary_rows,
         cast(null as {{ dbt.type_string() }}) as identifier_value
     {%- if not loop.last %}
     union all
@@ -287,7 +384,25 @@ marks as (
         '{{ plan.mode }}',
         cast('{{ run_started_at.strftime('%Y-%m-%d %H:%M:%S') }}' as {{ dbt.type_timestamp() }}),
         cast(null as {{ dbt.type_bigint() }}),
+        cast(null as {{ dbt.type_bigint() }}),
         '{{ plan.config_hash }}'
+
+),
+
+-- The raw rows read of the records at (or, written since the mark was read, after) each source's high-water
+-- mark: the next build reads them again and compares them with these.
+boundaries as (
+
+    select
+        'boundary' as change,
+        read_rows.source_table,
+        read_rows.record_id,
+        read_rows.identifier_type,
+        read_rows.identifier_value_raw,
+        read_rows.observed_at
+    from read_rows
+    inner join marks
+        on marks.change = 'mark' and marks.source_table = read_rows.source_table and read_rows.changed_at >= marks.mark_watermark
 
 )
 
@@ -295,8 +410,24 @@ select
     cast(change as {{ dbt.type_string() }}) as change,
     {{ row_columns }},
     cast(null as {{ dbt.type_timestamp() }}) as mark_watermark,
-    cast(null as {{ dbt.type_bigint() }}) as mark_rows
+    cast(null as {{ dbt.type_bigint() }}) as mark_rows,
+    cast(null as {{ dbt.type_bigint() }}) as mark_boundary_rows
 from changes
+union all
+select
+    change,
+    source_table,
+    record_id,
+    identifier_type,
+    identifier_value_raw,
+    observed_at,
+    cast(null as {{ dbt.type_string() }}),
+    cast(null as {{ dbt.type_string() }}),
+    cast(null as {{ dbt.type_string() }}),
+    cast(null as {{ dbt.type_timestamp() }}),
+    cast(null as {{ dbt.type_bigint() }}),
+    cast(null as {{ dbt.type_bigint() }})
+from boundaries
 union all
 select
     change,
@@ -309,5 +440,6 @@ select
     cast(null as {{ dbt.type_string() }}),
     cast(null as {{ dbt.type_string() }}),
     mark_watermark,
-    mark_rows
+    mark_rows,
+    mark_boundary_rows
 from marks
