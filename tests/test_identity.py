@@ -484,7 +484,7 @@ def run_identity(warehouse: Warehouse, *extra: str) -> None:
 # int_identity_nodes.linked_identifiers is an upper bound after an incremental build, so it is left out.
 UPSTREAM_STATE = {
     "intermediate.int_identifiers_validated": "source_table, record_id, identifier_type, identifier_value_raw,"
-    " observed_at, identifier_value, exclusion_reason, suppressing_request_id",
+    " observed_at, identifier_value, exclusion_reason, suppressing_request_id, changed_at",
     "intermediate.int_identity_hubs": "identifier_type, identifier_value, linked_identifiers, linked_records,"
     " sample_linked_identifier",
     "intermediate.int_identity_nodes": "node_id, identifier_type, identifier_value, priority, first_seen_at,"

@@ -72,7 +72,7 @@
     before the changes are, so a row written meanwhile is read again by the next build, never missed). -#}
 {% macro identity_build_plan(identity) -%}
     {#- The configuration and the version of the incremental state's layout: a change to either runs in full. -#}
-    {%- set config_hash = local_md5('state v2 ' ~ tojson(var('cdp_identity'), sort_keys=true)) -%}
+    {%- set config_hash = local_md5('state v3 ' ~ tojson(var('cdp_identity'), sort_keys=true)) -%}
     {%- set plan = {'mode': 'full', 'config_hash': config_hash, 'sources': {}, 'reason': 'first build'} -%}
     {%- if not execute -%}{{ return(plan) }}{%- endif -%}
     {%- set current = {} -%}
@@ -144,11 +144,6 @@
     {%- else -%}
     {{ cdp.delete_changed_keys(changes, keys) }}
     {%- endif -%}
-{%- endmacro %}
-
-{#- The records this build changes (int_identity_record_changes rows 'old' and 'new'), as a relation. -#}
-{% macro identity_changed_record_keys() -%}
-    (select source_table, record_id from {{ ref('int_identity_record_changes') }} where change in ('old', 'new'))
 {%- endmacro %}
 
 {#- One source's identifier rows (source_table, record_id, identifier_type, identifier_value_raw, observed_at,

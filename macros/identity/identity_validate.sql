@@ -1,5 +1,5 @@
 {#- SQL validating identifier rows (source_table, record_id, identifier_type, identifier_value_raw,
-    observed_at, read from `identifiers`): each value normalized per type, with the reason it is excluded
+    observed_at, changed_at, read from `identifiers`): each value normalized per type, with the reason it is excluded
     (null when usable). A value in the suppression list of earlier builds (privacy_suppressions) is excluded
     as 'suppressed (privacy request <id>)', and every identifier of a record carrying one is left out of
     resolution too (suppressing_request_id): the record belongs to a forgotten customer and links nobody.
@@ -16,6 +16,7 @@ normalized as (
         identifier_type,
         identifier_value_raw,
         observed_at,
+        changed_at,
         case
             {%- for name, rules in identity.identifier_types.items() %}
             when identifier_type = '{{ name }}' then {{ cdp.normalize_identifier('identifier_value_raw', rules) }}
@@ -93,7 +94,8 @@ select
                 then {{ dbt.concat(["'suppressed (privacy request '", 'suppressions.privacy_request_id', "')'"]) }}
         end
     ) as exclusion_reason,
-    suppressed_records.suppressing_request_id
+    suppressed_records.suppressing_request_id,
+    validated.changed_at
 from validated
 left join suppressions
     on suppressions.identifier_type = validated.identifier_type and suppressions.identifier_value = validated.identifier_value

@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    pre_hook="{{ cdp.identity_delete_changed(cdp.identity_changed_record_keys(), ['source_table', 'record_id']) }}",
+    pre_hook="{{ cdp.identity_delete_changed(ref('int_identity_record_changes'), ['source_table', 'record_id']) }}",
     post_hook="{{ cdp.identity_step_done() }}",
 ) }}
 {#- Identifier values normalized per type, each with the reason it is excluded (null when it is usable), and
@@ -17,6 +17,7 @@ select
     observed_at,
     identifier_value,
     exclusion_reason,
-    suppressing_request_id
+    suppressing_request_id,
+    changed_at
 from {{ ref('int_identity_record_changes') }}
 where change = 'new'

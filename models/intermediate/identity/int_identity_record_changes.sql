@@ -3,25 +3,22 @@
 {#- What this build changes, record by record, validated. A record changed when its identifier rows differ
     from those int_identifiers_validated holds (new, updated in place, emptied), when it left its source, or
     when it carries a value suppressed since the previous build. Rows: change = 'new' (the record's rows
-    now, validated) and 'old' (the rows held so far), both for every changed record; 'boundary' (the raw rows
-    of the records at each source's high-water mark, which the next build reads again); 'mark' (one per
-    source: its high-water mark, row count and rows at the mark, read before the changes) and 'mode'
-    (source_table holds the build's mode, identifier_value the identity configuration's fingerprint), which
-    the post-hook logs in identity_build_log. A full build (see identity_build_plan) holds every record as
-    'new'. Sources with a changed_at column are read from the previous build's high-water mark on. When a
-    source has as many rows below that mark as it had then (none of them updated or deleted), the only
-    records read that were held before are the previous boundary records: they are compared with the
-    boundary rows kept, and one not read again was deleted. Otherwise the records read are compared with
-    int_identifiers_validated, and a source whose row count is not the previous count plus its new records
-    is searched for deleted records. -#}
+    now, validated) and 'old' (the rows held so far), both for every changed record; 'mark' (one per source:
+    its high-water mark, row count and rows at the mark, read before the changes) and 'mode' (source_table
+    holds the build's mode, identifier_value the identity configuration's fingerprint), which the post-hook
+    logs in identity_build_log. A full build (see identity_build_plan) holds every record as 'new'. Sources
+    with a changed_at column are read from the previous build's high-water mark on. When a source has as
+    many rows below that mark as it had then (none of them updated or deleted), the only records read that
+    were held before are those held with a changed_at at or after the mark (int_identifiers_validated keeps
+    it): only those rows are read back, and one of those records not read again was deleted. Otherwise the
+    records read are looked up in int_identifiers_validated, and a source whose row count is not the
+    previous count plus its new records is searched for deleted records. -#}
 {%- set identity = cdp.identity_config() -%}
 {%- for source in identity.sources %}
 -- depends_on: {{ ref(source.model) }}
 {%- endfor %}
 {%- set plan = cdp.identity_build_plan(identity) -%}
 {%- set validated = cdp.existing_relation('intermediate', 'int_identifiers_validated') -%}
-{#- This model's previous table: its 'boundary' rows are the previous build's boundary records. -#}
-{%- set previous_changes = cdp.existing_relation('intermediate', 'int_identity_record_changes') -%}
 {%- set suppressions = cdp.previous_privacy_suppressions() -%}
 {#- Suppressions added since the previous build started (earlier ones are applied already). -#}
 {%- set new_suppressions = none -%}
@@ -32,7 +29,7 @@
         {%- set new_suppressions = none -%}
     {%- endif -%}
 {%- endif -%}
-{%- set row_columns = 'source_table, record_id, identifier_type, identifier_value_raw, observed_at, identifier_value, exclusion_reason, suppressing_request_id' %}
+{%- set row_columns = 'source_table, record_id, identifier_type, identifier_value_raw, observed_at, identifier_value, exclusion_reason, suppressing_request_id, changed_at' %}
 
 with
 
@@ -47,9 +44,10 @@ with
         {%- do since_of.update({source.model: source.changed_at ~ " >= cast('" ~ previous.watermark ~ "' as " ~ dbt.type_timestamp() ~ ")"}) -%}
     {%- endif -%}
 {%- endfor -%}
-{#- Sources whose rows below the previous mark are as many as then: compared with the previous boundary rows. -#}
+{#- Sources whose rows below the previous mark are as many as then: only the rows held at or after the mark
+    are read back. -#}
 {%- set bounded = [] -%}
-{%- if since_of and execute and previous_changes is not none -%}
+{%- if since_of and execute -%}
     {%- set read_counts = [] -%}
     {%- for source in identity.sources if source.model in since_of and plan.sources[source.model].boundary_rows is not none -%}
         {%- do read_counts.append("select '" ~ source.model ~ "', count(*) from " ~ ref(source.model) ~ " where " ~ since_of[source.model]) -%}
@@ -78,6 +76,29 @@ with
     {%- endfor -%}
 {%- endif -%}
 {%- set searched = [] -%}
+{%- set unbounded = identity.sources | map(attribute='model') | reject('in', bounded) | list -%}
+{%- set bounded_marks = [] -%}
+{%- for model in bounded -%}{%- do bounded_marks.append(plan.sources[model].watermark) -%}{%- endfor %}
+-- The rows the bounded sources held at or after their previous mark: the only records of theirs read again
+-- that were held before (changed_at is kept with every held row).
+held_recent_rows as (
+
+    select held.*
+    from {{ validated }} as held
+    {%- if bounded %}
+    where
+        held.changed_at >= cast('{{ bounded_marks | min }}' as {{ dbt.type_timestamp() }})
+        and (
+            {%- for model in bounded %}
+            (held.source_table = '{{ model }}' and held.changed_at >= cast('{{ plan.sources[model].watermark }}' as {{ dbt.type_timestamp() }}))
+            {%- if not loop.last %} or{% endif %}
+            {%- endfor %}
+        )
+    {%- else %}
+    where 1 = 0
+    {%- endif %}
+
+),
 {%- for source in identity.sources %}
 {%- set previous = plan.sources.get(source.model) -%}
 {%- set since = since_of.get(source.model) -%}
@@ -105,15 +126,15 @@ with
 {{ source.model }}_deleted as (
 
     {%- if is_bounded %}
-    -- A previous boundary record not read again is gone (a record at or after the mark is always read).
-    select distinct boundary.source_table, boundary.record_id
-    from {{ previous_changes }} as boundary
+    -- A record held at or after the mark and not read again is gone (a record at or after the mark is always
+    -- read).
+    select distinct held.source_table, held.record_id
+    from held_recent_rows as held
     where
-        boundary.change = 'boundary'
-        and boundary.source_table = '{{ source.model }}'
+        held.source_table = '{{ source.model }}'
         and not exists (
             select 1 from {{ source.model }}_keys
-            where {{ source.model }}_keys.record_id = boundary.record_id
+            where {{ source.model }}_keys.record_id = held.record_id
         )
     {%- elif search_deleted %}
     select distinct held.source_table, held.record_id
@@ -148,57 +169,31 @@ with
 ),
 {% endfor %}
 
--- The rows held for the records read: from int_identifiers_validated, or for the bounded sources the boundary
--- rows the previous build kept (no other record they read was held).
+-- The rows held for the records read: looked up in int_identifiers_validated, or for the bounded sources
+-- those held at or after the mark.
 held_rows as (
+    {%- if unbounded %}
 
     select held.*
     from {{ validated }} as held
     where
         {%- if bounded %}
-        held.source_table not in ('{{ bounded | join("', '") }}') and
+        held.source_table in ('{{ unbounded | join("', '") }}') and
         {%- endif %}
         exists (
             select 1 from read_keys
             where read_keys.source_table = held.source_table and read_keys.record_id = held.record_id
         )
-
-),
-
-held_boundary_rows as (
-
-    {%- if bounded %}
-    select
-        boundary.source_table,
-        boundary.record_id,
-        boundary.identifier_type,
-        boundary.identifier_value_raw,
-        boundary.observed_at
-    from {{ previous_changes }} as boundary
-    where
-        boundary.change = 'boundary'
-        and boundary.source_table in ('{{ bounded | join("', '") }}')
-        and exists (
-            select 1 from read_keys
-            where read_keys.source_table = boundary.source_table and read_keys.record_id = boundary.record_id
-        )
-    {%- else %}
-    select source_table, record_id, identifier_type, identifier_value_raw, observed_at from held_rows
-    where 1 = 0
-    {%- endif %}
-
-),
-
-held_compared_rows as (
-
-    select source_table, record_id, identifier_type, identifier_value_raw, observed_at from held_rows
     union all
-    select * from held_boundary_rows
+    {%- endif %}
+    select * from held_recent_rows
 
 ),
 
--- A record's rows compared as a multiset (a value may sit in two columns of one record).
-{%- for name, rows in [('read_counts', 'read_rows'), ('held_counts', 'held_compared_rows')] %}
+-- A record's rows compared as a multiset (a value may sit in two columns of one record), with their changed_at:
+-- a record whose changed_at moved is written again even with the same identifiers, so the changed_at held is
+-- always the one it was read with.
+{%- for name, rows in [('read_counts', 'read_rows'), ('held_counts', 'held_rows')] %}
 {{ name }} as (
 
     select
@@ -207,9 +202,10 @@ held_compared_rows as (
         identifier_type,
         identifier_value_raw,
         coalesce(observed_at, cast('1900-01-01' as {{ dbt.type_timestamp() }})) as observed_key,
+        coalesce(changed_at, cast('1900-01-01' as {{ dbt.type_timestamp() }})) as changed_key,
         count(*) as copies
     from {{ rows }}
-    group by 1, 2, 3, 4, 5
+    group by 1, 2, 3, 4, 5, 6
 
 ),
 {% endfor %}
@@ -227,6 +223,7 @@ differing_keys as (
             and held_counts.identifier_type = read_counts.identifier_type
             and held_counts.identifier_value_raw = read_counts.identifier_value_raw
             and held_counts.observed_key = read_counts.observed_key
+            and held_counts.changed_key = read_counts.changed_key
     where read_counts.copies is null or held_counts.copies is null or read_counts.copies <> held_counts.copies
 
 ),
@@ -266,7 +263,8 @@ changed_rows as (
         read_rows.record_id,
         read_rows.identifier_type,
         read_rows.identifier_value_raw,
-        read_rows.observed_at
+        read_rows.observed_at,
+        read_rows.changed_at
     from read_rows
     where exists (
         select 1 from changed_keys
@@ -279,7 +277,8 @@ changed_rows as (
         held.record_id,
         held.identifier_type,
         held.identifier_value_raw,
-        held.observed_at
+        held.observed_at,
+        held.changed_at
     from {{ validated }} as held
     inner join suppressed_keys
         on suppressed_keys.source_table = held.source_table and suppressed_keys.record_id = held.record_id
@@ -307,27 +306,11 @@ old_rows as (
     from {{ validated }} as held
     inner join changed_keys on changed_keys.source_table = held.source_table and changed_keys.record_id = held.record_id
     {%- else %}
-    -- Every changed record was read: its rows held are among held_rows, or, for the bounded sources, those of
-    -- the previous boundary records that changed or left.
+    -- Every changed record was read (or, from a bounded source, held at or after the mark): its rows held
+    -- are among held_rows.
     select held.{{ row_columns | replace(', ', ', held.') }}
     from held_rows as held
     inner join changed_keys on changed_keys.source_table = held.source_table and changed_keys.record_id = held.record_id
-    {%- if bounded %}
-    union all
-    select held.{{ row_columns | replace(', ', ', held.') }}
-    from {{ validated }} as held
-    inner join (
-        select distinct changed_keys.source_table, changed_keys.record_id
-        from changed_keys
-        inner join (
-            select source_table, record_id from held_boundary_rows
-            union all
-            select source_table, record_id from deleted_keys
-        ) as boundary_keys
-            on boundary_keys.source_table = changed_keys.source_table and boundary_keys.record_id = changed_keys.record_id
-        where changed_keys.source_table in ('{{ bounded | join("', '") }}')
-    ) as changed_boundary on changed_boundary.source_table = held.source_table and changed_boundary.record_id = held.record_id
-    {%- endif %}
     {%- endif %}
 
 ),
@@ -387,23 +370,6 @@ marks as (
         cast(null as {{ dbt.type_bigint() }}),
         '{{ plan.config_hash }}'
 
-),
-
--- The raw rows read of the records at (or, written since the mark was read, after) each source's high-water
--- mark: the next build reads them again and compares them with these.
-boundaries as (
-
-    select
-        'boundary' as change,
-        read_rows.source_table,
-        read_rows.record_id,
-        read_rows.identifier_type,
-        read_rows.identifier_value_raw,
-        read_rows.observed_at
-    from read_rows
-    inner join marks
-        on marks.change = 'mark' and marks.source_table = read_rows.source_table and read_rows.changed_at >= marks.mark_watermark
-
 )
 
 select
@@ -417,21 +383,6 @@ union all
 select
     change,
     source_table,
-    record_id,
-    identifier_type,
-    identifier_value_raw,
-    observed_at,
-    cast(null as {{ dbt.type_string() }}),
-    cast(null as {{ dbt.type_string() }}),
-    cast(null as {{ dbt.type_string() }}),
-    cast(null as {{ dbt.type_timestamp() }}),
-    cast(null as {{ dbt.type_bigint() }}),
-    cast(null as {{ dbt.type_bigint() }})
-from boundaries
-union all
-select
-    change,
-    source_table,
     cast(null as {{ dbt.type_string() }}),
     cast(null as {{ dbt.type_string() }}),
     cast(null as {{ dbt.type_string() }}),
@@ -439,6 +390,7 @@ select
     identifier_value,
     cast(null as {{ dbt.type_string() }}),
     cast(null as {{ dbt.type_string() }}),
+    cast(null as {{ dbt.type_timestamp() }}),
     mark_watermark,
     mark_rows,
     mark_boundary_rows
