@@ -56,18 +56,18 @@ changed as (
 
 ),
 
--- The changed identifiers that are nodes of this build, with their component (their own node id when linked to
--- nothing).
+-- The changed identifiers with their node and component (their own node id when linked to nothing); both null
+-- for an identifier that is no node of this build.
 changed_nodes as (
 
     select
+        changed.identifier_type,
+        changed.identifier_value,
         nodes.node_id,
-        nodes.identifier_type,
-        nodes.identifier_value,
         coalesce(components.component_id, nodes.node_id) as component_id
-    from {{ ref('int_identity_nodes') }} as nodes
-    inner join changed
-        on changed.identifier_type = nodes.identifier_type and changed.identifier_value = nodes.identifier_value
+    from changed
+    left join {{ ref('int_identity_nodes') }} as nodes
+        on nodes.identifier_type = changed.identifier_type and nodes.identifier_value = changed.identifier_value
     left join {{ ref('int_identity_components') }} as components on components.node_id = nodes.node_id
 
 ),
@@ -80,7 +80,9 @@ kept_in_place as (
         changed_nodes.identifier_value
     from changed_nodes
     {%- if component_changes %}
-    where not exists (select 1 from {{ component_changes }} as moved where moved.node_id = changed_nodes.node_id)
+    where
+        changed_nodes.node_id is not null
+        and not exists (select 1 from {{ component_changes }} as moved where moved.node_id = changed_nodes.node_id)
     {%- else %}
     where 1 = 0
     {%- endif %}
@@ -159,15 +161,13 @@ closure as (
 attached as (
 
     select
-        changed.identifier_type,
-        changed.identifier_value,
+        changed_nodes.identifier_type,
+        changed_nodes.identifier_value,
         changed_nodes.component_id
-    from changed
-    left join changed_nodes
-        on changed_nodes.identifier_type = changed.identifier_type and changed_nodes.identifier_value = changed.identifier_value
+    from changed_nodes
     where not exists (
         select 1 from closure
-        where closure.identifier_type = changed.identifier_type and closure.identifier_value = changed.identifier_value
+        where closure.identifier_type = changed_nodes.identifier_type and closure.identifier_value = changed_nodes.identifier_value
     )
 
 ),
