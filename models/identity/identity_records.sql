@@ -52,9 +52,7 @@ with
         where
             validated.exclusion_reason is null
             and suppressions.suppressed_at = cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
-            {%- if not cdp.identity_suppressed_by_this_build() %}
-            and 1 = 0
-            {%- endif %}
+            {%- if not cdp.identity_suppressed_by_this_build() %} and 1 = 0{% endif %}
 
     ),
 

@@ -1,16 +1,6 @@
 {{ config(materialized='incremental', full_refresh=false, unique_key=['identifier_type', 'identifier_value'], on_schema_change='append_new_columns') }}
 -- depends_on: {{ ref('int_identity_changed_records') }}
 {%- set previous_graph = cdp.previous_identity_graph() -%}
-{#- A request takes effect in the build that first ranks its record (a request whose record has no usable
-    identifier yet waits for one); later builds exclude its identifiers, so an incremental build reads the
-    requests, the components and the previous graph only when a request record is among the records it ranked
-    again (int_identity_changed_records, every record in a full build). -#}
-{%- set requests_to_apply = not is_incremental() or (execute and run_query(
-    "select count(*) from " ~ ref('int_identity_changed_records') ~ " where source_table = 'stg_privacy__requests'"
-).columns[0].values()[0] > 0) -%}
-{%- set rows_to_backfill = is_incremental() and execute and run_query(
-    "select count(*) from " ~ this ~ " where customer_id is null"
-).columns[0].values()[0] > 0 -%}
 
 -- Every identifier of a customer who asked to be forgotten: the whole connected component of the deletion
 -- request's record, read from the connected components before any customer id is given, so the identity
@@ -25,7 +15,7 @@ deletion_requests as (
         privacy_request_id,
         requested_at
     from {{ ref('stg_privacy__requests') }}
-    where request_type = 'deletion'{% if not requests_to_apply %} and 1 = 0{% endif %}
+    where request_type = 'deletion'{% if not cdp.privacy_requests_to_apply() %} and 1 = 0{% endif %}
 
 ),
 
@@ -210,7 +200,7 @@ backfilled as (
         inner join previous
             on already.identifier_type = previous.identifier_type and already.identifier_value = previous.identifier_value
         -- Only those rows lack a customer id (a suppression recorded since has one and is in no graph).
-        where already.customer_id is null{% if not rows_to_backfill %} and 1 = 0{% endif %}
+        where already.customer_id is null{% if not cdp.privacy_rows_to_backfill() %} and 1 = 0{% endif %}
     {%- else %}
         select * from new_suppressions
         where 1 = 0
