@@ -6,14 +6,16 @@
     pre_hook="{{ cdp.delete_changed_keys(ref('int_identity_changed_records'), ['source_table', 'record_id']) }}",
     post_hook="{{ cdp.identity_step_done() }}",
 ) }}
--- depends_on: {{ ref('int_identity_changed_records') }} {{ ref('int_customer_ids_scope') }}
+-- depends_on: {{ ref('int_identity_changed_records') }} {{ ref('int_customer_ids_scope') }} {{ ref('int_identity_record_changes') }}
 {# The customer of every source record that carries an identifier: the customer of its anchor (its
     strongest usable identifier). A record whose identifiers are all excluded is a customer of its own. A
     record carrying a suppressed identifier (privacy_suppressions) belongs to the forgotten customer id,
     unresolved: it links nobody, and every mart leaves it out (suppressed_customers). -#}
 {#- Incremental: the changed records (int_identity_changed_records: deleted ones are deleted by the pre-hook and
     not written back), the records of every customer id whose identifiers moved or left the graph, and the
-    records carrying an identifier suppressed by this build are assigned again (delete+insert). -#}
+    records carrying an identifier suppressed by this build are assigned again (delete+insert). The identifier
+    rows of the changed records come from int_identity_record_changes, not from a pass over every validated
+    row. -#}
 with
 
 {%- if is_incremental() %}
@@ -29,53 +31,78 @@ with
 
     ),
 
-    scope_records as (
+    -- Their records this build did not change: each still exists, and none carries a suppressed identifier (such
+    -- a record belongs to a retired id, never a customer of the scope), so their identifier rows are not read.
+    customer_records as (
 
         select
-            source_table,
-            record_id
-        from {{ ref('int_identity_changed_records') }}
-        union
-        select
-            source_table,
-            record_id
-        from {{ this }}
-        where customer_id in (select customer_id from changed_customers)
-        union
-        -- Carrying an identifier this build suppressed (int_identifiers_validated marks it from the next build on).
-        select
-            validated.source_table,
-            validated.record_id
-        from {{ ref('int_identifiers_validated') }} as validated
-        inner join {{ ref('privacy_suppressions') }} as suppressions
-            on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
+            held.source_table,
+            held.record_id
+        from {{ this }} as held
         where
-            validated.exclusion_reason is null
-            and suppressions.suppressed_at = cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
-            {%- if not cdp.identity_suppressed_by_this_build() %} and 1 = 0{% endif %}
+            held.customer_id in (select customer_id from changed_customers)
+            and not exists (
+                select 1 from {{ ref('int_identity_changed_records') }} as changed
+                where changed.source_table = held.source_table and changed.record_id = held.record_id
+            )
 
     ),
 
-    -- The identifier rows of those records (read once: a deleted record has none and is not written back).
+    -- The identifier rows of the changed records as this build validated them (a deleted record has none and is
+    -- not written back), of the records only ranked again (a value of theirs became or stopped being a hub) as
+    -- held, and of the records carrying an identifier this build suppressed (int_identifiers_validated marks
+    -- them from the next build on). The last two are read from every validated row, so only when there are any.
     record_rows as (
 
+        select
+            source_table,
+            record_id,
+            identifier_type,
+            identifier_value
+        from {{ ref('int_identity_record_changes') }}
+        where change = 'new'
+        union all
         select
             validated.source_table,
             validated.record_id,
             validated.identifier_type,
             validated.identifier_value
         from {{ ref('int_identifiers_validated') }} as validated
-        inner join scope_records
-            on validated.source_table = scope_records.source_table and validated.record_id = scope_records.record_id
+        inner join {{ ref('int_identity_changed_records') }} as changed
+            on validated.source_table = changed.source_table and validated.record_id = changed.record_id
+        where
+            not exists (
+                select 1 from {{ ref('int_identity_record_changes') }} as record_changes
+                where record_changes.source_table = changed.source_table and record_changes.record_id = changed.record_id
+            )
+            and {{ '1 = 1' if cdp.identity_records_ranked_again_only() else '1 = 0' }}
+        union all
+        select
+            validated.source_table,
+            validated.record_id,
+            validated.identifier_type,
+            validated.identifier_value
+        from {{ ref('int_identifiers_validated') }} as validated
+        inner join {{ ref('privacy_suppressions') }} as suppressions
+            on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
+        where
+            validated.exclusion_reason is null
+            and suppressions.suppressed_at = cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
+            and {{ '1 = 1' if cdp.identity_suppressed_by_this_build() else '1 = 0' }}
 
     ),
 
     records as (
 
-        select distinct
+        select
             source_table,
             record_id
         from record_rows
+        union
+        select
+            source_table,
+            record_id
+        from customer_records
 
     ),
 
