@@ -104,7 +104,7 @@ newly_suppressed as (
     where
         validated.exclusion_reason is null
         and suppressions.suppressed_at = cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
-        {%- if not cdp.identity_suppressed_by_this_build() %} and 1 = 0{% endif %}
+        and {{ '1 = 1' if cdp.identity_suppressed_by_this_build() else '1 = 0' }}
     group by validated.identifier_type, validated.identifier_value, suppressions.privacy_request_id
 
 ),
