@@ -25,3 +25,19 @@ def test_a_build_left_unfinished_makes_the_next_one_full(tmp_path: Path) -> None
     warehouse.dbt("run", "--select", "int_identity_record_changes", "int_identifiers_validated")
     assert run_identity(warehouse) == "full"
     assert run_identity(warehouse) == "incremental"
+
+
+def test_a_log_written_before_boundary_rows_gains_the_column(tmp_path: Path) -> None:
+    warehouse = new_duckdb_warehouse(tmp_path)
+    warehouse.generate(people=100, seed=6)
+    run_identity(warehouse)
+    # A log of the layout before boundary_rows: no such column, and builds logged under another state version.
+    warehouse.execute("alter table intermediate.identity_build_log drop column boundary_rows")
+    warehouse.execute(
+        "update intermediate.identity_build_log set config_hash = 'older layout' where kind = 'mode'"
+    )
+    assert run_identity(warehouse) == "full"
+    assert run_identity(warehouse) == "incremental"
+    assert warehouse.scalar(
+        "select count(*) from intermediate.identity_build_log where kind = 'marks' and boundary_rows is not null"
+    )

@@ -29,7 +29,11 @@
     {{ return(adapter.get_relation(database=target.database, schema=generate_schema_name(schema, model), identifier=identifier)) }}
 {%- endmacro %}
 
-{% macro identity_build_log_ddl() -%}
+{#- Creates the log when it does not exist. Only the post-hook of int_identity_record_changes, which runs before
+    every other identity model, passes upgrade=true: it adds the columns of a newer layout to a log written
+    before them. The models that log a step run in parallel and never alter the log, because each holds a
+    lock on it from reading the build mode, and two waiting to alter it would deadlock on PostgreSQL. -#}
+{% macro identity_build_log_ddl(upgrade=false) -%}
     create table if not exists {{ cdp.identity_build_log() }} (
         invocation_id {{ dbt.type_string() }},
         kind {{ dbt.type_string() }},
@@ -39,9 +43,11 @@
         config_hash {{ dbt.type_string() }},
         logged_at {{ dbt.type_timestamp() }},
         boundary_rows {{ dbt.type_bigint() }}
-    );
-    {#- Logs written before the column existed. #}
-    alter table {{ cdp.identity_build_log() }} add column if not exists boundary_rows {{ dbt.type_bigint() }}
+    )
+    {%- set log = cdp.existing_relation('intermediate', 'identity_build_log') if upgrade else none -%}
+    {%- if log is not none and 'boundary_rows' not in adapter.get_columns_in_relation(log) | map(attribute='name') | map('lower') | list %};
+    alter table {{ log }} add column boundary_rows {{ dbt.type_bigint() }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Post-hook of each incremental identity model: this build has been applied here. -#}
@@ -121,7 +127,7 @@
 
 {#- Post-hook of int_identity_record_changes: this build's mode and marks, from its own rows. -#}
 {% macro identity_log_changes() -%}
-    {{ cdp.identity_build_log_ddl() }};
+    {{ cdp.identity_build_log_ddl(upgrade=true) }};
     insert into {{ cdp.identity_build_log() }} (invocation_id, kind, name, watermark, source_rows, config_hash, logged_at, boundary_rows)
     select
         '{{ invocation_id }}',
