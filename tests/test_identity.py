@@ -128,9 +128,21 @@ def test_every_customer_respects_the_limits(built_warehouse: Warehouse) -> None:
 
 def test_health_reports_sizes_and_rounds(built_warehouse: Warehouse) -> None:
     health = dict(built_warehouse.query("select measure, measure_value from identity.identity_health"))
-    assert health["customers"] == built_warehouse.scalar(
-        "select count(distinct customer_id) from identity.identity_records"
+    customers, records, unresolved = built_warehouse.query(
+        "select count(distinct customer_id), count(*), sum(case when is_resolved then 0 else 1 end)"
+        " from identity.identity_records"
+    )[0]
+    assert (health["customers"], health["records"], health["records_without_usable_identifier"]) == (
+        customers,
+        records,
+        unresolved,
     )
+    assert unresolved > 0
+    identifiers, largest = built_warehouse.query(
+        "select sum(identifiers), max(identifiers) from"
+        " (select count(*) as identifiers from identity.identity_graph group by customer_id) as clusters"
+    )[0]
+    assert (health["identifiers"], health["largest_cluster_identifiers"]) == (identifiers, largest)
     assert 1 <= health["last_run_rounds"] <= 15
     assert health["excluded_blocklisted"] > 0
     sizes = sum(health[key] for key in health if key.startswith("clusters_of_"))
