@@ -187,6 +187,8 @@ def incremental(people: int) -> None:
         new_records = max(1, records // 100)
         print(f"{people:,} people, {records:,} raw records, {new_records:,} new records (1%)", flush=True)
         runs = [("first", "build", timed_build(warehouse, "build"))]
+        identifiers = warehouse.scalar("select count(*) from identity.identity_graph")
+        print(f"{identifiers:,} identifiers in identity_graph after the first build", flush=True)
         # dbt run (the models): nothing new, then 1% new records, then the same data in full.
         runs.append(("no change", "run", timed_build(warehouse, "run")))
         add_records(warehouse, new_records, 1)
