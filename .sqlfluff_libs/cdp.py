@@ -8,3 +8,11 @@ def __getattr__(name):
         return str(args[0]) if args else name
 
     return render
+
+
+def identity_rows_suppressed_by_this_build():
+    """A from clause (tables validated and suppressions) rather than a name."""
+    return (
+        "from int_identifiers_validated as validated inner join privacy_suppressions as suppressions"
+        " on validated.identifier_value = suppressions.identifier_value where validated.exclusion_reason is null"
+    )

@@ -98,13 +98,7 @@ newly_suppressed as (
         count(distinct validated.identifier_value_raw) as raw_spellings,
         min(validated.identifier_value_raw) as sample_raw_value,
         min({{ dbt.concat(['validated.source_table', "':'", 'validated.record_id']) }}) as sample_record
-    from {{ ref('int_identifiers_validated') }} as validated
-    inner join {{ ref('privacy_suppressions') }} as suppressions
-        on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
-    where
-        validated.exclusion_reason is null
-        and suppressions.suppressed_at = cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
-        and {{ '1 = 1' if cdp.identity_suppressed_by_this_build() else '1 = 0' }}
+    {{ cdp.identity_rows_suppressed_by_this_build() }}
     group by validated.identifier_type, validated.identifier_value, suppressions.privacy_request_id
 
 ),

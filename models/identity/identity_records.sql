@@ -82,13 +82,7 @@ with
             validated.record_id,
             validated.identifier_type,
             validated.identifier_value
-        from {{ ref('int_identifiers_validated') }} as validated
-        inner join {{ ref('privacy_suppressions') }} as suppressions
-            on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
-        where
-            validated.exclusion_reason is null
-            and suppressions.suppressed_at = cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
-            and {{ '1 = 1' if cdp.identity_suppressed_by_this_build() else '1 = 0' }}
+        {{ cdp.identity_rows_suppressed_by_this_build() }}
 
     ),
 
