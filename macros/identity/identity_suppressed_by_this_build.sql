@@ -4,7 +4,7 @@
 {% macro identity_suppressed_by_this_build() -%}
     {%- if not execute -%}{{ return(true) }}{%- endif -%}
     {%- set suppressions = ref('privacy_suppressions') -%}
-    {%- set run_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+    {%- set run_at = cdp.run_started_at_timestamp() -%}
     {%- set found = run_query("select count(*) from " ~ suppressions ~ " where suppressed_at = " ~ run_at).columns[0].values()[0] -%}
     {{ return(found > 0) }}
 {%- endmacro %}
@@ -18,6 +18,6 @@
         on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
     where
         validated.exclusion_reason is null
-        and suppressions.suppressed_at = cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
+        and suppressions.suppressed_at = {{ cdp.run_started_at_timestamp() }}
         and {{ '1 = 1' if cdp.identity_suppressed_by_this_build() else '1 = 0' }}
 {%- endmacro %}

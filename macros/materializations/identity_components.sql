@@ -266,7 +266,7 @@
         ~ "), (select count(distinct component_id) from " ~ target_relation ~ ")").rows[0] -%}
     {%- set seconds = (modules.datetime.datetime.utcnow() - started).total_seconds() -%}
     {%- do run_query("insert into " ~ runs ~ " (run_started_at, edges, nodes, components, rounds, limit_violations, cut_edges, seconds, mode, solved_edges, rules, node_registry)"
-        ~ " values (cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ "), "
+        ~ " values (" ~ cdp.run_started_at_timestamp() ~ ", "
         ~ counts[0] ~ ", " ~ counts[1] ~ ", " ~ counts[2] ~ ", " ~ state.max_rounds_used ~ ", " ~ violating_count ~ ", " ~ state.rejected ~ ", " ~ seconds
         ~ ", '" ~ ('incremental' if incremental else 'full') ~ "', " ~ (solved_edges if incremental else counts[0]) ~ ", '" ~ rules ~ "', '" ~ registry ~ "')") -%}
     {%- set dropped = [] -%}

@@ -34,7 +34,7 @@ select
     cast(requested_at as {{ dbt.type_timestamp() }}) as requested_at,
     cast(identifiers_suppressed as {{ dbt.type_bigint() }}) as identifiers_suppressed,
     cast(customer_ids as {{ dbt.type_string() }}) as customer_ids,
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }}) as applied_at
+    {{ cdp.run_started_at_timestamp() }} as applied_at
 from applied
 {% if is_incremental() %}
     where privacy_request_id not in (select privacy_request_id from {{ this }})

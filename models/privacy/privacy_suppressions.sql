@@ -171,7 +171,7 @@ new_suppressions as (
         identifier_value,
         privacy_request_id,
         requested_at,
-        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }}) as suppressed_at,
+        {{ cdp.run_started_at_timestamp() }} as suppressed_at,
         customer_id
     from identifiers
     {%- if is_incremental() %}

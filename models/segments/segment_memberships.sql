@@ -2,7 +2,7 @@
 
 -- Who entered and left each segment, across builds: a row per stay in a segment, open while exited_at is null.
 {%- set segments = ['seg_high_value', 'seg_churn_risk', 'seg_new_customers', 'seg_cart_abandoners'] %}
-{%- set run_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+{%- set run_at = cdp.run_started_at_timestamp() %}
 
 with
 

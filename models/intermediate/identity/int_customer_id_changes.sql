@@ -4,7 +4,7 @@
     Only the identifiers resolved again (int_customer_ids_scope, every identifier on a full build) are read:
     every identifier that had one of their previous ids is among them, so an id is new when none of them had
     it, and retires when none of them keeps it. -#}
-{%- set run_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+{%- set run_at = cdp.run_started_at_timestamp() -%}
 
 with
 

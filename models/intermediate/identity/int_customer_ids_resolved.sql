@@ -15,7 +15,7 @@
     and current components) are resolved again; their rows are deleted first (pre-hook) and written again, so
     an identifier no longer in the graph leaves. Every other component keeps its id, as in a full build. -#}
 {%- set previous_graph = cdp.previous_identity_graph() -%}
-{%- set run_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+{%- set run_at = cdp.run_started_at_timestamp() -%}
 
 with
 

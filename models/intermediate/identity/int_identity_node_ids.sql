@@ -3,7 +3,7 @@
     across --full-refresh); values seen for the first time are numbered after the largest id, in (type,
     value) order. Ids therefore never depend on the build's data, and the connected components of an
     incremental build are read back by id. An incremental build looks only at the records it changes. -#}
-{%- set run_at = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+{%- set run_at = cdp.run_started_at_timestamp() -%}
 
 with
 

@@ -365,7 +365,7 @@ marks as (
     select
         'mode',
         '{{ plan.mode }}',
-        cast('{{ run_started_at.strftime('%Y-%m-%d %H:%M:%S') }}' as {{ dbt.type_timestamp() }}),
+        {{ cdp.run_started_at_timestamp() }},
         cast(null as {{ dbt.type_bigint() }}),
         cast(null as {{ dbt.type_bigint() }}),
         '{{ plan.config_hash }}'
