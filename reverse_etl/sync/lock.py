@@ -1,13 +1,18 @@
-"""One run per sync at a time. PostgreSQL: a session advisory lock (released by the server when the
-process dies). DuckDB: an OS file lock beside the database file (released by the kernel on exit)."""
+"""One run per sync at a time. PostgreSQL: a session advisory lock (released by the server when the process
+dies). DuckDB: an OS file lock (released by the kernel when the process dies), kept in a folder of the
+system's temporary directory named after the database file, so no lock file litters a project checkout
+(CDP_LOCK_DIR moves the folder)."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from reverse_etl.errors import SyncError
 from reverse_etl.warehouse import Warehouse
@@ -15,6 +20,14 @@ from reverse_etl.warehouse import Warehouse
 
 def _lock_number(sync_name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"cdp_sync:{sync_name}".encode()).digest()[:8], "big", signed=True)
+
+
+def lock_path(database: str, sync_name: str) -> Path:
+    """The lock file of one sync of one DuckDB file: the same for every process that opens that file."""
+    folder = Path(os.environ.get("CDP_LOCK_DIR") or Path(tempfile.gettempdir()) / "cdp-locks")
+    folder.mkdir(parents=True, exist_ok=True)
+    database_id = hashlib.sha256(os.path.realpath(database).encode()).hexdigest()[:16]
+    return folder / f"{database_id}.{sync_name}.lock"
 
 
 @contextmanager
@@ -34,16 +47,19 @@ def sync_lock(warehouse: Warehouse, sync_name: str) -> Iterator[None]:
             warehouse.query("select pg_advisory_unlock(?)", (number,))
             warehouse.commit()
         return
-    path = f"{warehouse.target.path}.{sync_name}.lock"
-    handle = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    # thread_local=False: the lock belongs to the run, which may be released from another thread than took it.
+    # No fallback to a lock file's mere existence: that would outlive a killed run and block the next one.
+    lock = FileLock(
+        lock_path(warehouse.target.path, sync_name),
+        thread_local=False,
+        is_singleton=False,
+        fallback_to_soft=False,
+    )
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            raise refused from error
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        lock.acquire(timeout=0)
+    except Timeout as error:
+        raise refused from error
+    try:
+        yield
     finally:
-        os.close(handle)
+        lock.release()

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from reverse_etl.sync.config import SyncConfig
 from reverse_etl.warehouse import Warehouse, quote
 
 SCHEMA = "cdp_sync"
-NULL_MARK = "\u2205"
+
+# The version of the row encoding below. Raising it makes every row differ from its snapshot once: the runs
+# after an upgrade resend each row one time (a controlled resend the blast-radius guard lets through).
+ENCODING_VERSION = 2
 
 DDL = [
     f"create schema if not exists {SCHEMA}",
@@ -27,6 +31,22 @@ DDL = [
         run_id varchar not null, sync_name varchar not null, record_key varchar not null, operation varchar,
         error varchar, rejected_at timestamp not null)""",
 ]
+# Columns added to cdp_sync.runs after its first release: added where missing (checked first, because
+# PostgreSQL takes an exclusive lock for ALTER TABLE even when the column exists).
+RUNS_COLUMNS = {
+    "fingerprint": "varchar",  # what the rows were hashed with (JSON: encoding, mapping, column types)
+    "dropped": "bigint",  # identifier values the destination could not use (rows still sent with the rest)
+    "notes": "varchar",  # what the operator should know: a resend and why, the first invalid keys
+}
+
+
+@dataclass
+class Resend:
+    """Why every row of the model differs from its snapshot this run, if it does."""
+
+    reason: str | None = None
+    # The engine's own row encoding changed, not the data: one resend, let through by the guard.
+    controlled: bool = False
 
 
 @dataclass
@@ -39,6 +59,10 @@ class Diff:
     retries: int = 0
     null_keys: int = 0
     duplicate_keys: int = 0
+    # The first few duplicated keys, so an operator can find them.
+    duplicate_examples: list[str] = field(default_factory=list)
+    resend: Resend = field(default_factory=Resend)
+    fingerprint: str = ""
 
     @property
     def invalid(self) -> int:
@@ -48,6 +72,11 @@ class Diff:
 def ensure_state(warehouse: Warehouse) -> None:
     for statement in DDL:
         warehouse.execute(statement)
+    warehouse.commit()
+    present = set(warehouse.columns(SCHEMA, "runs"))
+    for column, kind in RUNS_COLUMNS.items():
+        if column not in present:
+            warehouse.execute(f"alter table {SCHEMA}.runs add column {quote(column)} {kind}")
     warehouse.commit()
 
 
@@ -71,29 +100,99 @@ def mapping(sync: SyncConfig, columns: list[str]) -> dict[str, str]:
     return dict(sync.fields) if sync.fields else {column: column for column in columns}
 
 
-def mapping_fingerprint(sync: SyncConfig, fields: dict[str, str]) -> str:
-    """Changes when the mapping or the destination changes: every row then differs, a controlled resend."""
-    text = json.dumps(
-        {"destination": sync.destination, "fields": fields, "mode": sync.mode.value}, sort_keys=True
+def row_encoding_sql(columns: list[str]) -> str:
+    """One text per row that no other row shares: each column as `<length>:<text>`, a null as `N`, one after
+    another. Read left to right it parses back into the values (a length ends at its colon; `N` is no digit),
+    so two rows with the same encoding are the same row: no separator inside a value, and no value that
+    spells a null, can make two different rows hash alike."""
+    return " || ".join(
+        f"coalesce(cast(length(cast({quote(column)} as varchar)) as varchar) || ':' || cast({quote(column)} as varchar), 'N')"
+        for column in columns
     )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def hashed_columns(fields: dict[str, str]) -> list[str]:
+    return sorted(set(fields.values()))
+
+
+def column_types(warehouse: Warehouse, sync: SyncConfig, columns: list[str]) -> dict[str, str]:
+    """The warehouse type of each hashed column: a column that keeps its text but changes type (integer 5 to
+    text '5') reaches the destination as another JSON value, so the rows are resent."""
+    if sync.query:
+        return {}
+    rows = warehouse.query(
+        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
+        (sync.relation.schema, sync.relation.name),
+    )
+    types = {name: str(kind).lower() for name, kind in rows}
+    return {column: types.get(column, "") for column in columns}
+
+
+def fingerprint(sync: SyncConfig, fields: dict[str, str], types: dict[str, str]) -> str:
+    """What the rows are hashed with: when any part changes, every row differs, a resend."""
+    return json.dumps(
+        {
+            "encoding": ENCODING_VERSION,
+            "destination": sync.destination,
+            "mode": sync.mode.value,
+            "fields": fields,
+            "types": types,
+        },
+        sort_keys=True,
+    )
+
+
+def _resend(previous: str | None, current: str, previously_synced: int) -> Resend:
+    """Why the rows differ from their snapshots as a whole, comparing this run's fingerprint with the one of
+    the last run that finished."""
+    if not previously_synced or previous == current:
+        return Resend()
+    before: dict[str, Any] = json.loads(previous) if previous else {}
+    now: dict[str, Any] = json.loads(current)
+    if before.get("encoding") != now["encoding"]:
+        return Resend(
+            "rows were last hashed by an earlier version of the sync engine: each is resent once", True
+        )
+    changed = [part for part in ("destination", "mode", "fields") if before.get(part) != now[part]]
+    if changed:
+        return Resend(f"the sync's {' and '.join(changed)} changed since its last run: every row is resent")
+    moved = sorted(
+        f"{column} {before['types'].get(column) or '?'} -> {kind}"
+        for column, kind in now["types"].items()
+        if before.get("types", {}).get(column) != kind
+    )
+    return Resend(f"column types changed ({', '.join(moved)}): every row is resent")
+
+
+def _last_fingerprint(warehouse: Warehouse, sync: SyncConfig, current: str) -> str | None:
+    """The fingerprint of the sync's last finished run; the current one when no run finished but one was
+    started with it (its confirmed rows carry it; the rest were never confirmed)."""
+    rows = warehouse.query(
+        f"select fingerprint from {SCHEMA}.runs where sync_name = ? and status in ('success', 'partial') "
+        "and fingerprint is not null order by started_at desc limit 1",
+        (sync.name,),
+    )
+    if rows:
+        return str(rows[0][0])
+    started = warehouse.query(
+        f"select count(*) from {SCHEMA}.runs where sync_name = ? and fingerprint = ?", (sync.name, current)
+    )[0][0]
+    return current if started else None
 
 
 def compute_diff(warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str]) -> Diff:
     """Write the rows to act on into changes__<sync> (record_key, row_hash, change_type, destination_id,
     previous_status) and return the counts. Rows with a null or duplicated key are marked invalid."""
     key = quote(sync.primary_key)
-    hashed = " || '|' || ".join(
-        f"coalesce(cast({quote(column)} as varchar), '{NULL_MARK}')"
-        for column in sorted(set(fields.values()))
-    )
+    columns = hashed_columns(fields)
+    current = fingerprint(sync, fields, column_types(warehouse, sync, columns))
     table = changes_table(sync)
     warehouse.execute(f"drop table if exists {table}")
     warehouse.execute(
         f"""
         create table {table} as
         with current_rows as (
-            select cast({key} as varchar) as record_key, md5(? || '|' || {hashed}) as row_hash
+            select cast({key} as varchar) as record_key, md5(? || ':' || {row_encoding_sql(columns)}) as row_hash
             from {relation_sql(sync)} as source_rows
         ),
         keyed as (
@@ -137,24 +236,37 @@ def compute_diff(warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str])
         from compared
         where change_type <> 'removed' or confirmed_hash is not null or previous_status in ('pending', 'accepted', 'accepted_removal')
         """,
-        (mapping_fingerprint(sync, fields), sync.name),
+        (hashlib.sha256(current.encode()).hexdigest()[:16], sync.name),
     )
     warehouse.commit()
     counts = dict(warehouse.query(f"select change_type, sum(copies) from {table} group by change_type"))
     retries = warehouse.query(
         f"select count(*) from {table} where previous_status = 'rejected' and change_type in ('added', 'changed')"
     )[0][0]
-    previously = warehouse.query(
-        f"select count(*) from {SCHEMA}.snapshots where sync_name = ? and confirmed_hash is not null",
-        (sync.name,),
-    )[0][0]
+    previously = int(
+        warehouse.query(
+            f"select count(*) from {SCHEMA}.snapshots where sync_name = ? and confirmed_hash is not null",
+            (sync.name,),
+        )[0][0]
+    )
+    duplicates = int(counts.get("invalid_duplicate_key", 0))
+    examples = (
+        warehouse.query(
+            f"select record_key from {table} where change_type = 'invalid_duplicate_key' order by record_key limit 5"
+        )
+        if duplicates
+        else []
+    )
     return Diff(
         model_rows=int(sum(int(v) for k, v in counts.items() if k != "removed")),
-        previously_synced=int(previously),
+        previously_synced=previously,
         added=int(counts.get("added", 0)),
         changed=int(counts.get("changed", 0)),
         removed=int(counts.get("removed", 0)),
         retries=int(retries),
         null_keys=int(counts.get("invalid_null_key", 0)),
-        duplicate_keys=int(counts.get("invalid_duplicate_key", 0)),
+        duplicate_keys=duplicates,
+        duplicate_examples=[str(row[0]) for row in examples],
+        resend=_resend(_last_fingerprint(warehouse, sync, current), current, previously),
+        fingerprint=current,
     )
