@@ -17,6 +17,8 @@ import requests
 
 from reverse_etl import __version__
 from reverse_etl.errors import FatalDestinationError, RetryableDestinationError
+from reverse_etl.secrets import redact_all, redact_text
+from reverse_etl.secrets import register as register_secret
 
 USER_AGENT = f"cdp-reverse-etl/{__version__}"
 SECRET_HEADERS = {
@@ -44,10 +46,15 @@ class HttpRequest:
     data: bytes | str | None = None
 
     def masked(self) -> HttpRequest:
+        """The request as it may be shown: credential headers replaced, and every registered secret masked
+        in the URL, the parameters and a text body (a token put into a URL through ${NAME})."""
         headers = {
-            name: ("***" if name.lower() in SECRET_HEADERS else value) for name, value in self.headers.items()
+            name: ("***" if name.lower() in SECRET_HEADERS else redact_text(value))
+            for name, value in self.headers.items()
         }
-        return replace(self, headers=headers)
+        params = redact_all(dict(self.params)) if self.params else self.params
+        data = redact_text(self.data) if isinstance(self.data, str) else self.data
+        return replace(self, url=redact_text(self.url), headers=headers, params=params, data=data)
 
     def describe(self) -> str:
         """A printable form: method, url, headers (masked) and body."""
@@ -57,7 +64,7 @@ class HttpRequest:
             lines[0] += "?" + "&".join(f"{key}={value}" for key, value in shown.params.items())
         lines += [f"{name}: {value}" for name, value in shown.headers.items()]
         if shown.json is not None:
-            lines.append(json.dumps(shown.json, indent=2, sort_keys=True, default=str))
+            lines.append(redact_text(json.dumps(shown.json, indent=2, sort_keys=True, default=str)))
         elif shown.data is not None:
             lines.append(shown.data if isinstance(shown.data, str) else f"<{len(shown.data)} bytes>")
         return "\n".join(lines)
@@ -171,6 +178,10 @@ class HttpClient:
         started = time.monotonic()
         may_retry_unprocessed_failures = idempotent or request.method.upper() in SAFE_METHODS
         attempt = 0
+        for name, value in request.headers.items():
+            # Whatever credential goes out is masked in anything stored or shown, even if the vendor echoes it.
+            if name.lower() in SECRET_HEADERS:
+                register_secret(value)
         while True:
             if self.bucket is not None:
                 self.bucket.acquire(self.sleep)
@@ -187,7 +198,7 @@ class HttpClient:
                     timeout=self.timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as error:
-                failure = f"{request.method} {request.url}: {type(error).__name__}"
+                failure = f"{request.method} {redact_text(request.url)}: {type(error).__name__}"
                 status: int | None = None
                 body = ""
                 retryable = may_retry_unprocessed_failures
@@ -195,8 +206,9 @@ class HttpClient:
                 status = response.status_code
                 if status < 400:
                     return response
-                body = response.text[:2000]
-                failure = f"{request.method} {request.url}: HTTP {status}"
+                # An error body may echo what was sent (an Authorization header, a URL with a token).
+                body = redact_text(response.text[:2000])
+                failure = f"{request.method} {redact_text(request.url)}: HTTP {status}"
                 if status not in RETRYABLE_STATUSES:
                     raise FatalDestinationError(f"{failure}: {body[:300]}", status=status, body=body)
                 retryable = status == 429 or may_retry_unprocessed_failures

@@ -80,3 +80,13 @@ def test_kill_nine_at_random_points_loses_and_duplicates_nothing(tmp_path: Path)
     assert warehouse.scalar(
         "select count(*) from cdp_sync.snapshots where sync_name = 'crash_people' and status = 'synced'"
     ) == len(model)
+    # Each killed run was found cut off by the run after it: none stays "running" forever.
+    statuses = dict(
+        warehouse.query(
+            "select status, count(*) from cdp_sync.runs where sync_name = 'crash_people' group by status"
+        )
+    )
+    assert statuses.get("running") is None
+    assert statuses["interrupted"] == KILLS
+    errors = warehouse.query("select error from cdp_sync.runs where status = 'interrupted'")
+    assert all("ended before the run finished" in error for (error,) in errors)

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from reverse_etl import secrets
 from reverse_etl.destinations.base import Mode
 from reverse_etl.errors import ConfigError
 from reverse_etl.warehouse import checked_name
 
 DEFAULT_MAX_CHANGE_SHARE = 0.2
+# ${NAME} or $NAME in an option, as os.path.expandvars reads them.
+ENV_REFERENCE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
 @dataclass(frozen=True)
@@ -129,8 +133,15 @@ def parse_sync(exposure: dict[str, Any], models: dict[str, Relation]) -> SyncCon
 
 
 def expand_env(options: dict[str, Any]) -> dict[str, Any]:
-    """Non-secret options may name environment variables as ${NAME} (e.g. a sandbox URL); expanded when a
-    destination is made, so the value in force at run time counts."""
+    """Options may name environment variables as ${NAME} (e.g. a sandbox URL); expanded when a destination is
+    made, so the value in force at run time counts. The value of a secret-named variable (TOKEN, SECRET, KEY,
+    PASSWORD, ...) put into a URL this way is masked wherever the URL is stored or shown."""
+    for value in options.values():
+        if isinstance(value, str):
+            for name in ENV_REFERENCE.findall(value):
+                variable = name[0] or name[1]
+                if secrets.SECRET_NAME.search(variable):
+                    secrets.register(os.environ.get(variable))
     return {
         key: os.path.expandvars(value) if isinstance(value, str) else value for key, value in options.items()
     }
@@ -164,15 +175,17 @@ def secret_lookup(name: str) -> str:
     """A credential from the environment, else from the YAML file named by CDP_SECRETS_FILE (kept outside git)."""
     value = os.environ.get(name)
     if value:
+        secrets.register(value)
         return value
     secrets_file = os.environ.get("CDP_SECRETS_FILE")
     if secrets_file and Path(secrets_file).is_file():
         try:
-            secrets = yaml.safe_load(Path(secrets_file).read_text()) or {}
+            stored = yaml.safe_load(Path(secrets_file).read_text()) or {}
         except yaml.YAMLError as error:
             raise ConfigError(f"{secrets_file}: not valid YAML ({error.__class__.__name__})") from error
-        if isinstance(secrets, dict) and secrets.get(name):
-            return str(secrets[name])
+        if isinstance(stored, dict) and stored.get(name):
+            secrets.register(str(stored[name]))
+            return str(stored[name])
     raise ConfigError(
         f"missing credential {name}: set the environment variable {name} or add it to CDP_SECRETS_FILE"
     )

@@ -17,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from reverse_etl.destinations.base import Destination, Mode, Operation, Record, RecordResult
+from reverse_etl.secrets import redact
 from reverse_etl.sync import state
 from reverse_etl.sync.config import SyncConfig
 from reverse_etl.warehouse import Warehouse, quote
@@ -96,7 +97,7 @@ def _record(
             warehouse.execute(
                 f"update {state.SCHEMA}.forget_queue set attempts = attempts + 1, last_error = ? "
                 "where sync_name = ? and record_key = ?",
-                (outcome.error, sync.name, outcome.key),
+                (redact(outcome.error), sync.name, outcome.key),
             )
 
 

@@ -55,11 +55,15 @@ class RunSummary:
         if d.resend.reason and d.changed:
             notes.append(f"resend: {d.resend.reason}")
         if d.duplicate_keys:
-            shown = ", ".join(d.duplicate_examples)
-            more = ", ..." if d.duplicate_keys > len(d.duplicate_examples) else ""
+            shown = ", ".join(d.duplicate_examples[:5])
+            more = ", ..." if len(d.duplicate_examples) > 5 else ""
             notes.append(f"{d.duplicate_keys:,} rows share a key and were not sent (keys: {shown}{more})")
         if d.null_keys:
-            notes.append(f"{d.null_keys:,} rows have no key and were not sent")
+            notes.append(
+                "1 row has no key and was not sent"
+                if d.null_keys == 1
+                else f"{d.null_keys:,} rows have no key and were not sent"
+            )
         if self.dropped:
             notes.append(
                 "dropped identifiers: "

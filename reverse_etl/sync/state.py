@@ -59,7 +59,7 @@ class Diff:
     retries: int = 0
     null_keys: int = 0
     duplicate_keys: int = 0
-    # The first few duplicated keys, so an operator can find them.
+    # The first few duplicated keys (up to six: five are shown, a sixth says there are more).
     duplicate_examples: list[str] = field(default_factory=list)
     resend: Resend = field(default_factory=Resend)
     fingerprint: str = ""
@@ -252,7 +252,7 @@ def compute_diff(warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str])
     duplicates = int(counts.get("invalid_duplicate_key", 0))
     examples = (
         warehouse.query(
-            f"select record_key from {table} where change_type = 'invalid_duplicate_key' order by record_key limit 5"
+            f"select record_key from {table} where change_type = 'invalid_duplicate_key' order by record_key limit 6"
         )
         if duplicates
         else []
