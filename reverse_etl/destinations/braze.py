@@ -20,7 +20,7 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
-from reverse_etl.destinations.salesforce import base_url
+from reverse_etl.destinations.urls import url_option
 from reverse_etl.errors import ConfigError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest
 
@@ -41,8 +41,8 @@ class BrazeConfig:
                 "braze option rest_endpoint is required: the REST endpoint of your Braze instance, "
                 "e.g. https://rest.iad-01.braze.com"
             )
-        rest_endpoint = base_url(
-            "braze option rest_endpoint", options["rest_endpoint"], "https://rest.iad-01.braze.com"
+        rest_endpoint = url_option(
+            "braze", "rest_endpoint", options["rest_endpoint"], "https://rest.iad-01.braze.com"
         )
         external_id_field = options.get("external_id_field", "external_id")
         if not isinstance(external_id_field, str) or not external_id_field:

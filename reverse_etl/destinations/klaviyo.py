@@ -24,9 +24,11 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
+from reverse_etl.destinations.urls import url_option
 from reverse_etl.errors import ConfigError, DestinationError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest, TokenBucket, shared_bucket
 
+DEFAULT_BASE_URL = "https://a.klaviyo.com"
 MAX_PROFILES = 10_000
 MAX_JOB_BYTES = 5_000_000
 MAX_PROFILE_BYTES = 100_000
@@ -94,9 +96,9 @@ class KlaviyoConfig:
             raise ConfigError(
                 f"klaviyo option revision must be a dated API revision like {REVISION} (YYYY-MM-DD[.suffix]), got {revision!r}"
             )
-        base_url = str(options.get("base_url", "https://a.klaviyo.com")).rstrip("/")
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"klaviyo option base_url must be an http(s) URL, got {base_url!r}")
+        base_url = url_option(
+            "klaviyo", "base_url", options.get("base_url", DEFAULT_BASE_URL), DEFAULT_BASE_URL
+        )
         api_key = secret(str(options.get("api_key_env", "KLAVIYO_API_KEY")))
         return cls(
             base_url=base_url,

@@ -19,6 +19,7 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
+from reverse_etl.destinations.urls import url_option
 from reverse_etl.errors import ConfigError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest
 
@@ -56,7 +57,8 @@ class MailchimpConfig:
                     "the Mailchimp API key must end with its data center (e.g. -us6), or set option base_url"
                 )
             base_url = f"https://{api_key.rsplit('-', 1)[1]}.api.mailchimp.com"
-        return cls(base_url=str(base_url).rstrip("/"), api_key=api_key, list_id=list_id, status_if_new=status)
+        base_url = url_option("mailchimp", "base_url", base_url, "https://us6.api.mailchimp.com")
+        return cls(base_url=base_url, api_key=api_key, list_id=list_id, status_if_new=status)
 
 
 class MailchimpDestination(Destination):

@@ -9,7 +9,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from reverse_etl.destinations.base import (
     BatchResult,
@@ -21,6 +20,7 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
+from reverse_etl.destinations.urls import url_option
 from reverse_etl.errors import ConfigError, FatalDestinationError, RetryableDestinationError
 from reverse_etl.http import HttpClient, HttpRequest
 
@@ -32,15 +32,6 @@ API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 RETRYABLE_STATUS_CODES = {"UNABLE_TO_LOCK_ROW"}
 # A delete of a record that is already gone has nothing left to do.
 ALREADY_DELETED = {"ENTITY_IS_DELETED"}
-
-
-def base_url(option: str, value: Any, example: str) -> str:
-    """An https URL (http only for a local sandbox on 127.0.0.1 / localhost), without a trailing slash."""
-    parts = urlsplit(str(value or ""))
-    local = parts.hostname in ("127.0.0.1", "localhost")
-    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and local)):
-        raise ConfigError(f"{option} must be an https URL such as {example}, got {value!r}")
-    return str(value).rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -57,8 +48,8 @@ class SalesforceConfig:
             raise ConfigError(
                 "salesforce option instance_url is required: the org's URL, e.g. https://acme.my.salesforce.com"
             )
-        instance_url = base_url(
-            "salesforce option instance_url", options["instance_url"], "https://acme.my.salesforce.com"
+        instance_url = url_option(
+            "salesforce", "instance_url", options["instance_url"], "https://acme.my.salesforce.com"
         )
         version = str(options.get("api_version", "62.0"))
         match = re.fullmatch(r"v?(\d{2,3})\.0", version)
