@@ -191,8 +191,8 @@ class HubSpotFake(FakeService):
                 raise validation_error("This fake updates by HubSpot id only")
             object_id = str(item["id"])
             with self.lock:
-                key = keys.get(object_id)
-                record = store.get(key) if key is not None else None
+                key = keys.get(object_id, "")
+                record = store.get(key)
                 if record is None:
                     errors.append(self._error("OBJECT_NOT_FOUND", "Object not found", object_id))
                     continue
