@@ -13,7 +13,7 @@ from conftest import new_duckdb_warehouse
 from match_keys import CHANGED, REMOVED, new_email, people
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.braze import BrazeDestination
-from reverse_etl.errors import ConfigError, FatalDestinationError
+from reverse_etl.errors import ConfigError, FatalDestinationError, PartialFailure
 from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
 from reverse_etl.sandbox.braze import BrazeFake
 from reverse_etl.sandbox.server import FakeServer, Faults
@@ -268,3 +268,23 @@ def test_a_refused_rename_is_reported_once_then_the_row_is_sent_by_its_new_id(br
     again = Record("cus_0", {**moved.fields, "external_id": "cus_0_newer"}, Operation.UPSERT, "cus_0_new")
     (forbidden,) = target.write_batch([again]).results
     assert not forbidden.ok and "HTTP 403" in (forbidden.error or "") and set(service.users) == {"cus_0_new"}
+
+
+def test_through_the_engine_a_refused_rename_keeps_the_new_id_and_the_next_run_sends_the_row(
+    braze, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, server = braze
+    monkeypatch.setenv("BRAZE_REST_API_KEY", KEY)
+    with people(tmp_path, count=3) as model:
+        sync = model.sync(
+            "braze", {"external_id": "email", "first_name": "first_name"}, {"rest_endpoint": server.url}
+        )
+        model.run(sync)
+        del service.users["person2@example.org"]  # deleted in Braze since
+        model.change_emails(("cus_2",))
+        with pytest.raises(PartialFailure) as failed:
+            run_sync(model.engine, sync)
+        assert failed.value.summary.rejected == 1
+        assert model.destination_ids(sync)["cus_2"] == new_email("cus_2")
+        assert model.run(sync).confirmed == 1
+        assert set(service.users) == {"person1@example.org", "person3@example.org", new_email("cus_2")}
