@@ -10,9 +10,10 @@ import pytest
 import requests
 
 from conftest import new_duckdb_warehouse
+from match_keys import CHANGED, REMOVED, new_email, people
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.braze import BrazeDestination
-from reverse_etl.errors import ConfigError, FatalDestinationError
+from reverse_etl.errors import ConfigError, FatalDestinationError, PartialFailure
 from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
 from reverse_etl.sandbox.braze import BrazeFake
 from reverse_etl.sandbox.server import FakeServer, Faults
@@ -202,8 +203,16 @@ def test_bad_config_key_and_permission(braze) -> None:
         BrazeDestination({"rest_endpoint": server.url}, missing, HttpClient())
     with pytest.raises(ConfigError, match="rest_endpoint is required"):
         BrazeDestination({}, lambda name: KEY, HttpClient())
-    with pytest.raises(ConfigError, match="https URL"):
-        BrazeDestination({"rest_endpoint": "rest.iad-01.braze.com"}, lambda name: KEY, HttpClient())
+    for endpoint, complaint in [
+        ("rest.iad-01.braze.com", "needs an http:// or https:// scheme"),
+        ("localhost:8080", "needs an http:// or https:// scheme"),
+        ("ftp://x", "needs an http:// or https:// scheme"),
+        ("${CDP_BRAZE_REST_ENDPOINT}", "variable CDP_BRAZE_REST_ENDPOINT is not set"),
+        ("http://rest.iad-01.braze.com", "must use https"),
+    ]:
+        with pytest.raises(ConfigError, match="braze option rest_endpoint") as raised:
+            BrazeDestination({"rest_endpoint": endpoint}, lambda name: KEY, HttpClient())
+        assert complaint in str(raised.value)
     outcome = destination(server, key="wrong").write_batch(users(3))
     assert len(outcome.rejected) == 3 and all("HTTP 401" in r.error for r in outcome.rejected)
     assert not service.users
@@ -215,3 +224,67 @@ def test_bad_config_key_and_permission(braze) -> None:
     assert "cus_0" in service.users
     request: HttpRequest = target.plan_batch(users(1))[0]
     assert KEY not in request.describe()
+
+
+@pytest.mark.parametrize("mode", [Mode.MIRROR, Mode.UPSERT])
+def test_a_changed_external_id_renames_the_user_this_sync_created(
+    braze, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: Mode
+) -> None:
+    """external_id mapped from the email: 5 of 50 change it. Those users are renamed (their old id a deprecated
+    alias of the same user), so Braze holds exactly 50 users under the current ids with their attributes;
+    removed rows are deleted by their current external_id."""
+    service, server = braze
+    monkeypatch.setenv("BRAZE_REST_API_KEY", KEY)
+    with people(tmp_path) as model:
+        sync = model.sync(
+            "braze", {"external_id": "email", "first_name": "first_name"}, {"rest_endpoint": server.url}, mode
+        )
+        model.run(sync)
+        model.change_emails()
+        assert model.run(sync).diff.changed == len(CHANGED)
+        assert set(service.users) == model.expected_emails()
+        assert service.users[new_email("cus_17")] == {"first_name": "First17"}
+        assert service.deprecated == {f"person{key[4:]}@example.org": new_email(key) for key in CHANGED}
+        assert model.destination_ids(sync)["cus_17"] == new_email("cus_17")
+        if mode is Mode.MIRROR:
+            model.remove()
+            assert model.run(sync).diff.removed == len(REMOVED)
+            assert set(service.users) == model.expected_emails(REMOVED)
+            assert set(service.deleted) == {new_email("cus_3"), "person9@example.org"}
+
+
+def test_a_refused_rename_is_reported_once_then_the_row_is_sent_by_its_new_id(braze) -> None:
+    service, server = braze
+    target = destination(server)
+    target.write_batch(users(1))
+    del service.users["cus_0"]  # deleted in Braze since
+    moved = Record("cus_0", {**users(1)[0].fields, "external_id": "cus_0_new"}, Operation.UPSERT, "cus_0")
+    (refused,) = target.write_batch([moved]).results
+    assert not refused.ok and refused.retryable and refused.destination_id == "cus_0_new"
+    assert "rename of external_id cus_0 refused" in (refused.error or "") and not service.users
+    (sent,) = target.write_batch([Record(moved.key, moved.fields, moved.operation, "cus_0_new")]).results
+    assert sent.ok and set(service.users) == {"cus_0_new"}
+    service.permissions = frozenset({"users.track"})
+    again = Record("cus_0", {**moved.fields, "external_id": "cus_0_newer"}, Operation.UPSERT, "cus_0_new")
+    (forbidden,) = target.write_batch([again]).results
+    assert not forbidden.ok and "HTTP 403" in (forbidden.error or "") and set(service.users) == {"cus_0_new"}
+
+
+def test_through_the_engine_a_refused_rename_keeps_the_new_id_and_the_next_run_sends_the_row(
+    braze, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, server = braze
+    monkeypatch.setenv("BRAZE_REST_API_KEY", KEY)
+    with people(tmp_path, count=3) as model:
+        sync = model.sync(
+            "braze", {"external_id": "email", "first_name": "first_name"}, {"rest_endpoint": server.url}
+        )
+        model.run(sync)
+        del service.users["person2@example.org"]  # deleted in Braze since
+        model.change_emails(("cus_2",))
+        with pytest.raises(PartialFailure) as failed:
+            run_sync(model.engine, sync)
+        assert failed.value.summary.rejected == 1
+        assert model.destination_ids(sync)["cus_2"] == new_email("cus_2")
+        assert model.run(sync).confirmed == 1
+        assert set(service.users) == {"person1@example.org", "person3@example.org", new_email("cus_2")}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import new_duckdb_warehouse
+from match_keys import CHANGED, REMOVED, people
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.hubspot import HubSpotDestination
 from reverse_etl.errors import ConfigError, FatalDestinationError
@@ -148,3 +149,80 @@ def test_credentials_are_checked(hubspot) -> None:
     assert len(outcome.rejected) == 3 and all("HTTP 401" in result.error for result in outcome.rejected)
     request = destination(server).plan_batch(contacts(1))[0]
     assert "sandbox-hubspot-token" not in HttpRequest.describe(request)
+
+
+@pytest.mark.parametrize("mode", [Mode.MIRROR, Mode.UPSERT])
+def test_a_changed_email_updates_the_contact_this_sync_created(
+    hubspot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: Mode
+) -> None:
+    """Matched on email, 5 people change email: the same 50 contacts, by HubSpot id, hold the new emails (no
+    second contact, no orphan under the old email); removed rows are archived by their id."""
+    service, server = hubspot
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", service.token)
+    with people(tmp_path) as model:
+        sync = model.sync(
+            "hubspot",
+            {"email": "email", "firstname": "first_name"},
+            {"base_url": server.url, "id_property": "email"},
+            mode,
+        )
+        model.run(sync)
+        ids = model.destination_ids(sync)
+        model.change_emails()
+        assert model.run(sync).diff.changed == len(CHANGED)
+        stored = service.objects["contacts"]
+        assert set(stored) == model.expected_emails()
+        assert {key: record["id"] for key, record in stored.items()} == {
+            record["properties"]["email"]: ids[f"cus_{record['properties']['firstname'][5:]}"]
+            for record in stored.values()
+        }
+        assert model.destination_ids(sync) == ids
+        if mode is Mode.MIRROR:
+            model.remove()
+            assert model.run(sync).diff.removed == len(REMOVED)
+            assert set(stored) == model.expected_emails(REMOVED)
+            assert {record["id"] for record in stored.values()} == set(ids.values()) - {
+                ids[key] for key in REMOVED
+            }
+
+
+def test_a_contact_deleted_in_hubspot_is_created_again_by_email(hubspot) -> None:
+    service, server = hubspot
+    target = destination(server)
+    (created,) = target.write_batch(contacts(1)).results
+    service.objects["contacts"].clear()
+    moved = Record(
+        "cus_0", {"email": "moved@example.org", "firstname": "P0"}, Operation.UPSERT, created.destination_id
+    )
+    (result,) = target.write_batch([moved]).results
+    assert result.ok and result.destination_id != created.destination_id
+    assert list(service.objects["contacts"]) == ["moved@example.org"]
+
+
+def test_an_email_another_contact_holds_is_a_reject_not_a_merge(hubspot) -> None:
+    service, server = hubspot
+    target = destination(server)
+    first, second = target.write_batch(contacts(2)).results
+    taken = Record("cus_1", {"email": "person0@example.org"}, Operation.UPSERT, second.destination_id)
+    (result,) = target.write_batch([taken]).results
+    assert not result.ok and result.error.startswith("CONFLICT: Contact already exists")
+    assert service.objects["contacts"]["person1@example.org"]["id"] == second.destination_id
+
+
+@pytest.mark.parametrize(
+    ("base_url", "complaint"),
+    [
+        ("${CDP_HUBSPOT_BASE_URL}", "environment variable CDP_HUBSPOT_BASE_URL is not set"),
+        ("localhost:8080", "needs an http:// or https:// scheme"),
+        ("ftp://x", "needs an http:// or https:// scheme"),
+        ("https://", "has no host"),
+        ("http://api.hubapi.com", "must use https"),
+        ("", "is empty"),
+    ],
+)
+def test_base_url_is_checked_when_the_destination_is_made(base_url: str, complaint: str) -> None:
+    with pytest.raises(
+        ConfigError, match=r"hubspot option base_url \(meta.cdp_sync.options.base_url\)"
+    ) as raised:
+        HubSpotDestination({"base_url": base_url}, lambda name: "token", HttpClient())
+    assert complaint in str(raised.value) and "\n" not in str(raised.value)

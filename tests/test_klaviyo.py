@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from conftest import new_duckdb_warehouse
+from match_keys import CHANGED, REMOVED, new_email, people
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.klaviyo import MAX_JOB_BYTES, KlaviyoDestination
 from reverse_etl.errors import ConfigError, PartialFailure
@@ -412,7 +413,10 @@ def test_configuration_is_checked_at_start_up(klaviyo) -> None:
         ({"action": "forget", "identifier": "external_id"}, "option identifier"),
         ({"list_id": ""}, "option list_id"),
         ({"poll_interval_seconds": 0}, "option poll_interval_seconds"),
-        ({"base_url": "a.klaviyo.com"}, "option base_url"),
+        ({"base_url": "a.klaviyo.com"}, "option base_url .* needs an http:// or https:// scheme"),
+        ({"base_url": "localhost:8080"}, "option base_url .* needs an http:// or https:// scheme"),
+        ({"base_url": "ftp://x"}, "option base_url .* needs an http:// or https:// scheme"),
+        ({"base_url": "${CDP_KLAVIYO_BASE_URL}"}, "variable CDP_KLAVIYO_BASE_URL is not set"),
     ]
     for options, message in bad:
         with pytest.raises(ConfigError, match=message):
@@ -445,3 +449,49 @@ def test_the_fake_checks_key_revision_and_media_type(klaviyo) -> None:
     response = requests.post(request.url, headers=dict(request.headers), json=wrong_type, timeout=10)
     assert response.status_code == 400 and response.json()["errors"][0]["source"]["pointer"] == "/data/type"
     assert HttpRequest.describe(request).count("***") == 1
+
+
+@pytest.mark.parametrize("mode", [Mode.MIRROR, Mode.UPSERT])
+def test_a_changed_email_updates_the_profile_this_sync_imported(
+    klaviyo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: Mode
+) -> None:
+    """5 of 50 people change email: their profiles are found by the old email and imported by id, so Klaviyo
+    holds exactly 50 profiles, all on the list, with the new emails; removed rows leave the list."""
+    service, server = klaviyo
+    monkeypatch.setenv("KLAVIYO_API_KEY", KEY)
+    with people(tmp_path) as model:
+        sync = model.sync(
+            "klaviyo",
+            {"email": "email", "first_name": "first_name"},
+            {"base_url": server.url, "list_id": LIST, "poll_interval_seconds": 0.01},
+            mode,
+        )
+        model.run(sync)
+        before = set(service.profiles)
+        model.change_emails()
+        assert model.run(sync).diff.changed == len(CHANGED)
+        assert set(service.profiles) == before and service.lists[LIST] == before
+        assert {profile["email"] for profile in service.profiles.values()} == model.expected_emails()
+        assert model.destination_ids(sync)["cus_17"] == f"email:{new_email('cus_17')}"
+        if mode is Mode.MIRROR:
+            model.remove()
+            assert model.run(sync).diff.removed == len(REMOVED)
+            listed = {service.profiles[profile_id]["email"] for profile_id in service.lists[LIST]}
+            assert listed == model.expected_emails(REMOVED) and set(service.profiles) == before
+
+
+def test_a_changed_email_another_profile_holds_is_a_reject_and_a_gone_profile_is_imported_afresh(
+    klaviyo,
+) -> None:
+    service, server = klaviyo
+    target = destination(server)
+    first, second = target.write_batch(profiles(2)).results
+    taken = Record("cus_1", {"email": "person0@example.org"}, Operation.UPSERT, second.destination_id)
+    (refused,) = target.write_batch([taken]).results
+    assert not refused.ok and "duplicate_profile" in (refused.error or "")
+    service.profiles.clear()
+    service._index.clear()
+    moved = Record("cus_0", {"email": "moved0@example.org"}, Operation.UPSERT, first.destination_id)
+    (imported,) = target.write_batch([moved]).results
+    assert imported.ok and imported.destination_id == "email:moved0@example.org"
+    assert [profile["email"] for profile in service.profiles.values()] == ["moved0@example.org"]

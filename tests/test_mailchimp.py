@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
-from reverse_etl.destinations.base import BatchResult, Operation, Record
+from match_keys import CHANGED, REMOVED, new_email, people
+from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.mailchimp import MailchimpDestination, subscriber_hash
 from reverse_etl.errors import ConfigError, FatalDestinationError
 from reverse_etl.http import HttpClient, RetryPolicy
@@ -129,3 +131,64 @@ def test_the_api_key_names_the_data_center() -> None:
         MailchimpDestination({"list_id": "x"}, lambda name: "no-center-here".replace("-", ""), HttpClient())
     with pytest.raises(ConfigError, match="list_id"):
         MailchimpDestination({}, lambda name: KEY, HttpClient())
+
+
+@pytest.mark.parametrize("mode", [Mode.MIRROR, Mode.UPSERT])
+def test_a_changed_email_moves_the_member_this_sync_added(
+    mailchimp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: Mode
+) -> None:
+    """5 of 50 people change email: the audience still has 50 members, 5 of them moved to the new address
+    (same merge fields, under the new subscriber hash), none left under an old one; removals are archived."""
+    service, server = mailchimp
+    monkeypatch.setenv("MAILCHIMP_API_KEY", KEY)
+    with people(tmp_path) as model:
+        sync = model.sync(
+            "mailchimp",
+            {"email_address": "email", "FNAME": "first_name"},
+            {"base_url": server.url, "list_id": "a1b2c3"},
+            mode,
+        )
+        model.run(sync)
+        model.change_emails()
+        assert model.run(sync).diff.changed == len(CHANGED)
+        audience = service.members["a1b2c3"]
+        assert {member["email_address"] for member in audience.values()} == model.expected_emails()
+        assert set(audience) == {subscriber_hash(email) for email in model.expected_emails()}
+        assert audience[subscriber_hash(new_email("cus_17"))]["merge_fields"] == {"FNAME": "First17"}
+        assert model.destination_ids(sync)["cus_17"] == new_email("cus_17")
+        if mode is Mode.MIRROR:
+            model.remove()
+            assert model.run(sync).diff.removed == len(REMOVED)
+            assert {member["email_address"] for member in audience.values()} == model.expected_emails(REMOVED)
+
+
+def test_a_moved_member_that_is_gone_is_subscribed_again_and_a_taken_email_is_a_reject(mailchimp) -> None:
+    service, server = mailchimp
+    target = destination(server)
+    target.write_batch(members(2))
+    audience = service.members["a1b2c3"]
+    del audience[subscriber_hash("person0@example.org")]
+    gone = Record("cus_0", {"email_address": "new0@example.org"}, Operation.UPSERT, "person0@example.org")
+    taken = Record("cus_1", {"email_address": "new0@example.org"}, Operation.UPSERT, "person1@example.org")
+    (again,) = target.write_batch([gone]).results
+    assert again.ok and again.destination_id == "new0@example.org"
+    (refused,) = target.write_batch([taken]).results
+    assert not refused.ok and "HTTP 400" in refused.error and "Member Exists" in refused.error
+    assert {member["email_address"] for member in audience.values()} == {
+        "new0@example.org",
+        "person1@example.org",
+    }
+
+
+@pytest.mark.parametrize(
+    ("base_url", "complaint"),
+    [
+        ("${CDP_MAILCHIMP_BASE_URL}", "environment variable CDP_MAILCHIMP_BASE_URL is not set"),
+        ("localhost:8080", "needs an http:// or https:// scheme"),
+        ("ftp://x", "needs an http:// or https:// scheme"),
+    ],
+)
+def test_base_url_is_checked_when_the_destination_is_made(base_url: str, complaint: str) -> None:
+    with pytest.raises(ConfigError, match="mailchimp option base_url") as raised:
+        MailchimpDestination({"list_id": "a1b2c3", "base_url": base_url}, lambda name: KEY, HttpClient())
+    assert complaint in str(raised.value)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import new_duckdb_warehouse
+from match_keys import CHANGED, REMOVED, people
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.salesforce import SalesforceDestination
 from reverse_etl.errors import ConfigError, FatalDestinationError, RetryableDestinationError
@@ -255,7 +256,10 @@ def test_bad_config_and_bad_credentials(salesforce) -> None:
         )
     for options, complaint in [
         ({"external_id_field": "Id__c"}, "instance_url is required"),
-        ({"instance_url": "http://acme.my.salesforce.com", "external_id_field": "Id__c"}, "https URL"),
+        ({"instance_url": "http://acme.my.salesforce.com", "external_id_field": "Id__c"}, "must use https"),
+        ({"instance_url": "${SF_URL}", "external_id_field": "Id__c"}, "variable SF_URL is not set"),
+        ({"instance_url": "localhost:8080", "external_id_field": "Id__c"}, "http:// or https:// scheme"),
+        ({"instance_url": "ftp://x", "external_id_field": "Id__c"}, "http:// or https:// scheme"),
         ({"instance_url": "https://acme.my.salesforce.com"}, "external_id_field is required"),
         ({"instance_url": server.url, "external_id_field": "Id__c", "api_version": "45.0"}, "46.0 or later"),
         ({"instance_url": server.url, "external_id_field": "Id__c", "sobject": "Contact; drop"}, "sobject"),
@@ -267,3 +271,50 @@ def test_bad_config_and_bad_credentials(salesforce) -> None:
     assert all("HTTP 401" in r.error and "INVALID_SESSION_ID" in r.error for r in outcome.rejected)
     request = destination(server).plan_batch(contacts(1))[0]
     assert TOKEN not in request.describe()
+
+
+@pytest.mark.parametrize("mode", [Mode.MIRROR, Mode.UPSERT])
+def test_a_changed_external_id_updates_the_record_this_sync_created(
+    salesforce, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: Mode
+) -> None:
+    """Matched on an external id field holding the email: 5 of 50 change it. The same 50 record ids hold the
+    new values (update by id), none is left under an old value; removed rows are deleted by their id."""
+    service, server = salesforce
+    monkeypatch.setenv("SALESFORCE_ACCESS_TOKEN", TOKEN)
+    with people(tmp_path) as model:
+        sync = model.sync(
+            "salesforce",
+            {"Email_Key__c": "email", "Email": "email", "LastName": "last_name"},
+            {"instance_url": server.url, "external_id_field": "Email_Key__c"},
+            mode,
+        )
+        model.run(sync)
+        ids = model.destination_ids(sync)
+        model.change_emails()
+        assert model.run(sync).diff.changed == len(CHANGED)
+        stored = service.records["Contact"]
+        assert set(stored) == model.expected_emails()
+        assert {record["Id"] for record in stored.values()} == set(ids.values())
+        assert all(record["Email"] == key for key, record in stored.items())
+        assert model.destination_ids(sync) == ids
+        if mode is Mode.MIRROR:
+            model.remove()
+            assert model.run(sync).diff.removed == len(REMOVED)
+            assert set(stored) == model.expected_emails(REMOVED)
+            assert service.deleted == {ids[key] for key in REMOVED}
+
+
+def test_an_update_of_a_deleted_record_upserts_it_again_and_a_taken_value_is_a_reject(salesforce) -> None:
+    service, server = salesforce
+    target = destination(server)
+    first, second = target.write_batch(contacts(2)).results
+    target.write_batch([Record("cus_0", {}, Operation.DELETE, first.destination_id)])
+    again = Record("cus_0", contacts(1)[0].fields, Operation.UPSERT, first.destination_id)
+    (recreated,) = target.write_batch([again]).results
+    assert recreated.ok and recreated.destination_id not in (first.destination_id, None)
+    taken = Record(
+        "cus_1", {**contacts(2)[1].fields, "Customer_Id__c": "cus_0"}, Operation.UPSERT, second.destination_id
+    )
+    (refused,) = target.write_batch([taken]).results
+    assert not refused.ok and refused.error.startswith("DUPLICATE_VALUE")
+    assert service.records["Contact"]["cus_1"]["Id"] == second.destination_id

@@ -1,5 +1,7 @@
 """Braze user profiles: `POST /users/track` with up to 75 attributes objects per request, each keyed by
-external_id; minor errors inside a success answer name the failing object by `input_array` and `index`.
+external_id; minor errors inside a success answer name the failing object by `input_array` and `index`. A user
+whose row's external_id changed is renamed first (`POST /users/external_ids/rename`, 50 per request), so the
+sync keeps one user per row.
 Mirror deletes through `POST /users/delete`, at most 50 external_ids per request. Bearer REST API key; the
 REST endpoint is the one of the workspace's instance (e.g. https://rest.iad-01.braze.com)."""
 
@@ -20,12 +22,13 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
-from reverse_etl.destinations.salesforce import base_url
+from reverse_etl.destinations.urls import url_option
 from reverse_etl.errors import ConfigError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest
 
 MAX_ATTRIBUTES = 75
 MAX_DELETE_IDS = 50
+MAX_RENAMES = 50
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,8 @@ class BrazeConfig:
                 "braze option rest_endpoint is required: the REST endpoint of your Braze instance, "
                 "e.g. https://rest.iad-01.braze.com"
             )
-        rest_endpoint = base_url(
-            "braze option rest_endpoint", options["rest_endpoint"], "https://rest.iad-01.braze.com"
+        rest_endpoint = url_option(
+            "braze", "rest_endpoint", options["rest_endpoint"], "https://rest.iad-01.braze.com"
         )
         external_id_field = options.get("external_id_field", "external_id")
         if not isinstance(external_id_field, str) or not external_id_field:
@@ -103,6 +106,28 @@ class BrazeDestination(Destination):
             json={"external_ids": [record.destination_id for record in records]},
         )
 
+    def _rename_request(self, records: Sequence[Record]) -> HttpRequest:
+        return HttpRequest(
+            "POST",
+            f"{self.config.rest_endpoint}/users/external_ids/rename",
+            headers=self._headers(),
+            json={
+                "external_id_renames": [
+                    {"current_external_id": r.destination_id, "new_external_id": self._external_id(r)}
+                    for r in records
+                ]
+            },
+        )
+
+    def _renamed(self, record: Record) -> bool:
+        """Whether the row's external_id differs from the one its user was last confirmed with."""
+        external_id = self._external_id(record)
+        return bool(record.destination_id) and bool(external_id) and external_id != record.destination_id
+
+    def _rename_chunks(self, records: Sequence[Record]) -> list[list[Record]]:
+        renames = [r for r in records if self._renamed(r)]
+        return [renames[start : start + MAX_RENAMES] for start in range(0, len(renames), MAX_RENAMES)]
+
     def _split(self, records: Sequence[Record]) -> tuple[list[Record], list[list[Record]]]:
         upserts = [r for r in records if r.operation not in (Operation.DELETE, Operation.REMOVE)]
         deletes = [
@@ -114,13 +139,21 @@ class BrazeDestination(Destination):
     def plan_batch(self, records: Sequence[Record]) -> list[HttpRequest]:
         upserts, delete_chunks = self._split(records)
         sendable = [r for r in upserts if self._external_id(r)]
-        return ([self._track_request(sendable)] if sendable else []) + [
-            self._delete_request(chunk) for chunk in delete_chunks
-        ]
+        return (
+            [self._rename_request(chunk) for chunk in self._rename_chunks(upserts)]
+            + ([self._track_request(sendable)] if sendable else [])
+            + [self._delete_request(chunk) for chunk in delete_chunks]
+        )
 
     def write_batch(self, records: Sequence[Record]) -> BatchResult:
         outcome = BatchResult()
         upserts, delete_chunks = self._split(records)
+        for chunk in self._rename_chunks(upserts):
+            # A user whose external_id changed is renamed first, so the attributes land on the same user.
+            refused = self._rename(chunk).results
+            outcome.results += refused
+            keys = {result.key for result in refused}
+            upserts = [r for r in upserts if r.key not in keys]
         if upserts:
             outcome.results += self._track(upserts).results
         # A removed row never confirmed has no Braze user of ours: nothing to delete.
@@ -173,6 +206,36 @@ class BrazeDestination(Destination):
                     RecordResult(record.key, ok=True, destination_id=self._external_id(record))
                 )
         return outcome
+
+    def _rename(self, records: Sequence[Record]) -> BatchResult:
+        """Rename each user to its row's new external_id; returns the rows refused. A rename Braze refuses (the
+        old id is no longer a primary id: renamed already, or the user was deleted; or the new id is taken) is
+        a reject carrying the new external_id as destination id: it is reported once, and the next run sends
+        the row by its new external_id (the same user if it was renamed, else a user of that id)."""
+        try:
+            # A resent rename is refused, which the rule above turns into a resend by the new id: harmless.
+            response = self.http.send(self._rename_request(records), idempotent=True)
+        except FatalDestinationError as error:
+            return BatchResult.all_failed(records, error.http_summary())
+        body = response.json()
+        refused = BatchResult()
+        for problem in (body.get("rename_errors") if isinstance(body, dict) else None) or []:
+            parts = problem if isinstance(problem, list) else [problem]
+            index = next((part for part in parts if isinstance(part, int)), None)
+            if index is None or not 0 <= index < len(records):
+                continue
+            record = records[index]
+            message = "; ".join(str(part) for part in parts if not isinstance(part, int))
+            refused.results.append(
+                RecordResult(
+                    record.key,
+                    ok=False,
+                    destination_id=self._external_id(record),
+                    error=f"rename of external_id {record.destination_id} refused: {message}",
+                    retryable=True,
+                )
+            )
+        return refused
 
     def _delete(self, records: Sequence[Record]) -> BatchResult:
         try:

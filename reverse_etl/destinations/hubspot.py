@@ -1,5 +1,6 @@
-"""HubSpot CRM objects (contacts by default): batch upsert by a unique property (idProperty), batch archive
-for mirror deletes. 100 inputs per request; 190 requests per rolling 10 seconds (private apps); partial
+"""HubSpot CRM objects (contacts by default): batch upsert by a unique property (idProperty) for rows new to
+the sync, batch update by HubSpot id for rows it created (so a changed email updates that contact rather than
+creating a second one), batch archive by id for mirror deletes. 100 inputs per request; 190 requests per rolling 10 seconds (private apps); partial
 failures come back as 207 Multi-Status with `errors[]` naming the failing ids in `context.ids`."""
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
+from reverse_etl.destinations.urls import url_option
 from reverse_etl.errors import ConfigError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest
 
+DEFAULT_BASE_URL = "https://api.hubapi.com"
 MAX_INPUTS = 100
 OBJECT_TYPES = {"contacts", "companies", "deals", "tickets"}
 
@@ -44,7 +47,9 @@ class HubSpotConfig:
         if not isinstance(id_property, str) or not id_property:
             raise ConfigError("hubspot option id_property must name a unique property, e.g. email")
         return cls(
-            base_url=str(options.get("base_url", "https://api.hubapi.com")).rstrip("/"),
+            base_url=url_option(
+                "hubspot", "base_url", options.get("base_url", DEFAULT_BASE_URL), DEFAULT_BASE_URL
+            ),
             token=secret(str(options.get("token_env", "HUBSPOT_ACCESS_TOKEN"))),
             object_type=object_type,
             id_property=id_property,
@@ -94,6 +99,23 @@ class HubSpotDestination(Destination):
             json={"inputs": inputs},
         )
 
+    def _update_request(self, records: Sequence[Record]) -> HttpRequest:
+        """Batch update by HubSpot id: the object this sync created, whatever its id_property value is now."""
+        return HttpRequest(
+            "POST",
+            f"{self.config.base_url}/crm/v3/objects/{self.config.object_type}/batch/update",
+            headers=self._headers(),
+            json={
+                "inputs": [
+                    {
+                        "id": record.destination_id,
+                        "properties": {name: property_value(value) for name, value in record.fields.items()},
+                    }
+                    for record in records
+                ]
+            },
+        )
+
     def _archive_request(self, records: Sequence[Record]) -> HttpRequest:
         return HttpRequest(
             "POST",
@@ -102,29 +124,92 @@ class HubSpotDestination(Destination):
             json={"inputs": [{"id": record.destination_id} for record in records]},
         )
 
+    def _split(self, records: Sequence[Record]) -> tuple[list[Record], list[Record], list[Record]]:
+        """Rows this sync already created (updated by id), new rows (upserted by id_property), removals."""
+        removing = (Operation.DELETE, Operation.REMOVE)
+        writes = [r for r in records if r.operation not in removing]
+        return (
+            [r for r in writes if r.destination_id],
+            [r for r in writes if not r.destination_id],
+            [r for r in records if r.operation in removing],
+        )
+
     def plan_batch(self, records: Sequence[Record]) -> list[HttpRequest]:
-        upserts = [r for r in records if r.operation not in (Operation.DELETE, Operation.REMOVE)]
-        deletes = [
-            r for r in records if r.operation in (Operation.DELETE, Operation.REMOVE) and r.destination_id
-        ]
-        return ([self._upsert_request(upserts)] if upserts else []) + (
-            [self._archive_request(deletes)] if deletes else []
+        updates, upserts, deletes = self._split(records)
+        known = [r for r in deletes if r.destination_id]
+        return (
+            ([self._update_request(updates)] if updates else [])
+            + ([self._upsert_request(upserts)] if upserts else [])
+            + ([self._archive_request(known)] if known else [])
         )
 
     def write_batch(self, records: Sequence[Record]) -> BatchResult:
         outcome = BatchResult()
-        upserts = [r for r in records if r.operation not in (Operation.DELETE, Operation.REMOVE)]
-        deletes = [r for r in records if r.operation in (Operation.DELETE, Operation.REMOVE)]
+        updates, upserts, deletes = self._split(records)
+        if updates:
+            updated, gone = self._update(updates)
+            outcome.results += updated.results
+            # Objects deleted in HubSpot since: created again by id_property, as a new row would be.
+            upserts += gone
         if upserts:
             outcome.results += self._upsert(upserts).results
         if deletes:
             outcome.results += self._archive(deletes).results
         return outcome
 
-    def _upsert(self, records: Sequence[Record]) -> BatchResult:
-        missing = [r for r in records if not r.fields.get(self.config.id_property)]
+    def _missing_key(self, records: Sequence[Record]) -> tuple[list[Record], BatchResult]:
+        """Rows with a value for id_property, and the rest rejected (HubSpot would clear the property)."""
         sendable = [r for r in records if r.fields.get(self.config.id_property)]
-        outcome = BatchResult.all_failed(missing, f"no value for id_property {self.config.id_property}")
+        missing = [r for r in records if not r.fields.get(self.config.id_property)]
+        return sendable, BatchResult.all_failed(
+            missing, f"no value for id_property {self.config.id_property}"
+        )
+
+    def _update(self, records: Sequence[Record]) -> tuple[BatchResult, list[Record]]:
+        """Update each row's object by its HubSpot id (a changed email or other id_property value included);
+        returns the outcome and the rows whose object no longer exists."""
+        sendable, outcome = self._missing_key(records)
+        if not sendable:
+            return outcome, []
+        try:
+            # An update by id sets the same values when resent: idempotent.
+            response = self.http.send(self._update_request(sendable), idempotent=True)
+        except FatalDestinationError as error:
+            if error.status == 404:
+                return outcome, list(sendable)
+            outcome.results += BatchResult.all_failed(sendable, error.http_summary()).results
+            return outcome, []
+        body = response.json()
+        by_id = {str(r.destination_id): r for r in sendable}
+        answered: set[str] = set()
+        gone: list[Record] = []
+        for result in body.get("results", []):
+            record = by_id.get(str(result.get("id")))
+            if record is not None and record.key not in answered:
+                answered.add(record.key)
+                outcome.results.append(
+                    RecordResult(record.key, ok=True, destination_id=record.destination_id)
+                )
+        for problem in body.get("errors", []):
+            message = f"{problem.get('category', 'ERROR')}: {problem.get('message', '')}"
+            for identifier in (problem.get("context") or {}).get("ids", []):
+                record = by_id.get(str(identifier))
+                if record is None or record.key in answered:
+                    continue
+                answered.add(record.key)
+                if problem.get("category") == "OBJECT_NOT_FOUND":
+                    gone.append(record)
+                else:
+                    outcome.results.append(RecordResult(record.key, ok=False, error=message))
+        outcome.results += [
+            RecordResult(r.key, ok=False, error="HubSpot returned no result for this record", retryable=True)
+            for r in sendable
+            if r.key not in answered
+        ]
+        return outcome, gone
+
+    def _upsert(self, records: Sequence[Record]) -> BatchResult:
+        sendable, outcome = self._missing_key(records)
         if not sendable:
             return outcome
         try:

@@ -1,6 +1,7 @@
 """Klaviyo profiles: asynchronous bulk import jobs (create or update, optionally adding to a list), at most
 10,000 profiles and 5 MB per job; the job is polled until complete and its import errors are mapped back to
-rows. Mirror removals take profiles off the list (`DELETE /api/lists/{id}/relationships/profiles`, 1,000 per
+rows. A row whose identifier changed is imported with the id of the profile found by its old value, so that
+profile is updated rather than a second created. Mirror removals take profiles off the list (`DELETE /api/lists/{id}/relationships/profiles`, 1,000 per
 call); with `action: forget` each row becomes a GDPR data privacy deletion job. JSON:API bodies,
 `Authorization: Klaviyo-API-Key <key>` and a dated `revision` header on every call."""
 
@@ -24,9 +25,11 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
+from reverse_etl.destinations.urls import url_option
 from reverse_etl.errors import ConfigError, DestinationError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest, TokenBucket, shared_bucket
 
+DEFAULT_BASE_URL = "https://a.klaviyo.com"
 MAX_PROFILES = 10_000
 MAX_JOB_BYTES = 5_000_000
 MAX_PROFILE_BYTES = 100_000
@@ -94,9 +97,9 @@ class KlaviyoConfig:
             raise ConfigError(
                 f"klaviyo option revision must be a dated API revision like {REVISION} (YYYY-MM-DD[.suffix]), got {revision!r}"
             )
-        base_url = str(options.get("base_url", "https://a.klaviyo.com")).rstrip("/")
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"klaviyo option base_url must be an http(s) URL, got {base_url!r}")
+        base_url = url_option(
+            "klaviyo", "base_url", options.get("base_url", DEFAULT_BASE_URL), DEFAULT_BASE_URL
+        )
         api_key = secret(str(options.get("api_key_env", "KLAVIYO_API_KEY")))
         return cls(
             base_url=base_url,
@@ -232,9 +235,10 @@ class KlaviyoDestination(Destination):
         return None
 
     def _jobs(
-        self, records: Sequence[Record]
+        self, records: Sequence[Record], profile_ids: Mapping[str, str] | None = None
     ) -> tuple[list[list[tuple[Record, dict[str, Any]]]], BatchResult]:
-        """Sendable rows grouped into jobs of at most 10,000 profiles and 5 MB; unsendable rows rejected."""
+        """Sendable rows grouped into jobs of at most 10,000 profiles and 5 MB; unsendable rows rejected. A row
+        in `profile_ids` (row key -> Klaviyo profile id) names its profile by id: that profile is updated."""
         rejected = BatchResult()
         jobs: list[list[tuple[Record, dict[str, Any]]]] = []
         base = _size(self._envelope())
@@ -242,7 +246,9 @@ class KlaviyoDestination(Destination):
         current_bytes = base
         for record in records:
             problem = self._problem(record)
-            profile = {"type": "profile", "attributes": profile_attributes(record.fields)}
+            profile: dict[str, Any] = {"type": "profile", "attributes": profile_attributes(record.fields)}
+            if profile_ids and record.key in profile_ids:
+                profile["id"] = profile_ids[record.key]
             size = _size(profile)
             if problem is None and size > MAX_PROFILE_BYTES:
                 problem = (
@@ -277,8 +283,10 @@ class KlaviyoDestination(Destination):
             return [self._forget_request(r) for r in writes if self._problem(r) is None]
         jobs, _ = self._jobs(writes)
         requests = [self._import_request([profile for _, profile in job]) for job in jobs]
-        # Removals: the profile lookups; the list removal (DELETE) that follows names the profile ids found.
-        return requests + self._removal_plan(removals)
+        # Rows whose identifier changed: the lookup of their profile by the old value (its id then goes in the
+        # import). Removals: the profile lookups; the list removal (DELETE) that follows names the ids found.
+        moved = [(record, reference) for record in writes if (reference := self._moved(record)) is not None]
+        return self._lookup_plan(_by_identifier(moved)[0]) + requests + self._removal_plan(removals)
 
     def write_batch(self, records: Sequence[Record]) -> BatchResult:
         writes, removals = self._split(records)
@@ -288,7 +296,10 @@ class KlaviyoDestination(Destination):
             # A forgotten person leaving the model asks nothing more of Klaviyo.
             outcome.results += BatchResult.all_ok(removals).results
             return outcome
-        jobs, rejected = self._jobs(writes)
+        profile_ids, refused = self._previous_profiles(writes)
+        outcome.results += refused.results
+        failed = {result.key for result in refused.results}
+        jobs, rejected = self._jobs([r for r in writes if r.key not in failed], profile_ids)
         outcome.results += rejected.results
         for job in jobs:
             outcome.results += self._import(job).results
@@ -428,23 +439,56 @@ class KlaviyoDestination(Destination):
     @staticmethod
     def _references(records: Sequence[Record]) -> tuple[dict[str, list[tuple[Record, str]]], list[Record]]:
         """Rows to take off the list, by identifier name with their value; and rows never confirmed."""
-        by_name: dict[str, list[tuple[Record, str]]] = {}
-        unknown: list[Record] = []
-        for record in records:
-            name, _, value = (record.destination_id or "").partition(":")
-            if name in IDENTIFIERS and value:
-                by_name.setdefault(name, []).append((record, value))
-            else:
-                unknown.append(record)
-        return by_name, unknown
+        return _by_identifier([(record, record.destination_id or "") for record in records])
 
     def _removal_plan(self, records: Sequence[Record]) -> list[HttpRequest]:
-        by_name, _ = self._references(records)
+        return self._lookup_plan(self._references(records)[0])
+
+    def _lookup_plan(self, by_name: Mapping[str, Sequence[tuple[Record, str]]]) -> list[HttpRequest]:
+        """The profile lookups for rows by identifier name with their value, 100 values a lookup."""
         return [
-            self._lookup_request(name, [value for _, value in rows[start : start + PAGE_SIZE]])
-            for name, rows in by_name.items()
-            for start in range(0, len(rows), PAGE_SIZE)
+            self._lookup_request(name, [value for _, value in chunk[start : start + PAGE_SIZE]])
+            for name, chunk in by_name.items()
+            for start in range(0, len(chunk), PAGE_SIZE)
         ]
+
+    def _lookup(self, name: str, values: list[str]) -> dict[str, list[str]]:
+        """Profile ids by the normalized value of identifier `name`; raises FatalDestinationError."""
+        request = self._lookup_request(name, values)
+        ids: dict[str, list[str]] = {}
+        for profile in self._pages(request.url, request.params or {}):
+            value = (profile.get("attributes") or {}).get(name)
+            ids.setdefault(_normal(name, value), []).append(str(profile["id"]))
+        return ids
+
+    def _moved(self, record: Record) -> str | None:
+        """The reference (`name:value`) a row was last confirmed with, when its identifier's value changed."""
+        name, _, value = (record.destination_id or "").partition(":")
+        current = record.fields.get(name) if name == self.config.identifier else None
+        if value and current not in (None, "") and _normal(name, current) != value:
+            return record.destination_id
+        return None
+
+    def _previous_profiles(self, records: Sequence[Record]) -> tuple[dict[str, str], BatchResult]:
+        """For rows whose identifier changed: the id of the profile the sync imported them as (found by the old
+        value), so the import updates that profile (its identifier included) instead of creating a second.
+        A row whose old profile is gone is imported afresh; a failed lookup rejects the row."""
+        moved = [(record, reference) for record in records if (reference := self._moved(record)) is not None]
+        by_name, _ = _by_identifier(moved)
+        profile_ids: dict[str, str] = {}
+        refused = BatchResult()
+        for name, named in by_name.items():
+            for start in range(0, len(named), PAGE_SIZE):
+                chunk = named[start : start + PAGE_SIZE]
+                try:
+                    found = self._lookup(name, [value for _, value in chunk])
+                except FatalDestinationError as error:
+                    refused.results += BatchResult.all_failed(
+                        [r for r, _ in chunk], self._failure(error)
+                    ).results
+                    continue
+                profile_ids.update((r.key, found[value][0]) for r, value in chunk if found.get(value))
+        return profile_ids, refused
 
     def _remove(self, records: Sequence[Record]) -> BatchResult:
         """Find each row's profiles by the identifier it was imported with (100 a lookup), then take them off
@@ -457,12 +501,8 @@ class KlaviyoDestination(Destination):
         for name, rows in by_name.items():
             for start in range(0, len(rows), PAGE_SIZE):
                 chunk = rows[start : start + PAGE_SIZE]
-                request = self._lookup_request(name, [value for _, value in chunk])
-                ids: dict[str, list[str]] = {}
                 try:
-                    for profile in self._pages(request.url, request.params or {}):
-                        value = (profile.get("attributes") or {}).get(name)
-                        ids.setdefault(_normal(name, value), []).append(str(profile["id"]))
+                    ids = self._lookup(name, [value for _, value in chunk])
                 except FatalDestinationError as error:
                     outcome.results += BatchResult.all_failed(
                         [r for r, _ in chunk], self._failure(error)
@@ -522,6 +562,21 @@ class KlaviyoDestination(Destination):
         except FatalDestinationError as error:
             return RecordResult(record.key, ok=False, error=self._failure(error))
         return RecordResult(record.key, ok=True)
+
+
+def _by_identifier(
+    rows: Sequence[tuple[Record, str]],
+) -> tuple[dict[str, list[tuple[Record, str]]], list[Record]]:
+    """Rows by identifier name with their value, from references `name:value`; and the rows without one."""
+    by_name: dict[str, list[tuple[Record, str]]] = {}
+    unknown: list[Record] = []
+    for record, reference in rows:
+        name, _, value = reference.partition(":")
+        if name in IDENTIFIERS and value:
+            by_name.setdefault(name, []).append((record, value))
+        else:
+            unknown.append(record)
+    return by_name, unknown
 
 
 def _normal(name: str, value: Any) -> str:

@@ -1,6 +1,7 @@
 """Mailchimp audience (list) members: batch subscribe / update with `update_existing`, at most 500 members
-per request, per-member errors inside a 200 answer; archive of members by subscriber hash (MD5 of the
-lower-cased email) for mirror deletes. Basic auth with the API key, whose `-usX` suffix names the data center."""
+per request, per-member errors inside a 200 answer; a member whose row's email changed is moved to the new
+email (PATCH at the old subscriber hash) rather than subscribed twice; archive of members by subscriber hash
+(MD5 of the lower-cased email) for mirror deletes. Basic auth with the API key, whose `-usX` suffix names the data center."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
+from reverse_etl.destinations.urls import url_option
 from reverse_etl.errors import ConfigError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest
 
@@ -56,7 +58,8 @@ class MailchimpConfig:
                     "the Mailchimp API key must end with its data center (e.g. -us6), or set option base_url"
                 )
             base_url = f"https://{api_key.rsplit('-', 1)[1]}.api.mailchimp.com"
-        return cls(base_url=str(base_url).rstrip("/"), api_key=api_key, list_id=list_id, status_if_new=status)
+        base_url = url_option("mailchimp", "base_url", base_url, "https://us6.api.mailchimp.com")
+        return cls(base_url=base_url, api_key=api_key, list_id=list_id, status_if_new=status)
 
 
 class MailchimpDestination(Destination):
@@ -102,24 +105,69 @@ class MailchimpDestination(Destination):
             headers=self._auth(),
         )
 
+    def _move_request(self, record: Record) -> HttpRequest:
+        """The member this sync added under its previous email, given its new email (and merge fields)."""
+        member = self._member(record)
+        return HttpRequest(
+            "PATCH",
+            f"{self.config.base_url}/3.0/lists/{self.config.list_id}/members/{subscriber_hash(record.destination_id or '')}",
+            headers=self._auth(),
+            json={"email_address": member["email_address"], "merge_fields": member["merge_fields"]},
+        )
+
+    @staticmethod
+    def _moved(record: Record) -> bool:
+        """Whether the row's email differs from the one its member was last confirmed with."""
+        email = str(record.fields.get("email_address") or "").strip().lower()
+        return bool(record.destination_id) and bool(email) and email != record.destination_id
+
+    def _split(self, records: Sequence[Record]) -> tuple[list[Record], list[Record], list[Record]]:
+        """Rows to batch subscribe, rows whose email changed (moved one by one), removals."""
+        removing = (Operation.DELETE, Operation.REMOVE)
+        writes = [r for r in records if r.operation not in removing]
+        return (
+            [r for r in writes if not self._moved(r)],
+            [r for r in writes if self._moved(r)],
+            [r for r in records if r.operation in removing],
+        )
+
     def plan_batch(self, records: Sequence[Record]) -> list[HttpRequest]:
-        upserts = [r for r in records if r.operation not in (Operation.DELETE, Operation.REMOVE)]
-        deletes = [
-            r for r in records if r.operation in (Operation.DELETE, Operation.REMOVE) and r.destination_id
-        ]
-        return ([self._subscribe_request(upserts)] if upserts else []) + [
-            self._archive_request(r.destination_id or "") for r in deletes
-        ]
+        upserts, moves, deletes = self._split(records)
+        return (
+            [self._move_request(r) for r in moves]
+            + ([self._subscribe_request(upserts)] if upserts else [])
+            + [self._archive_request(r.destination_id) for r in deletes if r.destination_id]
+        )
 
     def write_batch(self, records: Sequence[Record]) -> BatchResult:
         outcome = BatchResult()
-        upserts = [r for r in records if r.operation not in (Operation.DELETE, Operation.REMOVE)]
-        deletes = [r for r in records if r.operation in (Operation.DELETE, Operation.REMOVE)]
+        upserts, moves, deletes = self._split(records)
+        for record in moves:
+            moved = self._move(record)
+            if moved is None:
+                # The member is gone from the audience: subscribed afresh under the new email.
+                upserts.append(record)
+            else:
+                outcome.results.append(moved)
         if upserts:
             outcome.results += self._subscribe(upserts).results
         for record in deletes:
             outcome.results.append(self._archive(record))
         return outcome
+
+    def _move(self, record: Record) -> RecordResult | None:
+        """Change the email of the member this sync added (PATCH at the old subscriber hash), so the audience
+        keeps one member per row; None when that member no longer exists."""
+        try:
+            # Resent after it applied, the old hash answers 404 and the row is subscribed by its new email,
+            # which updates the moved member: safe to resend.
+            response = self.http.send(self._move_request(record), idempotent=True)
+        except FatalDestinationError as error:
+            if error.status == 404:
+                return None
+            return RecordResult(record.key, ok=False, error=error.http_summary())
+        email = str(response.json().get("email_address") or record.fields["email_address"])
+        return RecordResult(record.key, ok=True, destination_id=email.strip().lower())
 
     def _subscribe(self, records: Sequence[Record]) -> BatchResult:
         try:

@@ -1,6 +1,7 @@
 """Salesforce sObjects (Contact by default) through sObject Collections: upsert of at most 200 records per
-request by an external id field (`PATCH .../composite/sobjects/{sObject}/{externalIdField}`, allOrNone false),
-one result per record in request order; collections delete of the ids this sync created for mirror deletes.
+request by an external id field (`PATCH .../composite/sobjects/{sObject}/{externalIdField}`, allOrNone false)
+for rows new to the sync, update by record id (`PATCH .../composite/sobjects`) for rows it created, so a
+changed external id value updates that record instead of creating a second; one result per record in order; collections delete of the ids this sync created for mirror deletes.
 Bearer access token. Limits are a daily allocation of API requests answered with 403 REQUEST_LIMIT_EXCEEDED."""
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from reverse_etl.destinations.base import (
     BatchResult,
@@ -21,6 +21,7 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
+from reverse_etl.destinations.urls import url_option
 from reverse_etl.errors import ConfigError, FatalDestinationError, RetryableDestinationError
 from reverse_etl.http import HttpClient, HttpRequest
 
@@ -32,15 +33,8 @@ API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 RETRYABLE_STATUS_CODES = {"UNABLE_TO_LOCK_ROW"}
 # A delete of a record that is already gone has nothing left to do.
 ALREADY_DELETED = {"ENTITY_IS_DELETED"}
-
-
-def base_url(option: str, value: Any, example: str) -> str:
-    """An https URL (http only for a local sandbox on 127.0.0.1 / localhost), without a trailing slash."""
-    parts = urlsplit(str(value or ""))
-    local = parts.hostname in ("127.0.0.1", "localhost")
-    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and local)):
-        raise ConfigError(f"{option} must be an https URL such as {example}, got {value!r}")
-    return str(value).rstrip("/")
+# An update of a record that is gone (deleted in Salesforce since): the row is upserted by external id again.
+GONE = {"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"}
 
 
 @dataclass(frozen=True)
@@ -57,8 +51,8 @@ class SalesforceConfig:
             raise ConfigError(
                 "salesforce option instance_url is required: the org's URL, e.g. https://acme.my.salesforce.com"
             )
-        instance_url = base_url(
-            "salesforce option instance_url", options["instance_url"], "https://acme.my.salesforce.com"
+        instance_url = url_option(
+            "salesforce", "instance_url", options["instance_url"], "https://acme.my.salesforce.com"
         )
         version = str(options.get("api_version", "62.0"))
         match = re.fullmatch(r"v?(\d{2,3})\.0", version)
@@ -137,6 +131,25 @@ class SalesforceDestination(Destination):
             },
         )
 
+    def _update_request(self, records: Sequence[Record]) -> HttpRequest:
+        """Update by record id: the record this sync created, whatever its external id value is now."""
+        return HttpRequest(
+            "PATCH",
+            self._collections_url(),
+            headers=self._headers(),
+            json={
+                "allOrNone": False,
+                "records": [
+                    {
+                        "attributes": {"type": self.config.sobject},
+                        "id": record.destination_id,
+                        **record.fields,
+                    }
+                    for record in records
+                ],
+            },
+        )
+
     def _delete_request(self, records: Sequence[Record]) -> HttpRequest:
         return HttpRequest(
             "DELETE",
@@ -145,20 +158,35 @@ class SalesforceDestination(Destination):
             params={"ids": ",".join(str(r.destination_id) for r in records), "allOrNone": "false"},
         )
 
+    @staticmethod
+    def _split(records: Sequence[Record]) -> tuple[list[Record], list[Record], list[Record]]:
+        """Rows this sync created (updated by id), new rows (upserted by external id), removals."""
+        removing = (Operation.DELETE, Operation.REMOVE)
+        writes = [r for r in records if r.operation not in removing]
+        return (
+            [r for r in writes if r.destination_id],
+            [r for r in writes if not r.destination_id],
+            [r for r in records if r.operation in removing],
+        )
+
     def plan_batch(self, records: Sequence[Record]) -> list[HttpRequest]:
-        upserts = [r for r in records if r.operation not in (Operation.DELETE, Operation.REMOVE)]
-        deletes = [
-            r for r in records if r.operation in (Operation.DELETE, Operation.REMOVE) and r.destination_id
-        ]
-        sendable = [r for r in upserts if self._has_external_id(r)]
-        return ([self._upsert_request(sendable)] if sendable else []) + (
-            [self._delete_request(deletes)] if deletes else []
+        updates, upserts, deletes = self._split(records)
+        updates = [r for r in updates if self._has_external_id(r)]
+        upserts = [r for r in upserts if self._has_external_id(r)]
+        deletes = [r for r in deletes if r.destination_id]
+        return (
+            ([self._update_request(updates)] if updates else [])
+            + ([self._upsert_request(upserts)] if upserts else [])
+            + ([self._delete_request(deletes)] if deletes else [])
         )
 
     def write_batch(self, records: Sequence[Record]) -> BatchResult:
         outcome = BatchResult()
-        upserts = [r for r in records if r.operation not in (Operation.DELETE, Operation.REMOVE)]
-        deletes = [r for r in records if r.operation in (Operation.DELETE, Operation.REMOVE)]
+        updates, upserts, deletes = self._split(records)
+        if updates:
+            updated, gone = self._update(updates)
+            outcome.results += updated.results
+            upserts += gone
         if upserts:
             outcome.results += self._upsert(upserts).results
         if deletes:
@@ -191,12 +219,35 @@ class SalesforceDestination(Destination):
             )
         return body
 
-    def _upsert(self, records: Sequence[Record]) -> BatchResult:
-        sendable = [r for r in records if self._has_external_id(r)]
-        outcome = BatchResult.all_failed(
+    def _sendable(self, records: Sequence[Record]) -> tuple[list[Record], BatchResult]:
+        """Rows with a value for the external id field, and the rest rejected (it would clear the field)."""
+        return [r for r in records if self._has_external_id(r)], BatchResult.all_failed(
             [r for r in records if not self._has_external_id(r)],
             f"no value for external_id_field {self.config.external_id_field}",
         )
+
+    def _update(self, records: Sequence[Record]) -> tuple[BatchResult, list[Record]]:
+        """Update each row's record by its id (a changed external id value included); returns the outcome and
+        the rows whose record is gone."""
+        sendable, outcome = self._sendable(records)
+        if not sendable:
+            return outcome, []
+        answer = self._send(self._update_request(sendable), sendable)
+        if isinstance(answer, BatchResult):
+            outcome.results += answer.results
+            return outcome, []
+        gone: list[Record] = []
+        for index, record in enumerate(sendable):
+            result = answer[index] if index < len(answer) and isinstance(answer[index], dict) else None
+            codes = {e.get("statusCode") for e in (result or {}).get("errors") or []}
+            if result is not None and not result.get("success") and codes and codes <= GONE:
+                gone.append(record)
+            else:
+                outcome.results.append(self._record_result(record, result))
+        return outcome, gone
+
+    def _upsert(self, records: Sequence[Record]) -> BatchResult:
+        sendable, outcome = self._sendable(records)
         if not sendable:
             return outcome
         answer = self._send(self._upsert_request(sendable), sendable)
@@ -206,31 +257,25 @@ class SalesforceDestination(Destination):
         # Results come back in the order the records were sent.
         for index, record in enumerate(sendable):
             result = answer[index] if index < len(answer) and isinstance(answer[index], dict) else None
-            if result is None:
-                outcome.results.append(
-                    RecordResult(
-                        record.key,
-                        ok=False,
-                        error="Salesforce returned no result for this record",
-                        retryable=True,
-                    )
-                )
-            elif result.get("success"):
-                outcome.results.append(
-                    RecordResult(record.key, ok=True, destination_id=str(result.get("id")))
-                )
-            else:
-                errors = result.get("errors") or []
-                outcome.results.append(
-                    RecordResult(
-                        record.key,
-                        ok=False,
-                        error=describe_errors(errors),
-                        retryable=bool(errors)
-                        and all(e.get("statusCode") in RETRYABLE_STATUS_CODES for e in errors),
-                    )
-                )
+            outcome.results.append(self._record_result(record, result))
         return outcome
+
+    @staticmethod
+    def _record_result(record: Record, result: Mapping[str, Any] | None) -> RecordResult:
+        """One row's outcome from its SaveResult / UpsertResult (its record id, or the errors)."""
+        if result is None:
+            return RecordResult(
+                record.key, ok=False, error="Salesforce returned no result for this record", retryable=True
+            )
+        if result.get("success"):
+            return RecordResult(record.key, ok=True, destination_id=str(result.get("id")))
+        errors = result.get("errors") or []
+        return RecordResult(
+            record.key,
+            ok=False,
+            error=describe_errors(errors),
+            retryable=bool(errors) and all(e.get("statusCode") in RETRYABLE_STATUS_CODES for e in errors),
+        )
 
     def _delete(self, records: Sequence[Record]) -> BatchResult:
         known = [r for r in records if r.destination_id]

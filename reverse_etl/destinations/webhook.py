@@ -18,6 +18,7 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
+from reverse_etl.destinations.urls import url_option
 from reverse_etl.errors import ConfigError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest
 
@@ -32,9 +33,7 @@ class WebhookConfig:
 
     @classmethod
     def parse(cls, options: Mapping[str, Any], secret: SecretLookup) -> WebhookConfig:
-        url = options.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"webhook option url must be an http(s) URL, got {url!r}")
+        url = url_option("webhook", "url", options.get("url"), "https://hooks.example.com/cdp", secure=False)
         token_variable = options.get("token_env", "WEBHOOK_TOKEN")
         batch_size = options.get("batch_size", MAX_RECORDS)
         if not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_RECORDS:

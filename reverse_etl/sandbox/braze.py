@@ -20,7 +20,12 @@ from reverse_etl.sandbox.server import (
 
 MAX_ATTRIBUTES = 75
 MAX_DELETE_IDS = 50
-PERMISSIONS = {"/users/track": "users.track", "/users/delete": "users.delete"}
+MAX_RENAMES = 50
+PERMISSIONS = {
+    "/users/track": "users.track",
+    "/users/delete": "users.delete",
+    "/users/external_ids/rename": "users.external_ids.rename",
+}
 
 
 def fatal(status: int, message: str) -> HttpError:
@@ -40,6 +45,8 @@ class BrazeFake(FakeService):
         track_window_seconds: float = 3.0,
         delete_limit: int = 20_000,
         delete_window_seconds: float = 60.0,
+        rename_limit: int = 1_000,
+        rename_window_seconds: float = 60.0,
     ) -> None:
         super().__init__(faults)
         self.api_key = api_key
@@ -47,14 +54,18 @@ class BrazeFake(FakeService):
         self.windows = {
             "/users/track": WindowRateLimiter(track_limit, track_window_seconds),
             "/users/delete": WindowRateLimiter(delete_limit, delete_window_seconds),
+            "/users/external_ids/rename": WindowRateLimiter(rename_limit, rename_window_seconds),
         }
         self.users: dict[str, dict[str, Any]] = {}
+        # A renamed user's previous external_id -> its primary one: the user still answers to both.
+        self.deprecated: dict[str, str] = {}
         self.deleted: list[str] = []
         self.throttled = 0
         # Maintenance: Braze accepts /users/track and answers 202 {"message": "queued"} (applied here at once).
         self.queued = False
         self.route("POST", "/users/track", self.track)
         self.route("POST", "/users/delete", self.delete)
+        self.route("POST", "/users/external_ids/rename", self.rename)
 
     def environment(self, url: str) -> dict[str, str]:
         return {"CDP_BRAZE_REST_ENDPOINT": url, "CDP_BRAZE_API_KEY": self.api_key}
@@ -118,7 +129,8 @@ class BrazeFake(FakeService):
                 continue
             values = {name: value for name, value in item.items() if name != "external_id"}
             with self.lock:
-                self.users.setdefault(str(external_id), {}).update(values)
+                primary = self.deprecated.get(str(external_id), str(external_id))
+                self.users.setdefault(primary, {}).update(values)
             processed += 1
         if self.queued:
             return Response(202, {"message": "queued"})
@@ -139,7 +151,41 @@ class BrazeFake(FakeService):
         deleted = 0
         with self.lock:
             for external_id in external_ids:
-                if self.users.pop(str(external_id), None) is not None:
+                primary = self.deprecated.get(str(external_id), str(external_id))
+                if self.users.pop(primary, None) is not None:
                     deleted += 1
-                    self.deleted.append(str(external_id))
+                    self.deleted.append(primary)
+                    for old in [old for old, new in self.deprecated.items() if new == primary]:
+                        del self.deprecated[old]
         return Response(201, {"deleted": deleted, "message": "success"})
+
+    def rename(self, request: Request) -> Response:
+        """Give users a new primary external_id; the old one becomes a deprecated alias of the same user. A
+        current id that is not a primary id, or a new id already in use, is an entry of rename_errors naming
+        the rename object's index."""
+        body = request.json()
+        renames = body.get("external_id_renames") if isinstance(body, dict) else None
+        if not isinstance(renames, list) or not renames:
+            raise fatal(400, "external_id_renames must be a non-empty array")
+        if len(renames) > MAX_RENAMES:
+            raise fatal(400, f"external_id_renames accepts at most {MAX_RENAMES} objects")
+        renamed: list[str] = []
+        rename_errors: list[list[Any]] = []
+        with self.lock:
+            for index, item in enumerate(renames):
+                current = str((item or {}).get("current_external_id") or "")
+                new = str((item or {}).get("new_external_id") or "")
+                if current not in self.users:
+                    rename_errors.append(
+                        [index, f"current_external_id {current!r} is not a primary external ID"]
+                    )
+                elif not new or new == current or new in self.users or new in self.deprecated:
+                    rename_errors.append([index, f"new_external_id {new!r} is already in use or invalid"])
+                else:
+                    self.users[new] = self.users.pop(current)
+                    self.deprecated[current] = new
+                    for old, primary in self.deprecated.items():
+                        if primary == current:
+                            self.deprecated[old] = new
+                    renamed.append(new)
+        return Response(201, {"message": "success", "external_ids": renamed, "rename_errors": rename_errors})

@@ -65,9 +65,12 @@ class HubSpotFake(FakeService):
         self.window = RollingWindow(limit, window_seconds)
         self.limit, self.window_seconds = limit, window_seconds
         self.objects: dict[str, dict[str, dict[str, Any]]] = collections.defaultdict(dict)
+        # object type -> HubSpot id -> the object's key in `objects` (its unique property value, lower-cased).
+        self._keys: dict[str, dict[str, str]] = collections.defaultdict(dict)
         self.throttled = 0
         self._ids = itertools.count(1001)
         self.route("POST", "/crm/v3/objects/{object_type}/batch/upsert", self.batch_upsert)
+        self.route("POST", "/crm/v3/objects/{object_type}/batch/update", self.batch_update)
         self.route("POST", "/crm/v3/objects/{object_type}/batch/archive", self.batch_archive)
 
     def environment(self, url: str) -> dict[str, str]:
@@ -157,20 +160,80 @@ class HubSpotFake(FakeService):
             with self.lock:
                 existing = store.get(key.lower())
                 is_new = existing is None
-                record = existing or {"id": str(next(self._ids)), "properties": {}, "createdAt": started}
+                record = existing or {
+                    "id": str(next(self._ids)),
+                    "properties": {},
+                    "createdAt": started,
+                    "key_property": item["idProperty"],
+                }
                 record["properties"].update({name: str(value) for name, value in properties.items()})
                 record["properties"][item["idProperty"]] = key
                 store[key.lower()] = record
-            results.append(
-                {
-                    "id": record["id"],
-                    "properties": dict(record["properties"]),
-                    "new": is_new,
-                    "createdAt": record["createdAt"],
-                    "updatedAt": started,
-                    "archived": False,
-                }
-            )
+                self._keys[request.params["object_type"]][record["id"]] = key.lower()
+            results.append({**self._result(record, started), "new": is_new})
+        return self._answer(results, errors, started)
+
+    def batch_update(self, request: Request) -> Response:
+        """Update by HubSpot id: the properties change, the unique property (email) included; an unknown id is
+        an OBJECT_NOT_FOUND error and a value another object holds a CONFLICT, both in a 207 errors[]."""
+        started = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        store = self.objects[request.params["object_type"]]
+        keys = self._keys[request.params["object_type"]]
+        results, errors = [], []
+        for item in self._inputs(request):
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("properties"), dict)
+                or not item.get("id")
+            ):
+                raise validation_error("Each input needs id and properties")
+            if "idProperty" in item:
+                raise validation_error("This fake updates by HubSpot id only")
+            object_id = str(item["id"])
+            with self.lock:
+                key = keys.get(object_id, "")
+                record = store.get(key)
+                if record is None:
+                    errors.append(self._error("OBJECT_NOT_FOUND", "Object not found", object_id))
+                    continue
+                properties = {name: str(value) for name, value in item["properties"].items()}
+                new_key = properties.get(record["key_property"], record["properties"][record["key_property"]])
+                holder = store.get(new_key.lower())
+                if record["key_property"] == "email" and not EMAIL.match(new_key):
+                    errors.append(
+                        self._error("VALIDATION_ERROR", f"Email address {new_key} is invalid", object_id)
+                    )
+                    continue
+                if holder is not None and holder is not record:
+                    errors.append(
+                        self._error(
+                            "CONFLICT", f"Contact already exists. Existing ID: {holder['id']}", object_id
+                        )
+                    )
+                    continue
+                record["properties"].update(properties)
+                del store[key]
+                store[new_key.lower()] = record
+                keys[object_id] = new_key.lower()
+            results.append(self._result(record, started))
+        return self._answer(results, errors, started)
+
+    @staticmethod
+    def _error(category: str, message: str, identifier: str) -> dict[str, Any]:
+        return {"status": "error", "category": category, "message": message, "context": {"ids": [identifier]}}
+
+    @staticmethod
+    def _result(record: dict[str, Any], started: str) -> dict[str, Any]:
+        return {
+            "id": record["id"],
+            "properties": dict(record["properties"]),
+            "createdAt": record["createdAt"],
+            "updatedAt": started,
+            "archived": False,
+        }
+
+    @staticmethod
+    def _answer(results: list[Any], errors: list[Any], started: str) -> Response:
         body: dict[str, Any] = {
             "status": "COMPLETE",
             "results": results,
@@ -186,7 +249,10 @@ class HubSpotFake(FakeService):
     def batch_archive(self, request: Request) -> Response:
         store = self.objects[request.params["object_type"]]
         ids = {str(item.get("id")) for item in self._inputs(request) if isinstance(item, dict)}
+        keys = self._keys[request.params["object_type"]]
         with self.lock:
-            for key in [key for key, record in store.items() if record["id"] in ids]:
-                del store[key]
+            for object_id in ids:
+                key = keys.pop(object_id, None)
+                if key is not None:
+                    store.pop(key, None)
         return Response(204, None)

@@ -348,7 +348,8 @@ class KlaviyoFake(FakeService):
         """Apply the job: valid profiles are created or updated (and listed), invalid ones become import errors."""
         for position, profile in enumerate(job["profiles"]):
             attributes = dict(profile["attributes"])
-            problem = self._problem(attributes)
+            profile_id = profile.get("id")
+            problem = self._problem(attributes) or self._conflict(profile_id, attributes)
             if problem is None:
                 key = next((str(attributes[name]) for name in IDENTIFIERS if attributes.get(name)), "")
                 if self.faults.reject_record(key.lower()):
@@ -371,7 +372,7 @@ class KlaviyoFake(FakeService):
                     }
                 )
                 continue
-            profile_id = self._upsert(attributes)
+            profile_id = self._upsert(attributes, profile_id)
             job["profile_ids"].append(profile_id)
             for list_id in job["lists"]:
                 self.lists[list_id].add(profile_id)
@@ -400,8 +401,26 @@ class KlaviyoFake(FakeService):
                 return self._index[self._key(name, attributes[name])]
         return None
 
-    def _upsert(self, attributes: dict[str, Any]) -> str:
-        profile_id = self._find(attributes)
+    def _conflict(self, profile_id: str | None, attributes: dict[str, Any]) -> tuple[str, str, str] | None:
+        """A profile named by id must exist, and the identifiers it is given must not be another profile's."""
+        if profile_id is None:
+            return None
+        if profile_id not in self.profiles:
+            return "not_found", "id", f"A profile with id {profile_id} does not exist."
+        for name in IDENTIFIERS:
+            holder = self._index.get(self._key(name, attributes[name])) if attributes.get(name) else None
+            if holder is not None and holder != profile_id:
+                return (
+                    "duplicate_profile",
+                    name,
+                    f"A profile already exists with one of these identifiers ({name}).",
+                )
+        return None
+
+    def _upsert(self, attributes: dict[str, Any], profile_id: str | None = None) -> str:
+        """Update the profile named by id (its identifiers may change), else the one the identifiers match, else
+        create one."""
+        profile_id = profile_id or self._find(attributes)
         if profile_id is None:
             profile_id = "01" + "".join(secrets.choice(ID_ALPHABET) for _ in range(24))
             self.profiles[profile_id] = {"properties": {}, "location": {}, "created": _now()}

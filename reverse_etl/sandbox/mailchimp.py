@@ -43,6 +43,7 @@ class MailchimpFake(FakeService):
         self.most_concurrent = 0
         self._slots = threading.Lock()
         self.route("POST", "/3.0/lists/{list_id}", self.batch_subscribe)
+        self.route("PATCH", "/3.0/lists/{list_id}/members/{subscriber_hash}", self.update_member)
         self.route("DELETE", "/3.0/lists/{list_id}/members/{subscriber_hash}", self.archive)
 
     def environment(self, url: str) -> dict[str, str]:
@@ -167,6 +168,46 @@ class MailchimpFake(FakeService):
                 "error_count": len(errors),
             },
         )
+
+    def update_member(self, request: Request) -> Response:
+        """Update one member: merge fields, and its email address (the member moves to the new subscriber hash;
+        an address another member holds is refused with 400 Member Exists)."""
+        audience = self.members.setdefault(request.params["list_id"], {})
+        body = request.json()
+        if not isinstance(body, dict):
+            raise HttpError(400, problem(400, "Invalid Resource", "The request body must be a JSON object."))
+        with self.lock:
+            member = audience.get(request.params["subscriber_hash"])
+            if member is None:
+                raise HttpError(
+                    404, problem(404, "Resource Not Found", "The requested resource could not be found.")
+                )
+            email = str(body.get("email_address") or member["email_address"]).strip()
+            if not EMAIL.match(email):
+                raise HttpError(
+                    400,
+                    problem(
+                        400,
+                        "Invalid Resource",
+                        f"{email} looks fake or invalid, please enter a real email address.",
+                    ),
+                )
+            key = subscriber_hash(email)
+            if key != member["id"] and key in audience:
+                raise HttpError(
+                    400,
+                    problem(
+                        400,
+                        "Member Exists",
+                        f"{email} is already a list member. Use PUT to insert or update list members.",
+                    ),
+                )
+            member["merge_fields"].update(body.get("merge_fields") or {})
+            if key != member["id"]:
+                del audience[member["id"]]
+                member.update(id=key, email_address=email.lower())
+                audience[key] = member
+        return Response(200, dict(member))
 
     def archive(self, request: Request) -> Response:
         audience = self.members.setdefault(request.params["list_id"], {})

@@ -49,7 +49,10 @@ class SalesforceFake(FakeService):
         self._by_id: dict[str, tuple[str, str]] = {}
         self._ids = itertools.count(1)
         self.route("PATCH", "/services/data/{version}/composite/sobjects/{sobject}/{field}", self.upsert)
+        self.route("PATCH", "/services/data/{version}/composite/sobjects", self.update)
         self.route("DELETE", "/services/data/{version}/composite/sobjects", self.delete)
+        # sObject -> the external id field its records are keyed by in `records` (the field upserts name).
+        self.key_fields: dict[str, str] = {}
 
     def environment(self, url: str) -> dict[str, str]:
         return {"CDP_SALESFORCE_INSTANCE_URL": url, "CDP_SALESFORCE_TOKEN": self.token}
@@ -115,6 +118,7 @@ class SalesforceFake(FakeService):
                 raise errors(400, "INVALID_FIELD", "Don't set Id in an upsert by external id")
         all_or_none = bool(body.get("allOrNone", False))
         with self.lock:
+            self.key_fields.setdefault(sobject, field)
             store = self.records[sobject]
             outcomes: list[dict[str, Any]] = []
             changes: list[tuple[str, dict[str, Any]]] = []
@@ -144,6 +148,61 @@ class SalesforceFake(FakeService):
                 store.update(changes)
                 self._by_id.update((record["Id"], (sobject, key)) for key, record in changes)
         return Response(200, outcomes, self._limit_info())
+
+    def update(self, request: Request) -> Response:
+        """Update by record id (`id` in each record): any field may change, the external id field included (the
+        record then answers to its new value); a value another record holds is DUPLICATE_VALUE, a deleted
+        record ENTITY_IS_DELETED, an unknown id INVALID_CROSS_REFERENCE_KEY."""
+        self._version(request)
+        body = request.json()
+        records = body.get("records") if isinstance(body, dict) else None
+        if not isinstance(records, list) or not records:
+            raise errors(400, "JSON_PARSER_ERROR", "records: a non-empty array of sObjects is required")
+        if len(records) > MAX_RECORDS:
+            raise errors(
+                400, "EXCEEDED_ID_LIMIT", f"cannot update more than {MAX_RECORDS} records in this call"
+            )
+        outcomes: list[dict[str, Any]] = []
+        with self.lock:
+            for record in records:
+                if not isinstance(record, dict) or not (record.get("attributes") or {}).get("type"):
+                    raise errors(400, "INVALID_TYPE", "sObject type attribute is required on each record")
+                record_id = str(record.get("id") or record.get("Id") or "")
+                values = {k: v for k, v in record.items() if k not in ("attributes", "id", "Id")}
+                problem = self._update_problem(record_id, values)
+                if problem is not None:
+                    outcomes.append({"success": False, "errors": [problem]})
+                    continue
+                sobject, key = self._by_id[record_id]
+                store, field = self.records[sobject], self.key_fields[sobject]
+                new_key = str(values.get(field, key))
+                stored = store.pop(key)
+                stored.update(values)
+                store[new_key] = stored
+                self._by_id[record_id] = (sobject, new_key)
+                outcomes.append({"id": record_id, "success": True, "errors": []})
+        return Response(200, outcomes, self._limit_info())
+
+    def _update_problem(self, record_id: str, values: dict[str, Any]) -> dict[str, Any] | None:
+        if record_id in self.deleted:
+            return item_error("ENTITY_IS_DELETED", "entity is deleted")
+        if record_id not in self._by_id:
+            return item_error("INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id {record_id}")
+        sobject, key = self._by_id[record_id]
+        field = self.key_fields[sobject]
+        holder = self.records[sobject].get(str(values.get(field, key)))
+        if holder is not None and holder["Id"] != record_id:
+            return item_error(
+                "DUPLICATE_VALUE",
+                f"duplicate value found: {field} duplicates value on record with id: {holder['Id']}",
+                [field],
+            )
+        email = values.get("Email")
+        if email not in (None, "") and not EMAIL.match(str(email)):
+            return item_error("INVALID_EMAIL_ADDRESS", f"Email: invalid email address: {email}", ["Email"])
+        if self.faults.reject_record(str(values.get(field, key))):
+            return item_error("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record")
+        return None
 
     def _problem(
         self, sobject: str, field: str, key: Any, values: dict[str, Any], store: dict[str, dict[str, Any]]
