@@ -204,6 +204,21 @@ def test_a_row_sends_every_valid_identifier_and_is_rejected_only_when_none_is_le
     }
 
 
+def test_dropped_counts_are_per_batch_and_cover_adds_and_removes(meta) -> None:
+    _, server = meta
+    target = destination(server)
+    first = target.write_batch(
+        [
+            Record("add", {"emails": ["a@example.org", "bad"]}, Operation.ADD),
+            Record("remove", {"emails": ["b@example.org", "worse"], "phones": "12"}, Operation.REMOVE),
+        ]
+    )
+    assert all(result.ok for result in first.results)
+    assert first.dropped == {"email: not an address": 2, "phone: no country code": 1}
+    second = target.write_batch([Record("clean", {"emails": "c@example.org"}, Operation.ADD)])
+    assert second.dropped == {}
+
+
 def test_emails_are_normalized_by_metas_written_rule(meta) -> None:
     """Meta's EMAIL rule: trim leading and trailing whitespace, convert to lower-case; nothing else. Dots and plus
     tags stay (gmail.com included); a value with whitespace inside or a trailing dot is no address and is left
