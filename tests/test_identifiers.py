@@ -135,7 +135,7 @@ def test_meta_names_city_state_zip_and_country_follow_metas_rules() -> None:
     for bad in ("1", "usa", "AUT"):
         with pytest.raises(InvalidIdentifier, match="two-letter"):
             ids.meta_country(bad)
-    assert ids.google_name("  Zoë ") == "zoë"
+    assert ids.google_name("  Zoë ") == "zoë" and ids.google_name(" Mary   Ann\t") == "mary ann"
 
 
 def test_an_audience_row_keeps_its_valid_values_and_counts_the_others() -> None:

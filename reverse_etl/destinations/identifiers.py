@@ -6,7 +6,7 @@ follows the vendor's documentation and is pinned by golden tests (tests/test_ide
 
 - Google Ads Customer Match: emails lower-cased with all whitespace removed (leading, trailing and in between),
   and for gmail.com / googlemail.com every '.' before the '@' removed (plus tags are kept); phones in E.164 with
-  the '+'; first and last names trimmed and lower-cased; then the SHA-256 hex digest.
+  the '+'; first and last names lower-cased with extra spaces removed; then the SHA-256 hex digest.
 - Meta Custom Audiences: emails trimmed of leading and trailing whitespace and lower-cased, nothing else; phones
   digits only with the country code; names and city a-z only; US states as their two-letter code, other states
   a-z only; zip codes without whitespace (US: the first 5 digits, UK: area, district and sector); country the
@@ -131,7 +131,8 @@ def google_phone(value: str, default_region: str | None = None) -> str:
 
 
 def google_name(value: str) -> str:
-    name = value.strip().lower()
+    # Customer Match names: lower-case all characters, remove extra spaces before, after and in between.
+    name = " ".join(value.split()).lower()
     if not name:
         raise InvalidIdentifier("empty name", "empty")
     return name
