@@ -14,6 +14,7 @@ import pytest
 from conftest import new_duckdb_warehouse
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.google_ads import GoogleAdsDestination
+from reverse_etl.destinations.identifiers import merged
 from reverse_etl.errors import ConfigError, FatalDestinationError, PartialFailure, RetryableDestinationError
 from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
 from reverse_etl.sandbox.google_ads import GoogleAdsFake, member_key
@@ -77,7 +78,7 @@ def sync_all(target: GoogleAdsDestination, mode: Mode, records: list[Record], pr
     outcome = BatchResult()
     size = target.batch_size()
     for start in range(0, len(records), size):
-        outcome.results += target.write_batch(records[start : start + size]).results
+        merged(outcome, target.write_batch(records[start : start + size]))
     target.finish_run(mode, success=True)
     return outcome
 
@@ -293,11 +294,16 @@ def test_the_fake_enforces_googles_rules(google) -> None:
         client.send(bad_developer_token)
 
 
-def test_invalid_identifiers_are_rejected_per_row_and_never_sent(google) -> None:
+def test_a_row_sends_every_valid_identifier_and_is_rejected_only_when_none_is_left(google) -> None:
     service, server = google
     rows = [
         Record("ok_1", {"emails": "one@example.org"}, Operation.ADD),
-        Record("bad_email", {"emails": ["two@example.org", "not-an-email"]}, Operation.ADD),
+        # A good email, one that is no address, a valid phone: the good email and the phone are sent.
+        Record(
+            "mixed",
+            {"emails": ["two@example.org", "not-an-email"], "phones": "+1 415 555 0101"},
+            Operation.ADD,
+        ),
         Record("bad_phone", {"phones": "12"}, Operation.ADD),
         Record("national_phone", {"phones": "(415) 555-0100"}, Operation.ADD),
         Record("nothing", {"emails": None, "phones": ""}, Operation.ADD),
@@ -307,18 +313,130 @@ def test_invalid_identifiers_are_rejected_per_row_and_never_sent(google) -> None
     ]
     outcome = sync_all(destination(service, server), Mode.AUDIENCE_ADD, rows)
     errors = {r.key: r.error for r in outcome.rejected}
-    assert set(errors) == {"bad_email", "bad_phone", "national_phone", "nothing", "half_address", "too_many"}
-    assert "not-an-email" in errors["bad_email"] and "phone" in errors["bad_phone"]
-    assert (
-        "missing country_code, postal_code" in errors["half_address"] and "at most 20" in errors["too_many"]
-    )
+    assert set(errors) == {"bad_phone", "national_phone", "nothing", "half_address"}
+    assert "'12'" in errors["bad_phone"] and "no valid email, phone or address" in errors["nothing"]
+    assert "missing country_code, postal_code" in errors["half_address"]
+    assert outcome.dropped == {
+        "email: not an address": 1,
+        "phone: no country code": 2,
+        "google_ads first_name: no postal code/country": 1,
+        "google_ads last_name: no postal code/country": 1,
+        "google_ads: more than 20 identifiers per person": 1,
+    }
     assert service.members(CUSTOMER, USER_LIST) == {
         email_key("one@example.org"),
+        email_key("two@example.org"),
+        member_key({"hashedPhoneNumber": sha("+14155550101")}),
+        *(email_key(f"e{i}@example.org") for i in range(20)),
         member_key({"hashedPhoneNumber": sha("+442079460958")}),
     }
     # With a default region, a national number is valid.
     regional = destination(service, server, default_region="US")
     assert sync_all(regional, Mode.AUDIENCE_ADD, [rows[3]]).results[0].ok
+
+
+def test_an_incomplete_address_is_not_sent_and_each_part_is_counted(google) -> None:
+    """Customer Match takes an AddressInfo only with first name, last name, country code and postal code
+    together; with one missing the address is not sent. The row's email and phone still go."""
+    service, server = google
+    rows = [
+        Record(
+            "no_postal",
+            {"emails": "a@example.org", "first_name": "Ana", "last_name": "Lima", "country_code": "BR"},
+            Operation.ADD,
+        ),
+        Record(
+            "no_place",
+            {"emails": "b@example.org", "first_name": "Bo", "last_name": "Berg", "postal_code": None},
+            Operation.ADD,
+        ),
+        Record(
+            "bad_country",
+            {
+                "phones": "+46 8 123 456 78",
+                "first_name": "Cy",
+                "last_name": "Ng",
+                "country_code": "Sweden",
+                "postal_code": "111 22",
+            },
+            Operation.ADD,
+        ),
+        Record(
+            "complete",
+            {
+                "emails": "d@example.org",
+                "first_name": " Dee ",
+                "last_name": "Ortiz",
+                "country_code": "us",
+                "postal_code": "94105",
+            },
+            Operation.ADD,
+        ),
+    ]
+    target = destination(service, server)
+    _, add = target.plan_batch(rows)
+    sent = [operation["create"]["userIdentifiers"] for operation in add.json["operations"]]
+    address = {
+        "hashedFirstName": sha("dee"),
+        "hashedLastName": sha("ortiz"),
+        "countryCode": "US",
+        "postalCode": "94105",
+    }
+    assert sent == [
+        [{"hashedEmail": sha("a@example.org")}],
+        [{"hashedEmail": sha("b@example.org")}],
+        [{"hashedPhoneNumber": sha("+46812345678")}],
+        [{"hashedEmail": sha("d@example.org")}, {"addressInfo": address}],
+    ]
+    outcome = sync_all(target, Mode.AUDIENCE_ADD, rows)
+    assert len(outcome.confirmed) == 4
+    assert outcome.dropped == {
+        "google_ads first_name: no postal code": 1,
+        "google_ads last_name: no postal code": 1,
+        "google_ads country_code: no postal code": 1,
+        "google_ads first_name: no postal code/country": 1,
+        "google_ads last_name: no postal code/country": 1,
+        "country_code: not a two-letter code": 1,
+        "google_ads first_name: no country": 1,
+        "google_ads last_name: no country": 1,
+        "google_ads postal_code: no country": 1,
+    }
+    assert member_key({"addressInfo": address}) in service.members(CUSTOMER, USER_LIST)
+
+
+def test_emails_are_normalized_by_googles_written_rule(google) -> None:
+    """Customer Match: lower-case and remove whitespace (leading, trailing and in between); in gmail.com and
+    googlemail.com addresses remove every '.' before the domain, keeping a '+' tag. No rule removes a trailing dot:
+    such a value is no address and is left out."""
+    service, server = google
+    row = Record(
+        "cus_1",
+        {
+            "emails": [
+                "  Jane.Doe+Ads@GMAIL.com ",
+                "J.Doe@GoogleMail.com",
+                "JANE@EXAMPLE.ORG",
+                "jane doe@example.org",
+                "jane@example.org.",
+            ]
+        },
+        Operation.ADD,
+    )
+    target = destination(service, server)
+    _, add = target.plan_batch([row])
+    expected = [
+        {"hashedEmail": sha(email)}
+        for email in (
+            "janedoe+ads@gmail.com",
+            "jdoe@googlemail.com",
+            "jane@example.org",
+            "janedoe@example.org",
+        )
+    ]
+    assert add.json["operations"] == [{"create": {"userIdentifiers": expected}}]
+    outcome = sync_all(target, Mode.AUDIENCE_ADD, [row])
+    assert outcome.results[0].ok and outcome.dropped == {"email: not an address": 1}
+    assert service.members(CUSTOMER, USER_LIST) == {member_key(identifier) for identifier in expected}
 
 
 @pytest.mark.parametrize(
@@ -393,34 +511,34 @@ def test_replace_through_the_engine_ends_equal_to_the_model(
     )
 
     def expected() -> set[int]:
-        rows = warehouse.query("select emails, phones from activation.audience where phones <> 'call me'")
+        rows = warehouse.query("select emails, phones from activation.audience where emails <> ['junk']")
         keys = set()
         for emails, phone in rows:
             keys |= {email_key(email) for email in emails}
-            keys.add(member_key({"hashedPhoneNumber": sha(phone)}))
+            if phone != "call me":
+                keys.add(member_key({"hashedPhoneNumber": sha(phone)}))
         return keys
 
     sync = _engine_sync(server)
     engine = SyncWarehouse(warehouse.target)
     try:
-        with pytest.raises(PartialFailure) as first:
-            run_sync(engine, sync)
-        assert first.value.summary.confirmed == 19_980 and first.value.summary.rejected == 20
+        # The 20 rows with an invalid phone are sent with their emails (the phone is left out).
+        first = run_sync(engine, sync)
+        assert first.confirmed == 20_000 and first.rejected == 0
         assert service.members(CUSTOMER, USER_LIST) == expected()
-        rejects = warehouse.query(
-            "select error from cdp_sync.rejects where sync_name = 'google_audience' limit 1"
-        )
-        assert "call me" in rejects[0][0]
 
         warehouse.execute("delete from activation.audience where customer_id in ('cus_1', 'cus_2', 'cus_3')")
         warehouse.execute(
-            "insert into activation.audience values ('cus_new', ['new@example.org'], '+14155550199')"
+            "insert into activation.audience values ('cus_new', ['new@example.org'], '+14155550199'), "
+            "('cus_junk', ['junk'], 'call me')"
         )
         with pytest.raises(PartialFailure) as second:
             run_sync(engine, sync)
         summary = second.value.summary
-        # 3 removed, 1 new, and the 20 rows with an invalid phone tried (and refused) again.
-        assert summary.diff.removed == 3 and (summary.confirmed, summary.rejected) == (4, 20)
+        # 3 removed, 1 new, and a row with no valid identifier at all refused.
+        assert summary.diff.removed == 3 and (summary.confirmed, summary.rejected) == (4, 1)
+        rejects = warehouse.query("select error from cdp_sync.rejects where sync_name = 'google_audience'")
+        assert "'junk'" in rejects[0][0] and "'call me'" in rejects[0][0]
     finally:
         engine.close()
     assert service.members(CUSTOMER, USER_LIST) == expected()
@@ -443,12 +561,18 @@ def test_a_replace_of_an_empty_model_clears_a_list_it_knows_nothing_of(google) -
 
 
 def test_an_incomplete_address_is_left_out_unless_it_is_all_there_is() -> None:
-    from reverse_etl.destinations.google_ads import user_identifiers
+    from reverse_etl.destinations.customer_match import user_identifiers
     from reverse_etl.destinations.identifiers import InvalidIdentifier
 
     partial = {"first_name": "Ana", "last_name": "Lima", "country_code": "BR", "postal_code": None}
-    assert user_identifiers({"emails": "ana@example.com", **partial}) == [
+    dropped: list = []
+    assert user_identifiers({"emails": "ana@example.com", **partial}, dropped=dropped) == [
         {"hashedEmail": hashlib.sha256(b"ana@example.com").hexdigest()}
+    ]
+    assert [reason for reason, _ in dropped] == [
+        "google_ads first_name: no postal code",
+        "google_ads last_name: no postal code",
+        "google_ads country_code: no postal code",
     ]
     complete = user_identifiers({"emails": "ana@example.com", **partial, "postal_code": "01310-100"})
     assert complete[1]["addressInfo"]["postalCode"] == "01310-100"

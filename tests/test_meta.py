@@ -5,6 +5,7 @@ model) and bad config, through the destination and through the sync engine."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,10 @@ def people(count: int, start: int = 0, operation: Operation = Operation.ADD) -> 
     ]
 
 
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def email_member(email: str) -> int:
     return member_id(ids.sha256_hex(ids.meta_email(email)))
 
@@ -78,6 +83,8 @@ def test_a_person_is_sent_in_the_multi_key_schema_with_every_email_and_phone(met
             "phones": "+1 (650) 555-0101",
             "first_name": "Ann-Marie",
             "last_name": "Lee",
+            "city": "Menlo Park",
+            "state": "California",
             "zip": "94025-1234",
             "country": "us",
         },
@@ -86,20 +93,169 @@ def test_a_person_is_sent_in_the_multi_key_schema_with_every_email_and_phone(met
     target = destination(server)
     (request,) = target.plan_batch([person])
     assert request.method == "POST" and request.url == f"{server.url}/v21.0/{AUDIENCE}/users"
-    assert request.json["payload"]["schema"] == SCHEMA == ["EMAIL", "PHONE", "FN", "LN", "ZIP", "COUNTRY"]
-    tail = [ids.sha256_hex(v) for v in ("annmarie", "lee", "94025", "us")]
+    assert (
+        request.json["payload"]["schema"]
+        == SCHEMA
+        == ["EMAIL", "PHONE", "FN", "LN", "CT", "ST", "ZIP", "COUNTRY"]
+    )
+    tail = [sha(v) for v in ("annmarie", "lee", "menlopark", "ca", "94025", "us")]
     assert request.json["payload"]["data"] == [
-        [ids.sha256_hex("ann.lee@example.com"), ids.sha256_hex("16505550101"), *tail],
-        [ids.sha256_hex("ann@work.example"), "", *tail],
+        [sha("ann.lee@example.com"), sha("16505550101"), *tail],
+        [sha("ann@work.example"), "", *tail],
     ]
     assert "sandbox-meta-token" not in request.describe() and "Authorization: ***" in request.describe()
     outcome = target.write_batch([person])
-    assert [result.ok for result in outcome.results] == [True]
+    assert [result.ok for result in outcome.results] == [True] and outcome.dropped == {}
     assert service.members(AUDIENCE) == {
         email_member("ann.lee@example.com"),
         email_member("ann@work.example"),
         phone_member("+16505550101"),
     }
+
+
+def test_city_and_state_follow_metas_rules_and_a_partial_address_is_sent_key_by_key(meta) -> None:
+    """CT: a-z only, lower-case, no punctuation, special characters or whitespace. ST: a US state as its
+    two-letter ANSI code, lower-case; a state elsewhere a-z only. Meta matches on any combination of keys, so
+    a row missing part of its address sends the parts it has; a value that is not valid is left out and
+    counted."""
+    _, server = meta
+    rows = [
+        Record(
+            "us",
+            {"emails": "a@example.org", "city": "St. Louis", "state": " MO ", "country": "US"},
+            Operation.ADD,
+        ),
+        Record("named_state", {"emails": "b@example.org", "state": "New York"}, Operation.ADD),
+        Record(
+            "abroad",
+            {"emails": "c@example.org", "city": "Halifax", "state": "Nova Scotia", "country": "CA"},
+            Operation.ADD,
+        ),
+        Record(
+            "bad_state",
+            {"emails": "d@example.org", "city": "Springfield", "state": "Calif.", "country": "us"},
+            Operation.ADD,
+        ),
+        Record(
+            "bad_city",
+            {"emails": "e@example.org", "city": "75008", "zip": "75008", "country": "FR"},
+            Operation.ADD,
+        ),
+    ]
+    target = destination(server)
+    (request,) = target.plan_batch(rows)
+    ct, st, zip_code, country = (SCHEMA.index(key) for key in ("CT", "ST", "ZIP", "COUNTRY"))
+    sent = {
+        row[0]: (row[ct], row[st], row[zip_code], row[country]) for row in request.json["payload"]["data"]
+    }
+    assert sent == {
+        sha("a@example.org"): (sha("stlouis"), sha("mo"), "", sha("us")),
+        sha("b@example.org"): ("", sha("ny"), "", ""),
+        sha("c@example.org"): (sha("halifax"), sha("novascotia"), "", sha("ca")),
+        sha("d@example.org"): (sha("springfield"), "", "", sha("us")),
+        sha("e@example.org"): ("", "", sha("75008"), sha("fr")),
+    }
+    outcome = target.write_batch(rows)
+    assert len(outcome.confirmed) == 5
+    assert outcome.dropped == {"state: not a US state": 1, "city: no letters a-z": 1}
+
+
+def test_a_row_sends_every_valid_identifier_and_is_rejected_only_when_none_is_left(meta) -> None:
+    service, server = meta
+    good = people(3)
+    rows = [
+        # One good email, one that is no address, a valid phone: the good email and the phone are sent.
+        Record(
+            "cus_mixed",
+            {"emails": ["Mixed@Example.org", "not-an-email"], "phones": "+1 650 555 0111"},
+            Operation.ADD,
+        ),
+        Record("cus_bad_phone", {"emails": "ok@example.org", "phones": ["12", "+1 555"]}, Operation.ADD),
+        Record("cus_too_many", {"emails": [f"e{n}@example.org" for n in range(11)]}, Operation.ADD),
+        Record("cus_bad_email", {"emails": ["not-an-email", "also@bad@example.org"]}, Operation.ADD),
+        Record("cus_nothing", {"emails": None, "phones": ""}, Operation.ADD),
+    ]
+    outcome = destination(server).write_batch([good[0], *rows, *good[1:]])
+    errors = {result.key: result.error for result in outcome.rejected}
+    assert set(errors) == {"cus_bad_email", "cus_nothing"}
+    assert "'not-an-email'" in errors["cus_bad_email"] and "'also@bad@example.org'" in errors["cus_bad_email"]
+    assert "no valid email or phone" in errors["cus_nothing"]
+    assert {result.key for result in outcome.confirmed} == {
+        "cus_0",
+        "cus_1",
+        "cus_2",
+        "cus_mixed",
+        "cus_bad_phone",
+        "cus_too_many",
+    }
+    # Every value left out is counted, those of the rejected row included.
+    assert outcome.dropped == {
+        "email: not an address": 3,
+        "phone: no country code": 1,
+        "phone: not a phone number": 1,
+        "emails: more than 10 per person": 1,
+    }
+    assert service.members(AUDIENCE) == {
+        *(email_member(f"person{n}@example.org") for n in range(3)),
+        email_member("mixed@example.org"),
+        phone_member("+16505550111"),
+        email_member("ok@example.org"),
+        *(email_member(f"e{n}@example.org") for n in range(10)),
+    }
+
+
+def test_dropped_counts_are_per_batch_and_cover_adds_and_removes(meta) -> None:
+    _, server = meta
+    target = destination(server)
+    first = target.write_batch(
+        [
+            Record("add", {"emails": ["a@example.org", "bad"]}, Operation.ADD),
+            Record("remove", {"emails": ["b@example.org", "worse"], "phones": "12"}, Operation.REMOVE),
+        ]
+    )
+    assert all(result.ok for result in first.results)
+    assert first.dropped == {"email: not an address": 2, "phone: no country code": 1}
+    second = target.write_batch([Record("clean", {"emails": "c@example.org"}, Operation.ADD)])
+    assert second.dropped == {}
+
+
+def test_emails_are_normalized_by_metas_written_rule(meta) -> None:
+    """Meta's EMAIL rule: trim leading and trailing whitespace, convert to lower-case; nothing else. Dots and plus
+    tags stay (gmail.com included); a value with whitespace inside or a trailing dot is no address and is left
+    out."""
+    service, server = meta
+    row = Record(
+        "cus_1",
+        {
+            "emails": [
+                "  Jane.Doe+Ads@GMail.COM\t",
+                "JANE@EXAMPLE.ORG",
+                "jane doe@example.org",
+                "jane@example.org.",
+            ]
+        },
+        Operation.ADD,
+    )
+    target = destination(server)
+    (request,) = target.plan_batch([row])
+    assert [data[0] for data in request.json["payload"]["data"]] == [
+        sha("jane.doe+ads@gmail.com"),
+        sha("jane@example.org"),
+    ]
+    outcome = target.write_batch([row])
+    assert outcome.results[0].ok and outcome.dropped == {"email: not an address": 2}
+    assert service.members(AUDIENCE) == {
+        member_id(sha("jane.doe+ads@gmail.com")),
+        member_id(sha("jane@example.org")),
+    }
+
+
+def test_a_field_that_is_no_custom_audience_key_stops_the_run(meta) -> None:
+    _, server = meta
+    with pytest.raises(ConfigError, match="postal_code are not Custom Audience keys"):
+        destination(server).write_batch(
+            [Record("k", {"emails": "a@example.org", "postal_code": "1"}, Operation.ADD)]
+        )
 
 
 def test_requests_split_at_10000_rows_and_the_fake_refuses_more(meta) -> None:
@@ -130,24 +286,6 @@ def test_requests_split_at_10000_rows_and_the_fake_refuses_more(meta) -> None:
     assert (
         refused.value.status == 400 and '"code": 100' in refused.value.body and "10,000" in refused.value.body
     )
-
-
-def test_invalid_values_are_rejected_per_row_and_never_sent(meta) -> None:
-    service, server = meta
-    good = people(3)
-    bad = [
-        Record("cus_bad_email", {"emails": ["not-an-email"]}, Operation.ADD),
-        Record("cus_bad_phone", {"emails": "ok@example.org", "phones": ["12"]}, Operation.ADD),
-        Record("cus_nothing", {"emails": None, "phones": ""}, Operation.ADD),
-        Record("cus_too_many", {"emails": [f"e{n}@example.org" for n in range(11)]}, Operation.ADD),
-    ]
-    outcome = destination(server).write_batch([good[0], *bad, *good[1:]])
-    errors = {result.key: result.error for result in outcome.rejected}
-    assert set(errors) == {"cus_bad_email", "cus_bad_phone", "cus_nothing", "cus_too_many"}
-    assert "not-an-email" in errors["cus_bad_email"] and "'12'" in errors["cus_bad_phone"]
-    assert "no email and no phone" in errors["cus_nothing"] and "11 values" in errors["cus_too_many"]
-    # The bad rows sent nothing, not even their valid email.
-    assert service.members(AUDIENCE) == {email_member(f"person{n}@example.org") for n in range(3)}
 
 
 def test_the_fake_counts_plain_and_upper_case_values_as_invalid_entries(meta) -> None:
@@ -340,7 +478,7 @@ def _model_members(warehouse) -> set[int]:
     members = set()
     for emails, phones in warehouse.query("select emails, phones from activation.audience"):
         members |= {email_member(email) for email in emails}
-        members |= {phone_member(phone, "US") for phone in ids.identifier_values(phones, "phones", 10)}
+        members |= {phone_member(phone, "US") for phone in ids.identifier_values(phones, "phones", [])}
     return members
 
 

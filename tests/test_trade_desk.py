@@ -4,6 +4,8 @@ model) and bad config, through the destination and through the sync engine."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,11 @@ def people(count: int, start: int = 0, operation: Operation = Operation.ADD) -> 
         Record(f"cus_{n}", {"emails": [f"Person.{n}@Example.org"], "phones": None}, operation)
         for n in range(start, start + count)
     ]
+
+
+def uid2(text: str) -> str:
+    """The UID2 hash: Base64 of the SHA-256 digest of the normalized value."""
+    return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
 
 def email_member(email: str) -> int:
@@ -122,20 +129,70 @@ def test_the_fake_refuses_plain_or_hex_lines_and_reused_urls(ttd) -> None:
     assert '"Property": "PiiType"' in invalid.value.body and '"Property": "MergeMode"' in invalid.value.body
 
 
-def test_invalid_values_are_rejected_per_row_and_never_sent(ttd) -> None:
+def test_a_row_sends_every_valid_identifier_and_is_rejected_only_when_none_is_left(ttd) -> None:
     service, server = ttd
-    bad = [
-        Record("cus_bad_email", {"emails": ["nobody at example.org"]}, Operation.ADD),
+    rows = [
+        # A good email, one that is no address and a valid phone: the good email and the phone are sent.
+        Record(
+            "cus_mixed",
+            {"emails": ["mixed@example.org", "nobody at example.org"], "phones": "+1 650 555 0111"},
+            Operation.ADD,
+        ),
         Record("cus_bad_phone", {"emails": ["fine@example.org"], "phones": "555"}, Operation.ADD),
+        Record("cus_bad_email", {"emails": ["nobody at example.org"]}, Operation.ADD),
         Record("cus_gmail", {"emails": ["+tag@gmail.com"]}, Operation.ADD),
         Record("cus_wrong_type", {"emails": 42}, Operation.ADD),
     ]
-    outcome = destination(server).write_batch([*people(2), *bad])
+    outcome = destination(server).write_batch([*people(2), *rows])
     errors = {result.key: result.error for result in outcome.rejected}
-    assert set(errors) == {"cus_bad_email", "cus_bad_phone", "cus_gmail", "cus_wrong_type"}
-    assert "nobody at example.org" in errors["cus_bad_email"] and "'555'" in errors["cus_bad_phone"]
-    assert "gmail.com" in errors["cus_gmail"] and "list or a ';'-separated string" in errors["cus_wrong_type"]
-    assert service.members(SEGMENT) == {email_member(f"person.{n}@example.org") for n in range(2)}
+    assert set(errors) == {"cus_bad_email", "cus_gmail", "cus_wrong_type"}
+    assert "nobody at example.org" in errors["cus_bad_email"] and "gmail.com" in errors["cus_gmail"]
+    assert "list or a ';'-separated string" in errors["cus_wrong_type"]
+    assert outcome.dropped == {
+        "email: not an address": 3,
+        "phone: no country code": 1,
+        "emails: not a list or text": 1,
+    }
+    assert service.members(SEGMENT) == {
+        *(email_member(f"person.{n}@example.org") for n in range(2)),
+        email_member("mixed@example.org"),
+        phone_member("+16505550111"),
+        email_member("fine@example.org"),
+    }
+
+
+def test_emails_are_normalized_by_the_uid2_rule(ttd) -> None:
+    """UID2: remove leading and trailing spaces, lower-case; in gmail.com addresses only, remove every '.' and a
+    '+' with everything after it. Whitespace inside is not removed (the value is no address) and no rule removes
+    a trailing dot; googlemail.com keeps its dots and tags."""
+    service, server = ttd
+    row = Record(
+        "cus_1",
+        {
+            "emails": [
+                "  Jane.Doe+Ads@GMAIL.com ",
+                "J.Doe+x@googlemail.com",
+                "JANE@EXAMPLE.ORG",
+                "jane doe@example.org",
+                "jane@example.org.",
+            ]
+        },
+        Operation.ADD,
+    )
+    target = destination(server)
+    _, upload = target.plan_batch([row])
+    expected = [uid2("janedoe@gmail.com"), uid2("j.doe+x@googlemail.com"), uid2("jane@example.org")]
+    assert upload.data == "\n".join(expected) + "\n"
+    outcome = target.write_batch([row])
+    assert outcome.results[0].ok and outcome.dropped == {"email: not an address": 2}
+    assert service.members(SEGMENT) == {member_id(line) for line in expected}
+
+
+def test_name_or_address_fields_are_refused_uid2_has_no_such_identifiers(ttd) -> None:
+    _, server = ttd
+    row = Record("k", {"emails": "a@example.org", "first_name": "Ann", "postal_code": "94025"}, Operation.ADD)
+    with pytest.raises(ConfigError, match="first_name, postal_code are not UID2 identifiers"):
+        destination(server).write_batch([row])
 
 
 def test_429s_are_retried_until_every_row_lands() -> None:
@@ -232,8 +289,8 @@ def _sync(server: FakeServer) -> SyncConfig:
 def _model_members(warehouse) -> set[int]:
     members = set()
     for emails, phones in warehouse.query("select emails, phones from activation.audience"):
-        members |= {email_member(email) for email in ids.identifier_values(emails, "emails", 10)}
-        members |= {phone_member(phone, "US") for phone in ids.identifier_values(phones, "phones", 10)}
+        members |= {email_member(email) for email in ids.identifier_values(emails, "emails", [])}
+        members |= {phone_member(phone, "US") for phone in ids.identifier_values(phones, "phones", [])}
     return members
 
 

@@ -89,6 +89,10 @@ class RecordResult:
 @dataclass
 class BatchResult:
     results: list[RecordResult] = field(default_factory=list)
+    # Identifier values a destination left out of this batch's rows (invalid once normalized, an incomplete
+    # address, beyond a per-person limit), by reason: e.g. {"email: not an address": 3}. The rows themselves
+    # are confirmed or rejected in `results` as usual.
+    dropped: dict[str, int] = field(default_factory=dict)
 
     @property
     def confirmed(self) -> list[RecordResult]:

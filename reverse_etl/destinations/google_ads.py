@@ -9,14 +9,17 @@ index, which maps back to the row. An audience replace that knows nothing of the
 starts its job with `removeAll`, so the list ends equal to the model.
 
 A row is one person: every email and phone it carries becomes its own UserIdentifier (normalized and SHA-256
-hashed by reverse_etl.destinations.identifiers), plus one address identifier when the name, country and postal
-code are all mapped. An invalid value rejects its row with the reason; nothing of that row is sent.
+hashed by reverse_etl.destinations.identifiers), plus one address identifier when first name, last name, country
+code and postal code are all there (Customer Match takes an AddressInfo only with all four). A value that is not
+valid once normalized, each part of an incomplete address, and identifiers beyond 20 are left out and counted in
+BatchResult.dropped; the row's other identifiers are still sent. A row is rejected only when none is left.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,27 +34,16 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
-from reverse_etl.destinations.identifiers import (
-    InvalidIdentifier,
-    google_email,
-    google_name,
-    google_phone,
-    is_sha256_hex,
-    sha256_hex,
-)
+from reverse_etl.destinations.customer_match import FIELDS, user_identifiers
+from reverse_etl.destinations.identifiers import Dropped, InvalidIdentifier
 from reverse_etl.errors import ConfigError, DestinationError, FatalDestinationError, RetryableDestinationError
 from reverse_etl.http import HttpClient, HttpRequest
 
 API_VERSION = "v26"
 MAX_IDENTIFIERS_PER_REQUEST = 100_000
-MAX_IDENTIFIERS_PER_OPERATION = 20
 # Rows per batch: Google suggests about 10,000 identifiers per addOperations call; a row has one or a few.
 MAX_ROWS = 10_000
 CONSENT_VALUES = {"GRANTED", "DENIED"}
-LIST_FIELDS = ("emails", "phones")
-ADDRESS_FIELDS = ("first_name", "last_name", "country_code", "postal_code")
-FIELDS = frozenset(LIST_FIELDS + ADDRESS_FIELDS)
-SEPARATORS = re.compile(r"[,;\n]")
 DIGITS = re.compile(r"^\d+$")
 RETRYABLE_CODES = {"internalError", "databaseError", "quotaError"}
 
@@ -129,66 +121,6 @@ class GoogleAdsConfig:
             token=secret(str(options.get("token_env", "GOOGLE_ADS_ACCESS_TOKEN"))),
             developer_token=secret(str(options.get("developer_token_env", "GOOGLE_ADS_DEVELOPER_TOKEN"))),
         )
-
-
-def _values(value: Any) -> list[str]:
-    """A list column, or a string of values separated by ',' ';' or newlines; nulls and blanks dropped."""
-    if value is None:
-        return []
-    items = value if isinstance(value, list | tuple) else SEPARATORS.split(str(value))
-    return [str(item).strip() for item in items if item is not None and str(item).strip()]
-
-
-def _hashed(value: str, normalize: Any) -> str:
-    """A value already hashed (64 hex digits) is sent as it is (lower-cased); anything else is normalized, then hashed."""
-    if is_sha256_hex(value.lower()):
-        return value.lower()
-    return sha256_hex(normalize(value))
-
-
-def user_identifiers(fields: Mapping[str, Any], default_region: str | None = None) -> list[dict[str, Any]]:
-    """The UserIdentifiers of one row (one person), deduplicated, in a stable order. Raises InvalidIdentifier."""
-    identifiers: list[dict[str, Any]] = []
-    seen: set[str] = set()
-
-    def add(identifier: dict[str, Any]) -> None:
-        key = json.dumps(identifier, sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            identifiers.append(identifier)
-
-    for email in _values(fields.get("emails")):
-        add({"hashedEmail": _hashed(email, google_email)})
-    for phone in _values(fields.get("phones")):
-        add({"hashedPhoneNumber": _hashed(phone, lambda text: google_phone(text, default_region))})
-    address = {name: str(fields.get(name) or "").strip() for name in ADDRESS_FIELDS}
-    missing = [name for name, value in address.items() if not value]
-    # An incomplete address cannot be matched; a person with an email or phone is still sent by those.
-    if missing and any(address.values()) and not identifiers:
-        raise InvalidIdentifier(
-            f"an address identifier needs first_name, last_name, country_code and postal_code; missing {', '.join(missing)}"
-        )
-    if not missing:
-        country = address["country_code"].upper()
-        if not re.match(r"^[A-Z]{2}$", country):
-            raise InvalidIdentifier(f"not a two-letter country code: {address['country_code']!r}")
-        add(
-            {
-                "addressInfo": {
-                    "hashedFirstName": _hashed(address["first_name"], google_name),
-                    "hashedLastName": _hashed(address["last_name"], google_name),
-                    "countryCode": country,
-                    "postalCode": address["postal_code"],
-                }
-            }
-        )
-    if not identifiers:
-        raise InvalidIdentifier("no email, phone or address to match on")
-    if len(identifiers) > MAX_IDENTIFIERS_PER_OPERATION:
-        raise InvalidIdentifier(
-            f"{len(identifiers)} identifiers for one person; Google accepts at most {MAX_IDENTIFIERS_PER_OPERATION}"
-        )
-    return identifiers
 
 
 def google_error(error: DestinationError) -> tuple[str, bool]:
@@ -295,10 +227,12 @@ class GoogleAdsDestination(Destination):
 
     # Rows -> operations
 
-    def _rows(self, records: Sequence[Record]) -> tuple[list[_Row], list[RecordResult]]:
-        """Sendable rows with their identifiers, and the results of rows settled without a request."""
+    def _rows(self, records: Sequence[Record]) -> tuple[list[_Row], BatchResult]:
+        """Sendable rows with their identifiers, and the results of rows settled without a request with the
+        count of values left out, by reason."""
         rows: list[_Row] = []
-        settled: list[RecordResult] = []
+        settled = BatchResult()
+        counts: Counter[str] = Counter()
         for record in records:
             unknown = sorted(set(record.fields) - FIELDS)
             if unknown:
@@ -309,14 +243,21 @@ class GoogleAdsDestination(Destination):
             if record.operation == Operation.REMOVE and not record.fields:
                 # A row that left the model: remove the identifiers this sync confirmed for it, if any.
                 if not record.destination_id:
-                    settled.append(RecordResult(record.key, ok=True))
+                    settled.results.append(RecordResult(record.key, ok=True))
                     continue
                 rows.append(_Row(record, json.loads(record.destination_id)))
                 continue
+            dropped: list[Dropped] = []
             try:
-                rows.append(_Row(record, user_identifiers(record.fields, self.config.default_region)))
+                rows.append(
+                    _Row(record, user_identifiers(record.fields, self.config.default_region, dropped))
+                )
             except InvalidIdentifier as error:
-                settled.append(RecordResult(record.key, ok=False, error=f"invalid identifier: {error}"))
+                settled.results.append(
+                    RecordResult(record.key, ok=False, error=f"invalid identifier: {error}")
+                )
+            counts.update(reason for reason, _ in dropped)
+        settled.dropped = dict(counts)
         return rows, settled
 
     @staticmethod
@@ -369,8 +310,7 @@ class GoogleAdsDestination(Destination):
         return job
 
     def write_batch(self, records: Sequence[Record]) -> BatchResult:
-        rows, settled = self._rows(records)
-        outcome = BatchResult(settled)
+        rows, outcome = self._rows(records)
         for kind in ("remove", "create"):
             selected = [row for row in rows if self._kind(row.record.operation) == kind]
             if selected:

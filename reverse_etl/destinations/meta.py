@@ -1,11 +1,13 @@
 """Meta (Facebook) Custom Audiences from customer data: hashed people added with `POST /{version}/{audience_id}/users`,
 removed with `DELETE` on the same edge, and a whole audience replaced through a `usersreplace` session.
 
-Each row is one person with every email and phone it has (plus optional first/last name, zip and country). It is
-sent in the multi-key schema EMAIL, PHONE, FN, LN, ZIP, COUNTRY: one data row per email/phone pair, each value
-normalized as the facebook-business SDK does (reverse_etl.destinations.identifiers) and sent as its lower-case
-SHA-256 hex digest; a missing key is an empty string. At most 10,000 data rows per request. A value that cannot be
-normalized rejects its row with the value named; it is never sent.
+Each row is one person with every email and phone it has (plus optional first/last name, city, state, zip and
+country). It is sent in the multi-key schema EMAIL, PHONE, FN, LN, CT, ST, ZIP, COUNTRY: one data row per
+email/phone pair, each value normalized by Meta's written rules (reverse_etl.destinations.identifiers) and sent as
+its lower-case SHA-256 hex digest; a missing key is an empty string. Meta matches on any combination of keys, so
+each key is sent on its own: a value that is not valid once normalized is left out and counted in
+BatchResult.dropped, and the row's other keys still go. A row is rejected only when no valid email or phone is
+left. At most 10,000 data rows per request.
 
 The answer names how many entries were invalid and samples them (`invalid_entry_samples`); sampled values are
 mapped back to the rows that sent them. Throttling comes back as a Graph API error body (codes 4, 17, 32, 613,
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,14 +39,8 @@ from reverse_etl.http import HttpClient, HttpRequest
 
 MAX_ROWS = 10_000
 MAX_VALUES_PER_KEY = 10
-SCHEMA = ["EMAIL", "PHONE", "FN", "LN", "ZIP", "COUNTRY"]
-# Record field -> (schema key, normalizer) for the single-valued keys.
-SINGLE_KEYS = {
-    "first_name": ("FN", ids.meta_letters),
-    "last_name": ("LN", ids.meta_letters),
-    "zip": ("ZIP", ids.meta_zip),
-    "country": ("COUNTRY", ids.meta_country),
-}
+SCHEMA = ["EMAIL", "PHONE", "FN", "LN", "CT", "ST", "ZIP", "COUNTRY"]
+FIELDS = frozenset({"emails", "phones", "first_name", "last_name", "city", "state", "zip", "country"})
 # Graph API error codes that mean "slow down": application, user, page and ad-account level throttling and the
 # custom audience business use case limit.
 THROTTLING_CODES = {4, 17, 32, 613, 80003}
@@ -123,22 +119,50 @@ class Person:
         return cls(emails, phones, tuple(fields.items()))
 
 
-def person_from_fields(fields: Mapping[str, Any], default_region: str | None) -> Person:
-    """Normalize and hash one row's identifiers; raises InvalidIdentifier naming the bad value."""
+def _key(
+    fields: Mapping[str, Any], name: str, normalize: Callable[[str], str], dropped: list[ids.Dropped]
+) -> str | None:
+    """One single-valued key normalized, or None when absent or left out (counted in `dropped`)."""
+    value = fields.get(name)
+    if value is None or not str(value).strip():
+        return None
+    try:
+        return normalize(str(value))
+    except ids.InvalidIdentifier as error:
+        dropped.append((f"{name}: {error.problem}", str(error)))
+        return None
+
+
+def person_from_fields(
+    fields: Mapping[str, Any], default_region: str | None, dropped: list[ids.Dropped]
+) -> Person:
+    """Normalize and hash one row's keys; values left out go to `dropped`. Raises InvalidIdentifier when no
+    valid email or phone is left (Meta matches a person on one of them at least)."""
+    unknown = sorted(set(fields) - FIELDS)
+    if unknown:
+        raise ConfigError(
+            f"meta: mapped field(s) {', '.join(unknown)} are not Custom Audience keys; map only "
+            f"{', '.join(sorted(FIELDS))}"
+        )
+    country = _key(fields, "country", ids.meta_country, dropped)
+    keys = {
+        "FN": _key(fields, "first_name", ids.meta_letters, dropped),
+        "LN": _key(fields, "last_name", ids.meta_letters, dropped),
+        "CT": _key(fields, "city", ids.meta_letters, dropped),
+        "ST": _key(fields, "state", lambda value: ids.meta_state(value, country), dropped),
+        "ZIP": _key(fields, "zip", lambda value: ids.meta_zip(value, country), dropped),
+        "COUNTRY": country,
+    }
     emails, phones = ids.hashed_contacts(
         fields,
         lambda value: ids.sha256_hex(ids.meta_email(value)),
         lambda value, region: ids.sha256_hex(ids.meta_phone(value, region)),
         default_region,
         MAX_VALUES_PER_KEY,
-        "Meta",
+        dropped,
     )
-    extra = []
-    for name, (key, normalize) in SINGLE_KEYS.items():
-        value = fields.get(name)
-        if value is not None and str(value).strip():
-            extra.append((key, ids.sha256_hex(normalize(str(value)))))
-    return Person(emails, phones, tuple(extra))
+    extra = tuple((key, ids.sha256_hex(value)) for key, value in keys.items() if value is not None)
+    return Person(emails, phones, extra)
 
 
 class MetaCustomAudienceDestination(Destination):
@@ -148,8 +172,9 @@ class MetaCustomAudienceDestination(Destination):
         modes=frozenset({Mode.AUDIENCE_ADD, Mode.AUDIENCE_REMOVE, Mode.AUDIENCE_REPLACE}),
         rate_limit=RateLimit(requests=300, per_seconds=60),
         identifier_rules=(
-            "emails and phones (lists or ';'-separated), optional first_name, last_name, zip, country; normalized by "
-            "the facebook-business SDK rules and sent as SHA-256 hex in the multi-key schema"
+            "emails and phones (lists or ';'-separated), optional first_name, last_name, city, state, zip, country; "
+            "normalized by Meta's rules and sent as SHA-256 hex in the multi-key schema; invalid values are left out "
+            "and counted"
         ),
         idempotent_writes=True,
         # A replace session's rows land when finish_run closes the session.
@@ -186,7 +211,9 @@ class MetaCustomAudienceDestination(Destination):
     def _prepare(self, records: Sequence[Record]) -> tuple[list[tuple[Record, Person]], BatchResult]:
         """Each sendable record with its hashed keys, and the rejects of rows that cannot be sent."""
         return ids.people_of(
-            records, lambda fields: person_from_fields(fields, self.config.default_region), Person.decode
+            records,
+            lambda fields, dropped: person_from_fields(fields, self.config.default_region, dropped),
+            Person.decode,
         )
 
     @staticmethod
@@ -266,9 +293,9 @@ class MetaCustomAudienceDestination(Destination):
         adds, removes = self._operations(records)
         outcome = BatchResult()
         if adds:
-            outcome.results += self._write(adds, remove=False).results
+            ids.merged(outcome, self._write(adds, remove=False))
         if removes:
-            outcome.results += self._write(removes, remove=True).results
+            ids.merged(outcome, self._write(removes, remove=True))
         return outcome
 
     def _write(self, records: Sequence[Record], remove: bool) -> BatchResult:

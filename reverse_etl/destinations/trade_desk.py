@@ -8,7 +8,9 @@ Each row is one person with every email and phone it has. Emails and phones are 
 drop per PiiType (EmailHashedUnifiedId2, PhoneNumberHashedUnifiedId2) and at most 10,000 lines per drop. MergeMode
 Add adds, Remove removes, Replace makes the segment equal to the drop: the first drop of an audience replace that
 knows nothing of the segment uses it, every later drop adds. A drop has no per-line answer: a row is confirmed when
-its drops are accepted, rejected (before sending, with the value named) when a value cannot be normalized.
+its drops are accepted. A value that is not an identifier once normalized is left out and counted in
+BatchResult.dropped; a row is rejected (before sending, with the values named) only when no valid email or phone is
+left. UID2 has no name or address identifiers: a sync mapping any is refused (ConfigError), never silently cut.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from reverse_etl.http import HttpClient, HttpRequest
 
 MAX_LINES = 10_000
 MAX_VALUES_PER_KEY = 10
+# Emails and phones are matched; the country only reads national phone numbers.
+FIELDS = frozenset({"emails", "phones", "country"})
 EMAIL_PII = "EmailHashedUnifiedId2"
 PHONE_PII = "PhoneNumberHashedUnifiedId2"
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -100,14 +104,22 @@ class Person:
         return person
 
 
-def person_from_fields(fields: Mapping[str, Any], default_region: str | None) -> Person:
+def person_from_fields(
+    fields: Mapping[str, Any], default_region: str | None, dropped: list[ids.Dropped]
+) -> Person:
+    unknown = sorted(set(fields) - FIELDS)
+    if unknown:
+        raise ConfigError(
+            f"trade_desk: mapped field(s) {', '.join(unknown)} are not UID2 identifiers (UID2 matches emails and "
+            f"phones only); map only {', '.join(sorted(FIELDS))}"
+        )
     emails, phones = ids.hashed_contacts(
         fields,
         lambda value: ids.sha256_base64(ids.ttd_email(value)),
         lambda value, region: ids.sha256_base64(ids.ttd_phone(value, region)),
         default_region,
         MAX_VALUES_PER_KEY,
-        "The Trade Desk",
+        dropped,
     )
     return Person(emails, phones)
 
@@ -120,7 +132,7 @@ class TradeDeskDestination(Destination):
         rate_limit=RateLimit(requests=100, per_seconds=60),
         identifier_rules=(
             "emails and phones (lists or ';'-separated), optional country for national phone numbers; UID2 "
-            "normalization, sent as Base64 SHA-256, one drop per PiiType"
+            "normalization, sent as Base64 SHA-256, one drop per PiiType; invalid values are left out and counted"
         ),
         idempotent_writes=True,
     )
@@ -152,7 +164,9 @@ class TradeDeskDestination(Destination):
     def _prepare(self, records: Sequence[Record]) -> tuple[list[tuple[Record, Person]], BatchResult]:
         """Each sendable record with its hashed keys, and the rejects of rows that cannot be sent."""
         return ids.people_of(
-            records, lambda fields: person_from_fields(fields, self.config.default_region), Person.decode
+            records,
+            lambda fields, dropped: person_from_fields(fields, self.config.default_region, dropped),
+            Person.decode,
         )
 
     @staticmethod
@@ -196,7 +210,7 @@ class TradeDeskDestination(Destination):
         outcome = BatchResult()
         for group, remove in zip(self._split(records), (False, True), strict=True):
             if group:
-                outcome.results += self._write(group, remove).results
+                ids.merged(outcome, self._write(group, remove))
         return outcome
 
     def _write(self, records: Sequence[Record], remove: bool) -> BatchResult:
