@@ -30,6 +30,7 @@ members as (
         customers.all_phones as phones,
         customers.first_name,
         customers.last_name,
+        customers.city,
         customers.postal_code,
         customers.country_code
     from seed

@@ -250,7 +250,7 @@ def _settle(
         summary.rejected += rejected
         for batch, result in settled:
             summary.sent += len(batch.records)
-            summary.dropped.update(getattr(result, "dropped", None) or {})
+            summary.dropped.update(result.dropped)
             if run.options.progress:
                 run.options.progress(len(batch.records))
     if failure is not None:
