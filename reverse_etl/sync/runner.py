@@ -20,6 +20,7 @@ from reverse_etl.destinations.base import BatchResult, Destination, Mode, Operat
 from reverse_etl.errors import ConfigError, PartialFailure, SyncError
 from reverse_etl.http import HttpClient, HttpRequest, shared_bucket
 from reverse_etl.sync import state
+from reverse_etl.sync.adhoc import materialize_query, query_columns
 from reverse_etl.sync.config import SyncConfig, expand_env, secret_lookup
 from reverse_etl.sync.forget import ForgetSummary, forget_suppressed
 from reverse_etl.sync.lock import sync_lock
@@ -96,12 +97,7 @@ def _now() -> dt.datetime:
 
 def check_columns(warehouse: Warehouse, sync: SyncConfig) -> tuple[list[str], dict[str, str]]:
     if sync.query:
-        from reverse_etl.sync.adhoc import checked_query
-
-        checked_query(
-            sync.query, warehouse.kind, f"{sync.source_file}: exposures.{sync.name}.meta.cdp_sync.query"
-        )
-        columns = warehouse.query_columns(sync.query)
+        columns = query_columns(warehouse, sync)
     else:
         columns = warehouse.columns(sync.relation.schema, sync.relation.name)
     if not columns:
@@ -756,6 +752,7 @@ def run_sync(
             if dry_run
             else forget_suppressed(warehouse, sync, destination, run_id, batch_size)
         )
+        materialize_query(warehouse, sync)
         diff = state.compute_diff(warehouse, sync, fields)
         summary = RunSummary(sync_name=sync.name, run_id=run_id, diff=diff, forgotten=forgotten)
         guard_blast_radius(sync, diff, allow_mass_change)

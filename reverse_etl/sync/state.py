@@ -60,9 +60,9 @@ def outbox_table(sync: SyncConfig) -> str:
 
 
 def relation_sql(sync: SyncConfig) -> str:
-    """What the sync reads: its model's table, or its checked ad-hoc query as a subquery."""
+    """What the sync reads: its model's table, or the table its ad-hoc query's rows are copied into (adhoc)."""
     if sync.query:
-        return f"({sync.query})"
+        return f"{SCHEMA}.{quote('query__' + sync.name)}"
     return f"{quote(sync.relation.schema)}.{quote(sync.relation.name)}"
 
 
