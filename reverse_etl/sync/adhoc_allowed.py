@@ -70,7 +70,6 @@ TYPED: frozenset[type[exp.Expression]] = frozenset(
         exp.ArrayToString,
         exp.Encode,
         exp.Decode,
-        exp.Hex,
         exp.ToBase64,
         exp.FromBase64,
         # Hashing.
