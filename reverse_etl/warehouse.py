@@ -205,6 +205,8 @@ class Warehouse:
                     (milliseconds, milliseconds, milliseconds),
                 )
             else:
+                # No Python object of this process may stand in for a table name (DuckDB's replacement scans).
+                reader.execute("set python_enable_replacements = false")
                 reader.execute("begin transaction read only")
                 timer = threading.Timer(timeout_seconds, reader.interrupt)
                 timer.daemon = True

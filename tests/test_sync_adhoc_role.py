@@ -62,12 +62,14 @@ def service_role(request: pytest.FixtureRequest) -> Warehouse:
     return Warehouse("postgres", {"CDP_PG_DBNAME": dbname, "CDP_PG_USER": role})
 
 
-def test_the_documented_role_runs_a_query_sync_and_nothing_more(service_role: Warehouse) -> None:
+def test_the_documented_role_runs_a_query_sync_and_nothing_more(
+    service_role: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
     service = WebhookFake(Faults(seed=3))
     engine = SyncWarehouse(service_role.target)
     try:
         with FakeServer(service) as server:
-            os.environ["TEST_WEBHOOK_TOKEN"] = service.token
+            monkeypatch.setenv("TEST_WEBHOOK_TOKEN", service.token)
             sync = SyncConfig(
                 name="top_scores",
                 model="query_top_scores",
