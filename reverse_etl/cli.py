@@ -257,6 +257,8 @@ def sync_status(target: str | None, as_json: bool) -> None:
                 f"{row['sync']}: {row['synced_rows']:,} synced, {row['pending_rejects']:,} rejected; "
                 f"last run {row['last_run_at'] or 'never'} {row['last_status'] or ''}"
             )
+            if row["error"]:
+                click.echo(f"  refused: {row['error']}")
             for key, attempts, error in reject_rows(warehouse, str(row["sync"]), limit=5):
                 click.echo(f"  rejected {key} (attempts {attempts}): {error}")
     finally:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -153,18 +155,6 @@ class Warehouse:
         arrays = ", ".join(f"unnest(?::varchar[]) as {quote(column)}" for column in columns)
         return f"(select {arrays})"
 
-    def query_columns(self, statement: str) -> list[str]:
-        """The column names a query returns (it is run with no rows)."""
-        cursor = self._cursor()
-        try:
-            cursor.execute(f"select * from ({statement}) as probe where 1 = 0")  # noqa: S608 - a checked query
-            names = [column[0] for column in cursor.description]
-            cursor.fetchall()
-            return names
-        except Exception as error:
-            self._rollback_quietly()
-            raise self._failure(error) from error
-
     def columns(self, schema: str, table: str) -> list[str]:
         rows = self.query(
             "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
@@ -196,6 +186,76 @@ class Warehouse:
                 )
         finally:
             reader.close()
+
+    @contextmanager
+    def _read_only(self, timeout_seconds: float) -> Iterator[Any]:
+        """A connection of its own in a read-only transaction that is always rolled back, so nothing a query run
+        in it did can be committed. PostgreSQL bounds each statement (statement_timeout), lock waits and idle
+        time by the timeout; DuckDB has no statement timeout, so a timer interrupts the connection."""
+        reader = connect(self.target)
+        timer: threading.Timer | None = None
+        try:
+            if self.kind == "postgres":
+                cursor = reader.cursor()
+                cursor.execute("set transaction read only")
+                milliseconds = str(max(1, int(timeout_seconds * 1000)))
+                cursor.execute(
+                    "select set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true), "
+                    "set_config('idle_in_transaction_session_timeout', %s, true)",
+                    (milliseconds, milliseconds, milliseconds),
+                )
+            else:
+                # No Python object of this process may stand in for a table name (DuckDB's replacement scans).
+                reader.execute("set python_enable_replacements = false")
+                reader.execute("begin transaction read only")
+                timer = threading.Timer(timeout_seconds, reader.interrupt)
+                timer.daemon = True
+                timer.start()
+            yield reader
+        except WarehouseError:
+            raise
+        except Exception as error:
+            raise self._failure(error) from error
+        finally:
+            if timer is not None:
+                timer.cancel()
+            try:
+                reader.rollback()
+            except Exception:  # noqa: BLE001 - an interrupted or failed transaction is gone already
+                pass
+            reader.close()
+
+    def read_only_columns(self, statement: str, timeout_seconds: float) -> list[tuple[str, Any]]:
+        """Name and type of each column a query returns, learnt in a rolled-back read-only transaction (the
+        query is asked for no rows). The type is DuckDB's type or PostgreSQL's type oid."""
+        with self._read_only(timeout_seconds) as reader:
+            cursor = reader.cursor() if self.kind == "postgres" else reader
+            cursor.execute(f"select * from ({statement}) as probe limit 0")  # noqa: S608 - a checked query
+            cursor.fetchall()
+            return [(column[0], column[1]) for column in cursor.description]
+
+    def read_only_stream(
+        self, statement: str, timeout_seconds: float, batch_size: int = 10_000
+    ) -> Generator[list[tuple[Any, ...]], None, None]:
+        """Rows in batches from a rolled-back read-only transaction of their own (see _read_only), so memory stays
+        flat; the whole read, not only each statement, ends with a WarehouseError past the timeout."""
+        deadline = time.monotonic() + timeout_seconds
+        with self._read_only(timeout_seconds) as reader:
+            if self.kind == "postgres":
+                cursor = reader.cursor(name="cdp_read_only")
+                cursor.itersize = batch_size
+            else:
+                cursor = reader
+            cursor.execute(statement)
+            while True:
+                rows = cursor.fetchmany(batch_size)
+                if not rows:
+                    return
+                if time.monotonic() > deadline:
+                    raise WarehouseError(
+                        f"{self.target.describe()}: the query ran longer than {timeout_seconds:g} seconds"
+                    )
+                yield [tuple(row) for row in rows]
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

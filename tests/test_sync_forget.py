@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_sync_engine import make_people, run, webhook_sync
 
 from conftest import Warehouse, fresh_warehouse
 from reverse_etl.destinations.base import Mode
@@ -14,6 +13,7 @@ from reverse_etl.errors import DestinationError
 from reverse_etl.sandbox.server import FakeServer, Faults
 from reverse_etl.sandbox.webhook import WebhookFake
 from reverse_etl.sync.config import Relation
+from test_sync_engine import make_people, run, webhook_sync
 
 SUPPRESSED = Relation(None, "privacy", "suppressed_customers")
 

@@ -11,12 +11,12 @@ import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_sync_engine import fake, make_people, model_state, run, scratch, webhook_sync  # noqa: F401 - fixtures
 
 from conftest import ROOT, Warehouse
 from reverse_etl.errors import PartialFailure, SyncError
 from reverse_etl.sync.lock import lock_path
 from reverse_etl.sync.state import row_encoding_sql
+from test_sync_engine import fake, make_people, model_state, run, scratch, webhook_sync  # noqa: F401 - fixtures
 
 # Values chosen to collide under a separator-joined encoding: separators, lengths, colons, the old null mark.
 TRICKY = st.one_of(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 
 import pytest
-from test_sync_engine import make_people, scratch, webhook_sync  # noqa: F401 - fixtures
 
 from conftest import Warehouse
 from reverse_etl.destinations.base import Mode
@@ -16,6 +15,7 @@ from reverse_etl.sandbox.webhook import WebhookFake
 from reverse_etl.sync.runner import make_destination, run_sync
 from reverse_etl.sync.service import history_rows, reject_rows
 from reverse_etl.warehouse import Warehouse as SyncWarehouse
+from test_sync_engine import make_people, scratch, webhook_sync  # noqa: F401 - fixtures
 
 TOKEN = "tok-3f9a1c77e2b54d08"
 URL_SECRET = "sig-9d2e71aa04c3"

@@ -48,16 +48,26 @@ class SyncConfig:
     # Where suppressed customers are listed (the dbt model suppressed_customers); set for syncs keyed by
     # customer_id, whose rows of those customers are deleted at the destination (reverse_etl.sync.forget).
     forget_from: Relation | None = None
+    # Why the sync cannot run (its query was refused); every command on it fails with this ConfigError.
+    error: str | None = None
 
     def describe(self) -> str:
-        return f"{self.name}: {self.model} -> {self.destination} ({self.mode.value})"
+        refused = f"  REFUSED: {self.error}" if self.error else ""
+        return f"{self.name}: {self.model} -> {self.destination} ({self.mode.value}){refused}"
 
 
 def _fail(where: str, message: str) -> ConfigError:
     return ConfigError(f"{where}: {message}")
 
 
-def parse_sync(exposure: dict[str, Any], models: dict[str, Relation]) -> SyncConfig:
+def parse_sync(
+    exposure: dict[str, Any],
+    models: dict[str, Relation],
+    dialect: str = "duckdb",
+    keep_refused_query: bool = False,
+) -> SyncConfig:
+    """One sync from its exposure. A query the checks refuse raises, or with keep_refused_query is kept with the
+    refusal in `error`: such a sync fails alone, with that message, and the other syncs still load."""
     source_file = exposure.get("original_file_path", "models")
     where = f"{source_file}: exposures.{exposure.get('name')}.meta.cdp_sync"
     settings = (exposure.get("meta") or {}).get("cdp_sync") or (
@@ -87,10 +97,17 @@ def parse_sync(exposure: dict[str, Any], models: dict[str, Relation]) -> SyncCon
             where, "give either model (a dbt model) or query (one read-only SELECT), not both or neither"
         )
     query = None
+    refused: str | None = None
     if settings.get("query"):
         from reverse_etl.sync.adhoc import checked_query
 
-        query = checked_query(str(settings["query"]), "duckdb", f"{where}.query")
+        query = str(settings["query"])
+        try:
+            checked_query(query, dialect, f"{where}.query")
+        except ConfigError as refusal:
+            if not keep_refused_query:
+                raise
+            refused = str(refusal)
         model = f"query_{exposure.get('name')}"
         relation = Relation(None, "", model)
     else:
@@ -129,6 +146,7 @@ def parse_sync(exposure: dict[str, Any], models: dict[str, Relation]) -> SyncCon
         schedule=settings.get("schedule"),
         max_change_share=float(share),
         source_file=source_file,
+        error=refused,
     )
 
 
@@ -147,8 +165,9 @@ def expand_env(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def load_syncs(manifest_path: Path) -> dict[str, SyncConfig]:
-    """Every sync declared in the project, by name."""
+def load_syncs(manifest_path: Path, dialect: str = "duckdb") -> dict[str, SyncConfig]:
+    """Every sync declared in the project, by name. A sync whose query is refused is loaded with its error (see
+    parse_sync), so one bad query does not stop the others; any other bad declaration stops the load."""
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError) as error:
@@ -164,7 +183,7 @@ def load_syncs(manifest_path: Path) -> dict[str, SyncConfig]:
     for exposure in manifest.get("exposures", {}).values():
         meta = exposure.get("meta") or (exposure.get("config") or {}).get("meta") or {}
         if exposure.get("type") == "application" and "cdp_sync" in meta:
-            sync = parse_sync(exposure, models)
+            sync = parse_sync(exposure, models, dialect, keep_refused_query=True)
             if sync.primary_key == "customer_id" and "suppressed_customers" in models:
                 sync = replace(sync, forget_from=models["suppressed_customers"])
             syncs[sync.name] = sync

@@ -17,6 +17,7 @@ from reverse_etl.destinations.base import BatchResult, Destination, Record
 from reverse_etl.errors import ConfigError, PartialFailure
 from reverse_etl.http import HttpClient, shared_bucket
 from reverse_etl.sync import state
+from reverse_etl.sync.adhoc import materialize_query, query_columns
 from reverse_etl.sync.config import SyncConfig, expand_env, secret_lookup
 from reverse_etl.sync.forget import forget_suppressed
 from reverse_etl.sync.lock import sync_lock
@@ -57,12 +58,7 @@ def make_destination(sync: SyncConfig, http: HttpClient | None = None) -> Destin
 
 def check_columns(warehouse: Warehouse, sync: SyncConfig) -> tuple[list[str], dict[str, str]]:
     if sync.query:
-        from reverse_etl.sync.adhoc import checked_query
-
-        checked_query(
-            sync.query, warehouse.kind, f"{sync.source_file}: exposures.{sync.name}.meta.cdp_sync.query"
-        )
-        columns = warehouse.query_columns(sync.query)
+        columns = query_columns(warehouse, sync)
     else:
         columns = warehouse.columns(sync.relation.schema, sync.relation.name)
     if not columns:
@@ -142,6 +138,7 @@ def run_sync(
 
 def _plan(run: Run, store: StateStore) -> RunSummary:
     """Diff and the exact requests the run would send; no state changes, nothing sent."""
+    materialize_query(run.warehouse, run.sync)
     diff = state.compute_diff(run.warehouse, run.sync, run.fields)
     summary = RunSummary(sync_name=run.sync.name, run_id=run.run_id, diff=diff)
     guard_blast_radius(run.sync, diff, run.options.allow_mass_change)
@@ -159,6 +156,7 @@ def _execute(run: Run, store: StateStore) -> RunSummary:
     store.close_abandoned_runs()
     # Forget requests go first and whatever the mode: see reverse_etl.sync.forget.
     forgotten = forget_suppressed(run.warehouse, run.sync, run.destination, run.run_id, run.batch_size)
+    materialize_query(run.warehouse, run.sync)
     diff = state.compute_diff(run.warehouse, run.sync, run.fields)
     summary = RunSummary(sync_name=run.sync.name, run_id=run.run_id, diff=diff, forgotten=forgotten)
     guard_blast_radius(run.sync, diff, run.options.allow_mass_change)

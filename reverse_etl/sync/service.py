@@ -19,7 +19,7 @@ def project_syncs(target: Target, root: Path | None = None, reparse: bool = True
     manifest = root / "target" / "manifest.json"
     if reparse or not manifest.exists():
         run_dbt(["parse", "--quiet"], target=target.name, root=root)
-    return load_syncs(manifest)
+    return load_syncs(manifest, target.type)
 
 
 def pick(syncs: dict[str, SyncConfig], name: str) -> SyncConfig:
@@ -51,6 +51,7 @@ def status_rows(warehouse: Warehouse, syncs: dict[str, SyncConfig]) -> list[dict
                 "destination": sync.destination,
                 "mode": sync.mode.value,
                 "schedule": sync.schedule,
+                "error": sync.error,
                 "synced_rows": int(synced),
                 "pending_rejects": int(rejected),
                 "last_run_at": str(last[0][0]) if last else None,

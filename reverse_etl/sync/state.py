@@ -18,7 +18,6 @@ SCHEMA = "cdp_sync"
 ENCODING_VERSION = 2
 
 DDL = [
-    f"create schema if not exists {SCHEMA}",
     f"""create table if not exists {SCHEMA}.snapshots (
         sync_name varchar not null, record_key varchar not null, confirmed_hash varchar, attempted_hash varchar,
         status varchar not null, attempts integer not null, last_error varchar, destination_id varchar,
@@ -70,6 +69,10 @@ class Diff:
 
 
 def ensure_state(warehouse: Warehouse) -> None:
+    # The schema is created only when missing: PostgreSQL checks the database's CREATE privilege for
+    # `create schema if not exists` even when the schema exists, and the sync's role needs no such right.
+    if not warehouse.query("select 1 from information_schema.schemata where schema_name = ?", (SCHEMA,)):
+        warehouse.execute(f"create schema if not exists {SCHEMA}")
     for statement in DDL:
         warehouse.execute(statement)
     warehouse.commit()
@@ -89,9 +92,9 @@ def outbox_table(sync: SyncConfig) -> str:
 
 
 def relation_sql(sync: SyncConfig) -> str:
-    """What the sync reads: its model's table, or its checked ad-hoc query as a subquery."""
+    """What the sync reads: its model's table, or the table its ad-hoc query's rows are copied into (adhoc)."""
     if sync.query:
-        return f"({sync.query})"
+        return f"{SCHEMA}.{quote('query__' + sync.name)}"
     return f"{quote(sync.relation.schema)}.{quote(sync.relation.name)}"
 
 
@@ -118,11 +121,12 @@ def hashed_columns(fields: dict[str, str]) -> list[str]:
 def column_types(warehouse: Warehouse, sync: SyncConfig, columns: list[str]) -> dict[str, str]:
     """The warehouse type of each hashed column: a column that keeps its text but changes type (integer 5 to
     text '5') reaches the destination as another JSON value, so the rows are resent."""
-    if sync.query:
-        return {}
+    schema, table = (
+        (SCHEMA, "query__" + sync.name) if sync.query else (sync.relation.schema, sync.relation.name)
+    )
     rows = warehouse.query(
         "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
-        (sync.relation.schema, sync.relation.name),
+        (schema, table),
     )
     types = {name: str(kind).lower() for name, kind in rows}
     return {column: types.get(column, "") for column in columns}
