@@ -81,7 +81,8 @@ def publish(warehouse: Warehouse) -> Published | None:
         )
     catalog = quote(str(warehouse.query("select current_database()")[0][0]))
     temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    _remove(temporary)
+    for leftover in final.parent.glob(f".{final.name}.*.tmp"):
+        _remove(leftover)  # a publish that died; none can be running, as it would hold the warehouse
     rows = 0
     warehouse.execute(f"attach ? as {ALIAS}", [str(temporary)])
     try:

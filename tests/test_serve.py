@@ -20,7 +20,7 @@ from reverse_etl.destinations.base import Mode
 from reverse_etl.errors import ConfigError
 from reverse_etl.sandbox.server import FakeServer
 from reverse_etl.sandbox.webhook import WebhookFake
-from reverse_etl.serve import Scheduler, is_due, make_status_server
+from reverse_etl.serve import Scheduler, access_for, is_due, make_status_server
 from reverse_etl.serve.schedule import schedule_problem
 from reverse_etl.sync.config import Relation, SyncConfig
 from reverse_etl.sync.runner import run_sync
@@ -259,15 +259,25 @@ def test_healthz_is_unhealthy_when_the_warehouse_cannot_be_read(tmp_path: Path) 
     broken = tmp_path / "cdp.duckdb"
     broken.write_bytes(b"not a database" * 1000)
     target = new_duckdb_warehouse(tmp_path).target
-    server = make_status_server(target, {}, None, port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    token = access_for("127.0.0.1", environ={"CDP_SERVE_TOKEN": "a-token-of-sixteen-chars"})
+    servers = [
+        make_status_server(target, {}, None, port=0),
+        make_status_server(target, {}, None, port=0, access=token),
+    ]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        status, line = get(f"http://127.0.0.1:{server.server_address[1]}/healthz")
+        status, line = get(f"http://127.0.0.1:{servers[0].server_address[1]}/healthz")
+        assert (
+            status == 503
+            and line.startswith("warehouse unreadable: cannot open DuckDB file")
+            and "\n" not in line
+        )
+        assert get(f"http://127.0.0.1:{servers[1].server_address[1]}/healthz") == (
+            503,
+            "warehouse unreadable",
+        ), "unauthenticated, so no details when the page is exposed"
     finally:
-        server.shutdown()
-        server.server_close()
-    assert (
-        status == 503
-        and line.startswith("warehouse unreadable: cannot open DuckDB file")
-        and "\n" not in line
-    )
+        for server in servers:
+            server.shutdown()
+            server.server_close()
