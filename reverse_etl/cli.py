@@ -320,25 +320,10 @@ def build(target: str | None, allow_mass_change: bool) -> None:
 def publish(target: str | None) -> None:
     """Copy the marts, segments and identity schemas into the read-only BI copy beside the DuckDB warehouse
     (cdp_bi.duckdb), atomically; `cdp build` and `cdp serve` do this after each successful dbt build."""
-    from reverse_etl.errors import WarehouseError
-    from reverse_etl.publish import publish as publish_copy
-    from reverse_etl.serve.health import busy_error
+    from reverse_etl.project import load_target
+    from reverse_etl.publish import publish_and_describe
 
-    warehouse = _warehouse(target)
-    try:
-        try:
-            published = publish_copy(warehouse)
-        except WarehouseError as error:
-            raise busy_error(warehouse.target, error) from error
-        if published is None:
-            click.echo(
-                f"nothing to publish on {warehouse.target.describe()}: PostgreSQL readers see the last "
-                "committed data while builds and syncs write (MVCC); point BI tools at the warehouse"
-            )
-        else:
-            click.echo(published.describe())
-    finally:
-        warehouse.close()
+    click.echo(publish_and_describe(load_target(target)))
 
 
 @cli.command()

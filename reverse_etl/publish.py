@@ -110,6 +110,25 @@ def publish(warehouse: Warehouse) -> Published | None:
     return Published(final, len(tables), rows, time.perf_counter() - started)
 
 
+def publish_and_describe(target: Target) -> str:
+    """`cdp publish`: one line saying what was published, or why PostgreSQL needs no copy."""
+    from reverse_etl.serve.health import busy_error  # the serve package imports this module
+
+    warehouse = Warehouse(target)
+    try:
+        published = publish(warehouse)
+    except WarehouseError as error:
+        raise busy_error(target, error) from error
+    finally:
+        warehouse.close()
+    if published is None:
+        return (
+            f"nothing to publish on {target.describe()}: PostgreSQL readers see the last committed data while "
+            "builds and syncs write (MVCC); point BI tools at the warehouse"
+        )
+    return published.describe()
+
+
 def _remove(path: Path) -> None:
     for leftover in (path, Path(f"{path}.wal")):
         leftover.unlink(missing_ok=True)

@@ -78,6 +78,17 @@ def test_a_copy_someone_opened_for_writing_is_not_replaced(cli_env) -> None:
     )
 
 
+def test_publish_and_build_name_a_warehouse_held_by_a_bi_user(cli_env) -> None:
+    with bi_user(cli_env.target.path) as reader:
+        for command in ("publish", "build"):
+            refused = CliRunner().invoke(cli, [command])
+            assert isinstance(refused.exception, WarehouseError) and refused.exception.exit_code == 3
+            assert str(refused.exception).startswith(
+                f"warehouse busy: another process holds the DuckDB file lock (PID {reader.pid}, python"
+            ), str(refused.exception)
+            assert "published copy (`cdp publish`" in str(refused.exception)
+
+
 def test_bi_readers_query_the_copy_while_the_scheduler_builds_publishes_and_syncs(cli_env) -> None:
     warehouse = cli_env
     assert CliRunner().invoke(cli, ["publish"]).exit_code == 0

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ TOKEN = "s3cret-token-for-tests-0123456789"
 
 
 @pytest.fixture
-def serving(tmp_path: Path) -> Iterator[callable]:
+def serving(tmp_path: Path) -> Iterator[Callable[[Access], int]]:
     """Start a status server with the given access rules; yields a function (access) -> port."""
     target = new_duckdb_warehouse(tmp_path).target
     servers = []
