@@ -304,46 +304,40 @@ def sync_history(target: str | None, name: str, limit: int) -> None:
     "--allow-mass-change", is_flag=True, help="Let syncs change or remove more than their max_change_share."
 )
 def build(target: str | None, allow_mass_change: bool) -> None:
-    """dbt build, then every sync that is due by its schedule (syncs only run when the build passed)."""
-    import datetime as dt
+    """dbt build, then the BI copy (DuckDB), then every sync that is due by its schedule (syncs only run when
+    the build passed). A sync with an unusable schedule is reported and skipped; the others still run."""
+    from reverse_etl.build import build_and_sync
+    from reverse_etl.project import load_target
 
-    from reverse_etl.dbt import run_dbt
-    from reverse_etl.serve import AFTER_DBT, is_due
-    from reverse_etl.sync.runner import run_sync
-    from reverse_etl.sync.service import last_started, project_syncs
-    from reverse_etl.sync.state import ensure_state
+    build_and_sync(
+        load_target(target),
+        allow_mass_change,
+        say=click.echo,
+        warn=lambda line: click.echo(line, err=True),
+    )
 
-    warehouse = _warehouse(target)
-    try:
-        result = run_dbt(["build", "--quiet"], target=warehouse.target.name)
-        click.echo(f"dbt build: {len(result.results)} nodes passed")
-        ensure_state(warehouse)
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        failures = []
-        for name, declared in sorted(project_syncs(warehouse.target, reparse=False).items()):
-            last = last_started(warehouse, name)
-            if (
-                declared.schedule
-                and declared.schedule != AFTER_DBT
-                and not is_due(declared.schedule, last, now)
-            ):
-                click.echo(f"{name}: not due ({declared.schedule})")
-                continue
-            try:
-                click.echo(run_sync(warehouse, declared, allow_mass_change=allow_mass_change).describe())
-            except CdpError as error:
-                click.echo(f"{name}: {error}", err=True)
-                failures.append(error)
-        if failures:
-            raise max(failures, key=lambda error: error.exit_code)
-    finally:
-        warehouse.close()
+
+@cli.command()
+@target_option
+def publish(target: str | None) -> None:
+    """Copy the marts, segments and identity schemas into the read-only BI copy beside the DuckDB warehouse
+    (cdp_bi.duckdb), atomically; `cdp build` and `cdp serve` do this after each successful dbt build."""
+    from reverse_etl.project import load_target
+    from reverse_etl.publish import publish_and_describe
+
+    click.echo(publish_and_describe(load_target(target)))
 
 
 @cli.command()
 @target_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Status page address.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8787, show_default=True)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="Another name the Host header may give (e.g. the name a proxy forwards); repeatable.",
+)
 @click.option(
     "--interval", type=click.FloatRange(min=1), default=30, show_default=True, help="Seconds between checks."
 )
@@ -352,16 +346,28 @@ def build(target: str | None, allow_mass_change: bool) -> None:
     default=None,
     help="Cron expression for dbt build; syncs scheduled 'after_dbt' follow it.",
 )
-def serve(target: str | None, host: str, port: int, interval: float, dbt_schedule: str | None) -> None:
-    """Long-running scheduler with a status page and JSON API (GET / and /api/status)."""
+def serve(
+    target: str | None,
+    host: str,
+    port: int,
+    allowed_hosts: tuple[str, ...],
+    interval: float,
+    dbt_schedule: str | None,
+) -> None:
+    """Long-running scheduler with a status page and JSON API (GET /, /api/status, /healthz). Any address but
+    loopback needs CDP_SERVE_TOKEN; requests then send `Authorization: Bearer <token>`."""
+    from reverse_etl.serve import Scheduler, access_for
     from reverse_etl.serve import serve as run_service
     from reverse_etl.sync.service import project_syncs
 
+    access = access_for(host, allowed_hosts)
     warehouse = _warehouse(target)
     syncs = project_syncs(warehouse.target)
+    Scheduler(warehouse.target, syncs, dbt_schedule=dbt_schedule)  # every schedule checked before listening
     warehouse.close()
-    click.echo(f"cdp serve: {len(syncs)} syncs; status page on http://{host}:{port}/")
-    run_service(warehouse.target, syncs, host, port, interval, dbt_schedule)
+    needs = " (requests need Authorization: Bearer $CDP_SERVE_TOKEN)" if access.token else ""
+    click.echo(f"cdp serve: {len(syncs)} syncs; status page on http://{host}:{port}/{needs}")
+    run_service(warehouse.target, syncs, host, port, interval, dbt_schedule, access=access)
 
 
 @cli.group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,15 @@ def _summarize(exception: BaseException) -> str:
     return " ".join(kept) or repr(exception)
 
 
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its database open in a class attribute after a run, so a long-lived process that ran
+    dbt (the scheduler of `cdp serve`) would hold DuckDB's file lock for good and keep BI tools and other cdp
+    commands out. Dropped after every invocation; the next one opens the file again."""
+    connections = sys.modules.get("dbt.adapters.duckdb.connections")
+    if connections is not None:
+        connections.DuckDBConnectionManager.close_all_connections()
+
+
 def run_dbt(
     args: list[str], target: str | None = None, root: Path | None = None, raise_on_failure: bool = True
 ) -> DbtResult:
@@ -53,7 +63,10 @@ def run_dbt(
         if event.info.level == "error" and event.info.msg:
             logged_errors.append(_one_line(event.info.msg))
 
-    outcome = dbtRunner(callbacks=[keep_errors]).invoke(full_args)
+    try:
+        outcome = dbtRunner(callbacks=[keep_errors]).invoke(full_args)
+    finally:
+        _release_duckdb()
     results = list(getattr(outcome.result, "results", None) or [])
     failures = [
         f"{_node_name(result)}: {result.status}"

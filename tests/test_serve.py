@@ -7,17 +7,21 @@ import json
 import shutil
 import subprocess
 import threading
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from bi_reader import bi_user
 
 from conftest import IN_CI, new_duckdb_warehouse
 from reverse_etl.destinations.base import Mode
 from reverse_etl.errors import ConfigError
 from reverse_etl.sandbox.server import FakeServer
 from reverse_etl.sandbox.webhook import WebhookFake
-from reverse_etl.serve import Scheduler, is_due, make_status_server
+from reverse_etl.serve import Scheduler, access_for, is_due, make_status_server
+from reverse_etl.serve.schedule import schedule_problem
 from reverse_etl.sync.config import Relation, SyncConfig
 from reverse_etl.sync.runner import run_sync
 from reverse_etl.warehouse import Warehouse as SyncWarehouse
@@ -72,6 +76,34 @@ def test_an_invalid_schedule_is_refused_at_start(scheduled) -> None:
     broken = SyncConfig(**{**sync.__dict__, "schedule": "every hour"})
     with pytest.raises(ConfigError, match="schedule: 'every hour' is not a cron expression"):
         Scheduler(warehouse.target, {broken.name: broken})
+
+
+@pytest.mark.parametrize(
+    ("schedule", "problem"),
+    [
+        ("0 0 31 2 *", "never fires"),  # croniter accepts it, then fails when asked for its last firing
+        ("0 * * * * *", "is not a cron expression"),  # croniter would read the sixth field as seconds
+        (5, "is not a cron expression"),  # YAML `schedule: 5`: croniter raised AttributeError
+        ("@hourly", None),
+        (" 0 * * * * ", None),
+    ],
+)
+def test_schedules_croniter_accepts_but_cannot_use_are_refused(schedule: object, problem: str | None) -> None:
+    found = schedule_problem(schedule)
+    assert (problem in found) if problem and found else found is problem
+
+
+def test_every_bad_schedule_is_named_at_start_with_its_file_and_key(scheduled) -> None:
+    warehouse, _, sync = scheduled
+    never = SyncConfig(**{**sync.__dict__, "name": "never_people", "schedule": "0 0 31 2 *"})
+    hourly = SyncConfig(**{**sync.__dict__, "name": "hourly_people", "schedule": "every hour"})
+    with pytest.raises(ConfigError) as refused:
+        Scheduler(warehouse.target, {never.name: never, hourly.name: hourly, sync.name: sync})
+    message = str(refused.value)
+    assert "exposures.never_people.meta.cdp_sync.schedule: '0 0 31 2 *' never fires" in message
+    assert "exposures.hourly_people.meta.cdp_sync.schedule: 'every hour' is not a cron expression" in message
+    with pytest.raises(ConfigError, match="--dbt-schedule: 'every hour'"):
+        Scheduler(warehouse.target, {sync.name: sync}, dbt_schedule="every hour")
 
 
 def test_a_stop_request_ends_the_run_after_the_current_batch(scheduled) -> None:
@@ -143,3 +175,109 @@ def test_status_page_renders_in_headless_chromium(status_page: str, tmp_path: Pa
         timeout=120,
     )
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_a_warehouse_held_by_a_bi_user_is_busy_and_the_due_run_waits(scheduled) -> None:
+    warehouse, service, sync = scheduled
+    scheduler = Scheduler(warehouse.target, {sync.name: sync})
+    server = make_status_server(warehouse.target, {sync.name: sync}, scheduler, port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with bi_user(warehouse.target.path) as reader:
+            assert scheduler.tick() == [], "the file is held: nothing can run"
+            state = scheduler.status()["warehouse_state"]
+            assert state["state"] == "busy" and state["waiting"] == ["scheduled_people"]
+            assert f"another process holds the DuckDB file lock (PID {reader.pid}" in state["reason"]
+            assert scheduler.retry_delay(30) == 1.0
+            assert (
+                scheduler.tick() == []
+                and scheduler.retry_delay(30) == 2.0
+                and scheduler.retry_delay(1.5) == 1.5
+            )
+            assert len(service.records) == 0
+
+            status, body = get(f"{page}/api/status")
+            document = json.loads(body)
+            assert status == 200 and document["warehouse_state"]["state"] == "busy"
+            assert (
+                document["syncs"][0]["sync"] == "scheduled_people"
+                and document["syncs"][0]["synced_rows"] is None
+            )
+            status, html = get(page)
+            assert status == 200 and '<p id="warehouse-state"><strong>warehouse busy</strong>' in html
+            assert "waiting to run: scheduled_people" in html
+            status, line = get(f"{page}/healthz")
+            assert status == 503 and line.startswith(
+                "warehouse busy: another process holds the DuckDB file lock"
+            )
+        assert scheduler.tick() == ["scheduled_people"], "released: the run that was due runs"
+        assert len(service.records) == 1200
+        assert scheduler.status()["warehouse_state"]["state"] == "ok"
+        assert get(f"{page}/healthz") == (200, "ok")
+        assert any("warehouse available again" in line for line in scheduler.log)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_scheduler_loop_outlives_a_held_warehouse_and_runs_once_released(scheduled) -> None:
+    warehouse, service, sync = scheduled
+    scheduler = Scheduler(warehouse.target, {sync.name: sync}, first_retry=0.1)
+    loop = threading.Thread(target=scheduler.run_forever, kwargs={"interval": 2.0}, daemon=True)
+    try:
+        with bi_user(warehouse.target.path):
+            loop.start()
+            deadline = time.monotonic() + 30
+            while scheduler.warehouse.attempts < 4 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert (
+                loop.is_alive() and scheduler.warehouse.state == "busy" and scheduler.warehouse.attempts >= 4
+            )
+            assert len(service.records) == 0
+        deadline = time.monotonic() + 30
+        while len(service.records) < 1200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(service.records) == 1200 and loop.is_alive()
+    finally:
+        scheduler.stop.set()
+        loop.join(timeout=60)
+    busy_lines = [line for line in scheduler.log if "warehouse busy" in line]
+    assert len(busy_lines) == 1, "entering the busy state is logged once, not at every retry"
+    assert "waiting: scheduled_people" in busy_lines[0]
+
+
+def test_healthz_is_unhealthy_when_the_warehouse_cannot_be_read(tmp_path: Path) -> None:
+    broken = tmp_path / "cdp.duckdb"
+    broken.write_bytes(b"not a database" * 1000)
+    target = new_duckdb_warehouse(tmp_path).target
+    token = access_for("127.0.0.1", environ={"CDP_SERVE_TOKEN": "a-token-of-sixteen-chars"})
+    servers = [
+        make_status_server(target, {}, None, port=0),
+        make_status_server(target, {}, None, port=0, access=token),
+    ]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        status, line = get(f"http://127.0.0.1:{servers[0].server_address[1]}/healthz")
+        assert (
+            status == 503
+            and line.startswith("warehouse unreadable: cannot open DuckDB file")
+            and "\n" not in line
+        )
+        assert get(f"http://127.0.0.1:{servers[1].server_address[1]}/healthz") == (
+            503,
+            "warehouse unreadable",
+        ), "unauthenticated, so no details when the page is exposed"
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
