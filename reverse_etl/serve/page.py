@@ -10,6 +10,7 @@ from typing import Any
 
 from reverse_etl.errors import CdpError, WarehouseError
 from reverse_etl.project import Target
+from reverse_etl.secrets import redact_all
 from reverse_etl.serve.health import busy_reason, one_line
 from reverse_etl.serve.scheduler import Scheduler
 from reverse_etl.sync.config import SyncConfig
@@ -102,7 +103,8 @@ def status_document(
         document["identity_health"] = None
     finally:
         warehouse.close()
-    return document
+    # Errors were masked when stored; state written by an earlier version may still carry a secret.
+    return redact_all(document)
 
 
 def _state_banner(state: dict[str, Any] | None) -> str:

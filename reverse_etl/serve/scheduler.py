@@ -16,6 +16,7 @@ from reverse_etl.dbt import run_dbt
 from reverse_etl.errors import CdpError, ConfigError, WarehouseError
 from reverse_etl.project import Target
 from reverse_etl.publish import publish
+from reverse_etl.secrets import redact_text
 from reverse_etl.serve.health import busy_reason, one_line
 from reverse_etl.serve.schedule import AFTER_DBT, is_due, schedule_errors, validate_dbt_schedule
 from reverse_etl.sync import state
@@ -79,7 +80,7 @@ class Scheduler:
 
     def _note(self, now: dt.datetime, line: str) -> None:
         with self._guard:
-            self.log.append(f"{now:%Y-%m-%d %H:%M:%S} {line}")
+            self.log.append(f"{now:%Y-%m-%d %H:%M:%S} {redact_text(line)}")
             del self.log[:-200]
 
     def _unavailable(self, now: dt.datetime, error: CdpError) -> None:

@@ -40,7 +40,7 @@ def status_rows(warehouse: Warehouse, syncs: dict[str, SyncConfig]) -> list[dict
             (name,),
         )[0]
         last = warehouse.query(
-            f"select started_at, status, confirmed, rejected, error from {state.SCHEMA}.runs "  # noqa: S608
+            f"select started_at, status, confirmed, rejected, error, dropped, notes from {state.SCHEMA}.runs "  # noqa: S608
             "where sync_name = ? order by started_at desc limit 1",
             (name,),
         )
@@ -58,6 +58,9 @@ def status_rows(warehouse: Warehouse, syncs: dict[str, SyncConfig]) -> list[dict
                 "last_status": last[0][1] if last else None,
                 "last_confirmed": last[0][2] if last else None,
                 "last_rejected": last[0][3] if last else None,
+                # Identifier values the destination could not use in the last run (their rows still went out).
+                "last_dropped": last[0][5] if last else None,
+                "last_notes": last[0][6] if last else None,
             }
         )
     return rows
