@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 from reverse_etl import __version__
-from reverse_etl.errors import FatalDestinationError, RetryableDestinationError
+from reverse_etl.errors import DestinationAuthError, FatalDestinationError, RetryableDestinationError
 
 USER_AGENT = f"cdp-reverse-etl/{__version__}"
 SECRET_HEADERS = {
@@ -30,6 +31,9 @@ SECRET_HEADERS = {
 }
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
+# 401 refuses the credential; 403 does too when the request carried one (a 403 to a pre-signed upload URL,
+# which carries none, is about that URL).
+AUTH_STATUSES = {401, 403}
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,14 @@ class HttpRequest:
     params: Mapping[str, Any] | None = None
     json: Any = None
     data: bytes | str | None = None
+
+    def carries_credential(self) -> bool:
+        return any(name.lower() in SECRET_HEADERS for name in self.headers)
+
+    def secrets(self) -> set[str]:
+        """The credential values this request carries (a header's value, and its token after a scheme)."""
+        values = {value for name, value in self.headers.items() if name.lower() in SECRET_HEADERS}
+        return {part for value in values for part in (value, value.split()[-1] if value.split() else "")}
 
     def masked(self) -> HttpRequest:
         headers = {
@@ -148,7 +160,9 @@ class HttpClient:
 
     2xx (including 207 multi-status) returns the response. 429 is always retried (the request was not
     processed); 5xx, timeouts and connection errors are retried only for idempotent writes or safe
-    methods; any other 4xx raises FatalDestinationError at once with the status and body."""
+    methods; a refused credential (401, or 403 to a request carrying one) raises DestinationAuthError, which
+    stops the run; any other 4xx raises FatalDestinationError at once with the status and body.
+    `destination` names the destination in those messages (by default the URL's host)."""
 
     def __init__(
         self,
@@ -158,7 +172,9 @@ class HttpClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         retry_after_header: str = "Retry-After",
+        destination: str = "",
     ) -> None:
+        self.destination = destination
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.bucket = bucket
@@ -197,6 +213,8 @@ class HttpClient:
                     return response
                 body = response.text[:2000]
                 failure = f"{request.method} {request.url}: HTTP {status}"
+                if status == 401 or (status in AUTH_STATUSES and request.carries_credential()):
+                    raise DestinationAuthError(self._refusal(request, status, body), status=status, body=body)
                 if status not in RETRYABLE_STATUSES:
                     raise FatalDestinationError(f"{failure}: {body[:300]}", status=status, body=body)
                 retryable = status == 429 or may_retry_unprocessed_failures
@@ -215,3 +233,16 @@ class HttpClient:
                 )
             self.stats["retries"] += 1
             self.sleep(self.retry.backoff(attempt - 1, retry_after))
+
+    def _refusal(self, request: HttpRequest, status: int, body: str) -> str:
+        """One line: which destination refused the credential, where, and the start of its answer. The
+        credential itself is never in it, even when the vendor's answer repeats it."""
+        answer = " ".join(body.split())[:300]
+        for secret in sorted(request.secrets(), key=len, reverse=True):
+            if len(secret) >= 4:
+                answer = answer.replace(secret, "***")
+        name = self.destination or f"the destination at {urlsplit(request.url).netloc}"
+        return (
+            f"{name} refused the credential (HTTP {status} to {request.method} {urlsplit(request.url).path}): "
+            f"{answer or 'no answer'}; the run stopped, rows not sent stay pending: fix the credential and run again"
+        )

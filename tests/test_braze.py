@@ -12,7 +12,7 @@ import requests
 from conftest import new_duckdb_warehouse
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.braze import BrazeDestination
-from reverse_etl.errors import ConfigError, FatalDestinationError
+from reverse_etl.errors import ConfigError, DestinationAuthError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
 from reverse_etl.sandbox.braze import BrazeFake
 from reverse_etl.sandbox.server import FakeServer, Faults
@@ -204,14 +204,15 @@ def test_bad_config_key_and_permission(braze) -> None:
         BrazeDestination({}, lambda name: KEY, HttpClient())
     with pytest.raises(ConfigError, match="https URL"):
         BrazeDestination({"rest_endpoint": "rest.iad-01.braze.com"}, lambda name: KEY, HttpClient())
-    outcome = destination(server, key="wrong").write_batch(users(3))
-    assert len(outcome.rejected) == 3 and all("HTTP 401" in r.error for r in outcome.rejected)
+    # A refused key stops the run (no row is a reject): so does a key without the endpoint's permission.
+    with pytest.raises(DestinationAuthError, match="HTTP 401"):
+        destination(server, key="wrong").write_batch(users(3))
     assert not service.users
     service.permissions = frozenset({"users.track"})
     target = destination(server)
     assert len(target.write_batch(users(2)).confirmed) == 2
-    gone = target.write_batch([Record("cus_0", {}, Operation.DELETE, destination_id="cus_0")])
-    assert len(gone.rejected) == 1 and "HTTP 403" in (gone.rejected[0].error or "")
+    with pytest.raises(DestinationAuthError, match="HTTP 403.*users.delete permission"):
+        target.write_batch([Record("cus_0", {}, Operation.DELETE, destination_id="cus_0")])
     assert "cus_0" in service.users
     request: HttpRequest = target.plan_batch(users(1))[0]
     assert KEY not in request.describe()

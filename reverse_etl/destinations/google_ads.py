@@ -39,7 +39,13 @@ from reverse_etl.destinations.identifiers import (
     is_sha256_hex,
     sha256_hex,
 )
-from reverse_etl.errors import ConfigError, DestinationError, FatalDestinationError, RetryableDestinationError
+from reverse_etl.errors import (
+    ConfigError,
+    DestinationAuthError,
+    DestinationError,
+    FatalDestinationError,
+    RetryableDestinationError,
+)
 from reverse_etl.http import HttpClient, HttpRequest
 
 API_VERSION = "v26"
@@ -380,6 +386,8 @@ class GoogleAdsDestination(Destination):
     def _send(self, kind: str, rows: list[_Row]) -> list[RecordResult]:
         try:
             job = self._job(kind)
+        except DestinationAuthError:
+            raise
         except DestinationError as error:
             reason, retryable = google_error(error)
             return BatchResult.all_failed([row.record for row in rows], reason, retryable).results
@@ -395,6 +403,8 @@ class GoogleAdsDestination(Destination):
                 response = self.http.send(
                     self.add_operations_request(job.resource_name, operations), idempotent=True
                 )
+            except DestinationAuthError:
+                raise
             except DestinationError as error:
                 reason, retryable = google_error(error)
                 results += BatchResult.all_failed([row.record for row in chunk], reason, retryable).results

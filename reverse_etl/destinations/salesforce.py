@@ -21,7 +21,12 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
-from reverse_etl.errors import ConfigError, FatalDestinationError, RetryableDestinationError
+from reverse_etl.errors import (
+    ConfigError,
+    DestinationAuthError,
+    FatalDestinationError,
+    RetryableDestinationError,
+)
 from reverse_etl.http import HttpClient, HttpRequest
 
 MAX_RECORDS = 200
@@ -173,7 +178,7 @@ class SalesforceDestination(Destination):
         try:
             # Upsert by external id and delete by id are idempotent: a resent request changes nothing more.
             response = self.http.send(request, idempotent=True)
-        except FatalDestinationError as error:
+        except (FatalDestinationError, DestinationAuthError) as error:
             if limit_exceeded(error):
                 # The org's daily API allocation is spent: every further request fails the same way until the
                 # rolling window frees some. Stop the run; unconfirmed rows are sent by the next one.
@@ -183,6 +188,8 @@ class SalesforceDestination(Destination):
                     status=error.status,
                     body=error.body,
                 ) from error
+            if isinstance(error, DestinationAuthError):
+                raise
             return BatchResult.all_failed(records, error.http_summary())
         body = response.json()
         if not isinstance(body, list):
