@@ -23,7 +23,9 @@ class Refusing(FakeService):
         self.route("POST", "/{status}", self.answer)
 
     def answer(self, request: Request) -> Response:
-        return Response(int(request.params["status"]), {"error": f"refused {request.header('authorization')}"})
+        return Response(
+            int(request.params["status"]), {"error": f"refused {request.header('authorization')}"}
+        )
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,9 @@ def test_a_refused_credential_is_an_auth_error_that_never_shows_the_credential(
 
 
 def test_without_a_destination_name_the_host_is_named(server: FakeServer) -> None:
-    with pytest.raises(DestinationAuthError, match=r"^the destination at 127\.0\.0\.1:\d+ refused the credential"):
+    with pytest.raises(
+        DestinationAuthError, match=r"^the destination at 127\.0\.0\.1:\d+ refused the credential"
+    ):
         send(server, 401, credential=True)
 
 

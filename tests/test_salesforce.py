@@ -11,7 +11,12 @@ import pytest
 from conftest import new_duckdb_warehouse
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.salesforce import SalesforceDestination
-from reverse_etl.errors import ConfigError, DestinationAuthError, FatalDestinationError, RetryableDestinationError
+from reverse_etl.errors import (
+    ConfigError,
+    DestinationAuthError,
+    FatalDestinationError,
+    RetryableDestinationError,
+)
 from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
 from reverse_etl.sandbox.salesforce import SalesforceFake
 from reverse_etl.sandbox.server import FakeServer, Faults

@@ -94,7 +94,9 @@ def test_build_runs_dbt_then_due_syncs(cli_env) -> None:
     assert "webhook_customers:" in result.output
 
 
-def run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+def run_main(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str]:
     """`cdp ARGS` through the entry point's error handler: (exit code, what it printed to stderr)."""
     from reverse_etl.cli import main
 
