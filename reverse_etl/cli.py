@@ -269,10 +269,15 @@ def sync_status(target: str | None, as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 def sync_history(target: str | None, name: str, limit: int) -> None:
     """The sync's last runs with their counts."""
-    from reverse_etl.sync.service import history_rows
+    from reverse_etl.sync.service import history_rows, pick, project_syncs
 
     warehouse = _warehouse(target)
     try:
+        runs = history_rows(warehouse, name, limit)
+        if not runs:
+            # No runs: a declared sync that never ran, or a name that is not a sync (named, exit 2).
+            pick(project_syncs(warehouse.target), name)
+            click.echo(f"{name}: no runs yet")
         for (
             run_id,
             started,
@@ -286,7 +291,7 @@ def sync_history(target: str | None, name: str, limit: int) -> None:
             rejected,
             invalid,
             error,
-        ) in history_rows(warehouse, name, limit):
+        ) in runs:
             click.echo(
                 f"{started} {run_id[:8]} {status}: {rows} rows, +{added} ~{changed} -{removed}; "
                 f"confirmed {confirmed}, rejected {rejected}, invalid {invalid}"

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from conftest import new_duckdb_warehouse
 from reverse_etl.cli import cli
 from reverse_etl.destinations.webhook import WebhookDestination
-from reverse_etl.errors import DestinationAuthError, PartialFailure
+from reverse_etl.errors import ConfigError, DestinationAuthError, PartialFailure
 from reverse_etl.sandbox.run import running_sandbox
 
 
@@ -149,3 +149,17 @@ def test_a_refused_credential_stops_the_run_with_no_rejects(
     rerun = invoke("sync", "run", "webhook_customers")
     assert rerun.exit_code == 0, rerun.output
     assert len(service.records) == customers and max(service.creates.values()) == 1
+
+
+def test_history_names_an_unknown_sync_and_says_when_a_sync_never_ran(
+    cli_env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    warehouse, _ = cli_env
+    unknown = invoke("sync", "history", "no_such_sync")
+    assert isinstance(unknown.exception, ConfigError)
+    assert "no sync named 'no_such_sync' (declared: " in str(unknown.exception)
+    warehouse.execute("delete from cdp_sync.runs where sync_name = 'webhook_customers'")
+    never = invoke("sync", "history", "webhook_customers")
+    assert never.exit_code == 0 and never.output == "webhook_customers: no runs yet\n"
+    code, stderr = run_main(monkeypatch, capsys, "sync", "history", "no_such_sync")
+    assert code == 2 and stderr.startswith("error: no sync named 'no_such_sync'") and stderr.count("\n") == 1
