@@ -152,7 +152,7 @@ class Warehouse:
         text = str(error).strip()
         message = f"{self.target.describe()}: {text.splitlines()[0] if text else type(error).__name__}"
         connection = self._connection if connection is None else connection
-        if self.kind == "postgres" and getattr(connection, "closed", 0):
+        if self.kind == "postgres" and getattr(connection, "closed", False):
             if connection is self._connection:
                 # The session is gone, and with it every uncommitted statement: the next use opens a new one.
                 self._connection = None

@@ -102,7 +102,7 @@ def describe_errors(errors: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(parts) or "Salesforce reported a failure without errors"
 
 
-def limit_exceeded(error: FatalDestinationError) -> bool:
+def limit_exceeded(error: FatalDestinationError | DestinationAuthError) -> bool:
     return error.status == 403 and "REQUEST_LIMIT_EXCEEDED" in (error.body or "")
 
 
