@@ -112,6 +112,7 @@ def test_a_refused_credential_stops_the_run_with_no_rejects(
     cli_env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     warehouse, service = cli_env
+    warehouse.execute("drop schema if exists cdp_sync cascade")  # this sync starts afresh
     customers = warehouse.scalar("select count(*) from activation.sync_webhook__customers")
     monkeypatch.setattr(WebhookDestination, "batch_size", lambda self: 40)
     token = service.token
