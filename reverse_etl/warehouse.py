@@ -169,7 +169,7 @@ class Warehouse:
     def _lost_message(self, text: str) -> str:
         cause = " ".join(text.split()) or "no reason given"
         return (
-            f"{self.target.describe()}: the server closed the connection ({cause}); what was not committed "
+            f"{self.target.describe()}: the connection to the server was lost ({cause}); what was not committed "
             "was not applied: run again"
         )
 

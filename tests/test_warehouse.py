@@ -53,7 +53,8 @@ def test_a_connection_lost_mid_run_names_the_cause_and_the_next_run_sends_each_r
         message = str(lost.value)
         assert terminated == [100] and lost.value.exit_code == 3
         assert (
-            "the server closed the connection (" in message and "was not committed was not applied" in message
+            "the connection to the server was lost (server closed the connection" in message
+            and "was not committed was not applied" in message
         )
         assert "connection already closed" not in message, message
         statuses = dict(scratch.query("select status, count(*) from cdp_sync.snapshots group by 1"))
@@ -82,10 +83,13 @@ def test_a_lost_connection_that_cannot_be_reopened_still_names_the_first_cause(
     try:
         with admin.cursor() as cursor:
             cursor.execute("select pg_terminate_backend(%s)", (engine.connection.get_backend_pid(),))
-        with pytest.raises(WarehouseError, match=r"the server closed the connection \("):
+        with pytest.raises(WarehouseError, match=r"the connection to the server was lost \("):
             engine.query("select 1")
         engine.target = dataclasses.replace(engine.target, port=1)  # the server is gone for good
-        with pytest.raises(WarehouseError, match=r"server closed the connection .*; reconnecting failed too"):
+        with pytest.raises(
+            WarehouseError,
+            match=r"connection to the server was lost .*; reconnecting failed too: cannot reach",
+        ):
             engine.execute("select 1")
     finally:
         engine.close()
