@@ -275,8 +275,7 @@ def sync_history(target: str | None, name: str, limit: int) -> None:
     try:
         runs = history_rows(warehouse, name, limit)
         if not runs:
-            # No runs: a declared sync that never ran, or a name that is not a sync (named, exit 2).
-            pick(project_syncs(warehouse.target), name)
+            pick(project_syncs(warehouse.target), name)  # no runs: a sync that never ran, or no sync at all
             click.echo(f"{name}: no runs yet")
         for (
             run_id,

@@ -31,9 +31,6 @@ SECRET_HEADERS = {
 }
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
-# 401 refuses the credential; 403 does too when the request carried one (a 403 to a pre-signed upload URL,
-# which carries none, is about that URL).
-AUTH_STATUSES = {401, 403}
 
 
 @dataclass(frozen=True)
@@ -213,7 +210,10 @@ class HttpClient:
                     return response
                 body = response.text[:2000]
                 failure = f"{request.method} {request.url}: HTTP {status}"
-                if status == 401 or (status in AUTH_STATUSES and request.carries_credential()):
+                # 401 refuses the credential; so does a 403 to a request that carried one (a 403 to a pre-signed
+                # upload URL, which carries none, is about that URL).
+                if status == 401 or (status == 403 and request.carries_credential()):
+                    body = _scrubbed(body, request)
                     raise DestinationAuthError(self._refusal(request, status, body), status=status, body=body)
                 if status not in RETRYABLE_STATUSES:
                     raise FatalDestinationError(f"{failure}: {body[:300]}", status=status, body=body)
@@ -235,14 +235,18 @@ class HttpClient:
             self.sleep(self.retry.backoff(attempt - 1, retry_after))
 
     def _refusal(self, request: HttpRequest, status: int, body: str) -> str:
-        """One line: which destination refused the credential, where, and the start of its answer. The
-        credential itself is never in it, even when the vendor's answer repeats it."""
+        """One line: which destination refused the credential, where, and the start of its answer."""
         answer = " ".join(body.split())[:300]
-        for secret in sorted(request.secrets(), key=len, reverse=True):
-            if len(secret) >= 4:
-                answer = answer.replace(secret, "***")
         name = self.destination or f"the destination at {urlsplit(request.url).netloc}"
         return (
             f"{name} refused the credential (HTTP {status} to {request.method} {urlsplit(request.url).path}): "
             f"{answer or 'no answer'}; the run stopped, rows not sent stay pending: fix the credential and run again"
         )
+
+
+def _scrubbed(text: str, request: HttpRequest) -> str:
+    """`text` without the credentials `request` carried, should a vendor's answer repeat one."""
+    for secret in sorted(request.secrets(), key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text

@@ -48,6 +48,7 @@ def test_a_refused_credential_is_an_auth_error_that_never_shows_the_credential(
     message = str(refused.value)
     assert message.startswith(f"hubspot refused the credential (HTTP {status} to POST /{status}): ")
     assert TOKEN not in message and '{"error": "refused ***"}' in message
+    assert TOKEN not in (refused.value.body or "")
     assert refused.value.exit_code == 7 and not isinstance(refused.value, FatalDestinationError)
 
 
