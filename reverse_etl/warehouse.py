@@ -62,7 +62,7 @@ class Warehouse:
         self._connection: Any = None
         # The DuckDB memory cap in force (set by cap_memory), for the out-of-memory hint.
         self._memory_cap: str | None = None
-        # Why the server connection was lost, once it was: what later failures report.
+        # Why the last connection was lost, until a new one is open: a failure to reopen reports it too.
         self._lost: str | None = None
         # Connections of streams still being read: close() closes them too, so a stream abandoned by a failed
         # run holds no lock on the tables it reads.
@@ -77,6 +77,7 @@ class Warehouse:
                 if self._lost is None:
                     raise
                 raise WarehouseError(f"{self._lost}; reconnecting failed too: {error}") from error
+            self._lost = None
         return self._connection
 
     @contextmanager
@@ -148,16 +149,17 @@ class Warehouse:
 
     def _failure(self, error: Exception, connection: Any = None) -> WarehouseError:
         """One line naming the warehouse and what it said; a DuckDB memory cap that was too small says so, and
-        so does a lost PostgreSQL connection (its first error: later ones only say the connection is closed)."""
+        so does a lost PostgreSQL connection (its first error, which says why: later ones only say "connection
+        already closed", so the next use opens a new connection instead)."""
         text = str(error).strip()
         message = f"{self.target.describe()}: {text.splitlines()[0] if text else type(error).__name__}"
         connection = self._connection if connection is None else connection
         if self.kind == "postgres" and getattr(connection, "closed", False):
+            lost = self._lost_message(text)
             if connection is self._connection:
-                # The session is gone, and with it every uncommitted statement: the next use opens a new one.
-                self._connection = None
-                self._lost = self._lost or self._lost_message(text)
-            return WarehouseError(self._lost or self._lost_message(text))
+                # The session is gone, and with it every uncommitted statement.
+                self._connection, self._lost = None, lost
+            return WarehouseError(lost)
         if self.kind == "duckdb" and "Out of Memory" in message and self._memory_cap:
             message += (
                 f"; DuckDB's memory cap was {self._memory_cap} (a sync caps it at {DUCKDB_MEMORY_LIMIT} while "
