@@ -271,10 +271,14 @@ def sync_status(target: str | None, as_json: bool) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 def sync_history(target: str | None, name: str, limit: int) -> None:
     """The sync's last runs with their counts."""
-    from reverse_etl.sync.service import history_rows
+    from reverse_etl.sync.service import history_rows, pick, project_syncs
 
     warehouse = _warehouse(target)
     try:
+        runs = history_rows(warehouse, name, limit)
+        if not runs:
+            pick(project_syncs(warehouse.target), name)  # no runs: a sync that never ran, or no sync at all
+            click.echo(f"{name}: no runs yet")
         for (
             run_id,
             started,
@@ -288,7 +292,7 @@ def sync_history(target: str | None, name: str, limit: int) -> None:
             rejected,
             invalid,
             error,
-        ) in history_rows(warehouse, name, limit):
+        ) in runs:
             click.echo(
                 f"{started} {run_id[:8]} {status}: {rows} rows, +{added} ~{changed} -{removed}; "
                 f"confirmed {confirmed}, rejected {rejected}, invalid {invalid}"

@@ -66,3 +66,12 @@ class RetryableDestinationError(DestinationError):
 
 class FatalDestinationError(DestinationError):
     """4xx and other errors that would fail again unchanged: never retried blindly."""
+
+
+class DestinationAuthError(DestinationError):
+    """The destination refused the credential (HTTP 401, or 403 to a request that carried one). Every further
+    request would be refused the same way, so the run stops: the batches before are committed, the rows not
+    sent stay pending, and none is recorded as rejected. Not a FatalDestinationError, so a destination that
+    turns fatal answers into per-row rejects lets it through."""
+
+    exit_code = 7

@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 from reverse_etl import __version__
-from reverse_etl.errors import FatalDestinationError, RetryableDestinationError
+from reverse_etl.errors import DestinationAuthError, FatalDestinationError, RetryableDestinationError
 from reverse_etl.secrets import redact_all, redact_text
 from reverse_etl.secrets import register as register_secret
 
@@ -44,6 +45,9 @@ class HttpRequest:
     params: Mapping[str, Any] | None = None
     json: Any = None
     data: bytes | str | None = None
+
+    def carries_credential(self) -> bool:
+        return any(name.lower() in SECRET_HEADERS for name in self.headers)
 
     def masked(self) -> HttpRequest:
         """The request as it may be shown: credential headers replaced, and every registered secret masked
@@ -155,7 +159,9 @@ class HttpClient:
 
     2xx (including 207 multi-status) returns the response. 429 is always retried (the request was not
     processed); 5xx, timeouts and connection errors are retried only for idempotent writes or safe
-    methods; any other 4xx raises FatalDestinationError at once with the status and body."""
+    methods; a refused credential (401, or 403 to a request carrying one) raises DestinationAuthError, which
+    stops the run; any other 4xx raises FatalDestinationError at once with the status and body.
+    `destination` names the destination in those messages (by default the URL's host)."""
 
     def __init__(
         self,
@@ -165,7 +171,9 @@ class HttpClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         retry_after_header: str = "Retry-After",
+        destination: str = "",
     ) -> None:
+        self.destination = destination
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.bucket = bucket
@@ -209,6 +217,10 @@ class HttpClient:
                 # An error body may echo what was sent (an Authorization header, a URL with a token).
                 body = redact_text(response.text[:2000])
                 failure = f"{request.method} {redact_text(request.url)}: HTTP {status}"
+                # 401 refuses the credential; so does a 403 to a request that carried one (a 403 to a pre-signed
+                # upload URL, which carries none, is about that URL).
+                if status == 401 or (status == 403 and request.carries_credential()):
+                    raise DestinationAuthError(self._refusal(request, status, body), status=status, body=body)
                 if status not in RETRYABLE_STATUSES:
                     raise FatalDestinationError(f"{failure}: {body[:300]}", status=status, body=body)
                 retryable = status == 429 or may_retry_unprocessed_failures
@@ -227,3 +239,12 @@ class HttpClient:
                 )
             self.stats["retries"] += 1
             self.sleep(self.retry.backoff(attempt - 1, retry_after))
+
+    def _refusal(self, request: HttpRequest, status: int, body: str) -> str:
+        """One line: which destination refused the credential, where, and the start of its answer."""
+        answer = " ".join(body.split())[:300]
+        name = self.destination or f"the destination at {urlsplit(request.url).netloc}"
+        return (
+            f"{name} refused the credential (HTTP {status} to {request.method} {urlsplit(request.url).path}): "
+            f"{answer or 'no answer'}; the run stopped, rows not sent stay pending: fix the credential and run again"
+        )

@@ -3,6 +3,7 @@ identifier quoting, bound parameters, streaming reads and transactions."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import threading
@@ -19,6 +20,11 @@ from reverse_etl.project import Target, connect
 DUCKDB_DIFF_MEMORY_LIMIT = "144MB"
 DUCKDB_MEMORY_LIMIT = "128MB"
 SIMPLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# DuckDB's memory sizes: KB, MB... count in thousands, KiB, MiB... in 1024s.
+MEMORY_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(I?))?B?\s*$", re.IGNORECASE)
+# An out-of-memory hint suggests this many times the cap in force, and never less than MIN_SUGGESTED_MEMORY.
+MEMORY_HINT_FACTOR = 4
+MIN_SUGGESTED_MEMORY = 10**9
 
 
 def quote(name: str) -> str:
@@ -33,17 +39,47 @@ def checked_name(name: str, what: str) -> str:
     return name
 
 
+def memory_bytes(size: str) -> int | None:
+    """A DuckDB memory size (512MB, 2GB, 1.5GiB) in bytes, or None when it is not one."""
+    match = MEMORY_SIZE.match(size)
+    if not match:
+        return None
+    number, prefix, binary = match.groups()
+    power = "KMGT".index(prefix.upper()) + 1 if prefix else 0
+    return int(float(number) * (1024 if binary else 1000) ** power)
+
+
+def suggested_memory_limit(cap: str) -> str:
+    """What an out-of-memory hint suggests for CDP_DUCKDB_MEMORY_LIMIT: MEMORY_HINT_FACTOR times the cap that
+    was in force, at least MIN_SUGGESTED_MEMORY, in GB rounded up to a tenth."""
+    size = max(MEMORY_HINT_FACTOR * (memory_bytes(cap) or 0), MIN_SUGGESTED_MEMORY)
+    return f"{math.ceil(size / 10**8) / 10:g}GB"
+
+
 class Warehouse:
     def __init__(self, target: Target) -> None:
         self.target = target
         self.kind = target.type
         self.marker = "%s" if self.kind == "postgres" else "?"
         self._connection: Any = None
+        # The DuckDB memory cap in force (set by cap_memory), for the out-of-memory hint.
+        self._memory_cap: str | None = None
+        # Why the last connection was lost, until a new one is open: a failure to reopen reports it too.
+        self._lost: str | None = None
+        # Connections of streams still being read: close() closes them too, so a stream abandoned by a failed
+        # run holds no lock on the tables it reads.
+        self._readers: set[Any] = set()
 
     @property
     def connection(self) -> Any:
         if self._connection is None:
-            self._connection = connect(self.target)
+            try:
+                self._connection = connect(self.target)
+            except WarehouseError as error:
+                if self._lost is None:
+                    raise
+                raise WarehouseError(f"{self._lost}; reconnecting failed too: {error}") from error
+            self._lost = None
         return self._connection
 
     @contextmanager
@@ -59,6 +95,7 @@ class Warehouse:
         try:
             yield
         finally:
+            self._memory_cap = None
             if self._connection is not None:
                 self._connection.execute("reset memory_limit")
 
@@ -90,8 +127,12 @@ class Warehouse:
                 f"CDP_DUCKDB_MEMORY_LIMIT: {limit!r} is not a memory size (e.g. 512MB or 2GB): "
                 f"{str(error).strip().splitlines()[0]}"
             ) from error
+        self._memory_cap = limit
 
     def close(self) -> None:
+        for reader in list(self._readers):
+            reader.close()
+        self._readers.clear()
         if self._connection is not None:
             self._connection.close()
             self._connection = None
@@ -99,17 +140,42 @@ class Warehouse:
     def _cursor(self) -> Any:
         """PostgreSQL: a cursor of the one connection. DuckDB: the connection itself, because a DuckDB
         cursor is a separate connection with a transaction of its own."""
-        return self.connection if self.kind == "duckdb" else self.connection.cursor()
+        if self.kind == "duckdb":
+            return self.connection
+        try:
+            return self.connection.cursor()
+        except WarehouseError:
+            raise
+        except Exception as error:
+            raise self._failure(error) from error
 
-    def _failure(self, error: Exception) -> WarehouseError:
-        """One line naming the warehouse and what it said; a DuckDB memory cap that was too small says so."""
-        message = f"{self.target.describe()}: {str(error).strip().splitlines()[0]}"
-        if self.kind == "duckdb" and "Out of Memory" in message:
+    def _failure(self, error: Exception, connection: Any = None) -> WarehouseError:
+        """One line naming the warehouse and what it said; a DuckDB memory cap that was too small says so, and
+        so does a lost PostgreSQL connection (its first error, which says why: later ones only say "connection
+        already closed", so the next use opens a new connection instead)."""
+        text = str(error).strip()
+        message = f"{self.target.describe()}: {text.splitlines()[0] if text else type(error).__name__}"
+        connection = self._connection if connection is None else connection
+        if self.kind == "postgres" and getattr(connection, "closed", False):
+            lost = self._lost_message(text)
+            if connection is self._connection:
+                # The session is gone, and with it every uncommitted statement.
+                self._connection, self._lost = None, lost
+            return WarehouseError(lost)
+        if self.kind == "duckdb" and "Out of Memory" in message and self._memory_cap:
             message += (
-                "; a sync caps DuckDB's memory (128MB while sending, 144MB for the diff by default): "
-                "raise CDP_DUCKDB_MEMORY_LIMIT (e.g. 512MB) for a model this large"
+                f"; DuckDB's memory cap was {self._memory_cap} (a sync caps it at {DUCKDB_MEMORY_LIMIT} while "
+                f"sending and {DUCKDB_DIFF_MEMORY_LIMIT} for the diff): raise CDP_DUCKDB_MEMORY_LIMIT, e.g. to "
+                f"{suggested_memory_limit(self._memory_cap)}, for a model this large"
             )
         return WarehouseError(message)
+
+    def _lost_message(self, text: str) -> str:
+        cause = " ".join(text.split()) or "no reason given"
+        return (
+            f"{self.target.describe()}: the connection to the server was lost ({cause}); what was not committed "
+            "was not applied: run again"
+        )
 
     def sql(self, text: str) -> str:
         """Write statements with `?` for parameters; this turns them into the driver's marker."""
@@ -168,15 +234,22 @@ class Warehouse:
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Rows in batches from a connection of their own, so memory stays flat and writes can interleave."""
         reader = connect(self.target)
+        self._readers.add(reader)
         try:
             if self.kind == "postgres":
                 cursor = reader.cursor(name="cdp_stream")
                 cursor.itersize = batch_size
             else:
                 cursor = reader.cursor()
-            cursor.execute(self.sql(statement), tuple(params))
+            try:
+                cursor.execute(self.sql(statement), tuple(params))
+            except Exception as error:
+                raise self._failure(error, reader) from error
             while True:
-                rows = cursor.fetchmany(batch_size)
+                try:
+                    rows = cursor.fetchmany(batch_size)
+                except Exception as error:
+                    raise self._failure(error, reader) from error
                 if not rows:
                     return
                 yield (
@@ -185,6 +258,7 @@ class Warehouse:
                     else [tuple(row) for row in rows]
                 )
         finally:
+            self._readers.discard(reader)
             reader.close()
 
     @contextmanager
@@ -266,13 +340,19 @@ class Warehouse:
             self._rollback_quietly()
             raise
         else:
-            self.connection.commit()
+            self.commit()
 
     def commit(self) -> None:
-        self.connection.commit()
+        connection = self.connection
+        try:
+            connection.commit()
+        except Exception as error:
+            raise self._failure(error) from error
 
     def _rollback_quietly(self) -> None:
+        if self._connection is None:
+            return
         try:
-            self.connection.rollback()
+            self._connection.rollback()
         except Exception:  # noqa: BLE001 - nothing to roll back is fine
             pass

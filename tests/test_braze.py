@@ -13,7 +13,7 @@ from conftest import new_duckdb_warehouse
 from match_keys import CHANGED, REMOVED, new_email, people
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.braze import BrazeDestination
-from reverse_etl.errors import ConfigError, FatalDestinationError, PartialFailure
+from reverse_etl.errors import ConfigError, DestinationAuthError, FatalDestinationError, PartialFailure
 from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
 from reverse_etl.sandbox.braze import BrazeFake
 from reverse_etl.sandbox.server import FakeServer, Faults
@@ -213,14 +213,15 @@ def test_bad_config_key_and_permission(braze) -> None:
         with pytest.raises(ConfigError, match="braze option rest_endpoint") as raised:
             BrazeDestination({"rest_endpoint": endpoint}, lambda name: KEY, HttpClient())
         assert complaint in str(raised.value)
-    outcome = destination(server, key="wrong").write_batch(users(3))
-    assert len(outcome.rejected) == 3 and all("HTTP 401" in r.error for r in outcome.rejected)
+    # A refused key stops the run (no row is a reject): so does a key without the endpoint's permission.
+    with pytest.raises(DestinationAuthError, match="HTTP 401"):
+        destination(server, key="wrong").write_batch(users(3))
     assert not service.users
     service.permissions = frozenset({"users.track"})
     target = destination(server)
     assert len(target.write_batch(users(2)).confirmed) == 2
-    gone = target.write_batch([Record("cus_0", {}, Operation.DELETE, destination_id="cus_0")])
-    assert len(gone.rejected) == 1 and "HTTP 403" in (gone.rejected[0].error or "")
+    with pytest.raises(DestinationAuthError, match="HTTP 403.*users.delete permission"):
+        target.write_batch([Record("cus_0", {}, Operation.DELETE, destination_id="cus_0")])
     assert "cus_0" in service.users
     request: HttpRequest = target.plan_batch(users(1))[0]
     assert KEY not in request.describe()
@@ -266,8 +267,10 @@ def test_a_refused_rename_is_reported_once_then_the_row_is_sent_by_its_new_id(br
     assert sent.ok and set(service.users) == {"cus_0_new"}
     service.permissions = frozenset({"users.track"})
     again = Record("cus_0", {**moved.fields, "external_id": "cus_0_newer"}, Operation.UPSERT, "cus_0_new")
-    (forbidden,) = target.write_batch([again]).results
-    assert not forbidden.ok and "HTTP 403" in (forbidden.error or "") and set(service.users) == {"cus_0_new"}
+    # A key without the rename permission is the run's failure (exit 7), not the row's.
+    with pytest.raises(DestinationAuthError, match="HTTP 403"):
+        target.write_batch([again])
+    assert set(service.users) == {"cus_0_new"}
 
 
 def test_through_the_engine_a_refused_rename_keeps_the_new_id_and_the_next_run_sends_the_row(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import ROOT
 from reverse_etl.cli import cli
 from reverse_etl.errors import ConfigError, DbtError
 from reverse_etl.sandbox.registry import FAKES
@@ -92,3 +93,24 @@ def test_unknown_target_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> No
     result = CliRunner().invoke(cli, ["summary", "--target", "snowflake"])
     assert isinstance(result.exception, ConfigError)
     assert "unknown target 'snowflake'" in str(result.exception)
+
+
+def test_every_error_class_has_its_exit_code_documented() -> None:
+    import inspect
+    import re
+
+    from reverse_etl import errors
+
+    section = (ROOT / "docs" / "syncs.md").read_text().split("## Exit codes", 1)[1]
+    documented = {
+        name: int(code)
+        for code, classes in re.findall(r"^\| (\d+) \| ([^|]*) \|", section, re.MULTILINE)
+        for name in re.findall(r"`(\w+)`", classes)
+    }
+    classes = {
+        name: value.exit_code
+        for name, value in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(value, errors.CdpError)
+    }
+    assert documented == classes
+    assert errors.DestinationAuthError.exit_code == 7

@@ -289,3 +289,40 @@ def test_a_failed_load_leaves_the_previous_tables_untouched(
         warehouse.generate(people=120, seed=DEMO_SEED)
     after = {table: warehouse.scalar(f"select count(*) from raw.{table}") for table in RAW_TABLES}
     assert after == before
+
+
+def test_generating_more_people_than_memory_allows_is_refused_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reverse_etl.errors import ConfigError
+    from reverse_etl.generator import memory
+
+    assert memory.estimated_bytes(20_000_000) > 100 * 10**9, "20M people take far more than this machine has"
+    assert memory.largest_fitting(memory.estimated_bytes(1_000_000)) == 1_000_000
+    assert memory.largest_fitting(10**6) == 0
+    # 8 GB available: the estimate of 20M people does not fit, 1M does.
+    monkeypatch.setattr(generator_load, "available_bytes", lambda: 8 * 10**9)
+    monkeypatch.setenv("CDP_TARGET", "duckdb")
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "cdp.duckdb"))
+    built: list[int] = []
+    monkeypatch.setattr(generator_load, "build_in_memory", lambda people, *_: built.append(people))
+    result = CliRunner().invoke(cli, ["generate", "--people", "20000000"])
+    assert isinstance(result.exception, ConfigError) and result.exception.exit_code == 2
+    assert str(result.exception) == (
+        "--people 20,000,000 needs about 150.2 GB of memory to generate, and this machine has 8.0 GB "
+        "available: use --people 1,040,000 or fewer"
+    )
+    assert built == [] and not (tmp_path / "cdp.duckdb").exists()
+    memory.check_fits(1_040_000, 8 * 10**9)
+    memory.check_fits(20_000_000, None)  # unknown available memory: not refused
+
+
+def test_available_memory_is_read_from_meminfo(tmp_path: Path) -> None:
+    from reverse_etl.generator import memory
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24683772 kB\nMemFree:  100 kB\nMemAvailable:   23864740 kB\n")
+    assert memory.available_bytes(meminfo) == 23864740 * 1024
+    meminfo.write_text("MemTotal: 1 kB\n")
+    assert memory.available_bytes(meminfo) is None
+    assert memory.available_bytes(tmp_path / "absent") is None

@@ -15,7 +15,13 @@ from conftest import new_duckdb_warehouse
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.google_ads import GoogleAdsDestination
 from reverse_etl.destinations.identifiers import merged
-from reverse_etl.errors import ConfigError, FatalDestinationError, PartialFailure, RetryableDestinationError
+from reverse_etl.errors import (
+    ConfigError,
+    DestinationAuthError,
+    FatalDestinationError,
+    PartialFailure,
+    RetryableDestinationError,
+)
 from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
 from reverse_etl.sandbox.google_ads import GoogleAdsFake, member_key
 from reverse_etl.sandbox.server import FakeServer, Faults
@@ -276,7 +282,7 @@ def test_the_fake_enforces_googles_rules(google) -> None:
         client.send(no_consent)
     assert "consent.adUserData" in refused.value.body
     wrong = HttpRequest("POST", target.create_request().url, {"Authorization": "Bearer nope"}, json={})
-    with pytest.raises(FatalDestinationError) as unauthenticated:
+    with pytest.raises(DestinationAuthError) as unauthenticated:
         client.send(wrong)
     assert unauthenticated.value.status == 401 and "UNAUTHENTICATED" in unauthenticated.value.body
     no_developer_token = HttpRequest(
@@ -290,8 +296,10 @@ def test_the_fake_enforces_googles_rules(google) -> None:
         {"Authorization": f"Bearer {service.token}", "developer-token": "guess"},
         json={},
     )
-    with pytest.raises(FatalDestinationError, match="DEVELOPER_TOKEN_INVALID"):
+    with pytest.raises(DestinationAuthError) as invalid_developer_token:
         client.send(bad_developer_token)
+    assert "DEVELOPER_TOKEN_INVALID" in invalid_developer_token.value.body
+    assert "guess" not in str(invalid_developer_token.value), "the refused credential is never shown"
 
 
 def test_a_row_sends_every_valid_identifier_and_is_rejected_only_when_none_is_left(google) -> None:
@@ -473,8 +481,8 @@ def test_credentials_come_from_secrets_and_are_never_shown(google) -> None:
     target = destination(service, server)
     assert service.token not in repr(target.config) and service.developer_token not in repr(target.config)
     denied = GoogleAdsDestination(options(server), secrets(service, token="expired"), HttpClient())
-    outcome = sync_all(denied, Mode.AUDIENCE_ADD, people(3))
-    assert len(outcome.rejected) == 3 and all("HTTP 401 UNAUTHENTICATED" in r.error for r in outcome.rejected)
+    with pytest.raises(DestinationAuthError, match="HTTP 401 .*UNAUTHENTICATED"):
+        sync_all(denied, Mode.AUDIENCE_ADD, people(3))
     with pytest.raises(ConfigError, match="not Customer Match identifiers"):
         target.write_batch([Record("k", {"email": "a@example.org"}, Operation.ADD)])
 

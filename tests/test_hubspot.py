@@ -11,7 +11,7 @@ from conftest import new_duckdb_warehouse
 from match_keys import CHANGED, REMOVED, people
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.hubspot import HubSpotDestination
-from reverse_etl.errors import ConfigError, FatalDestinationError
+from reverse_etl.errors import ConfigError, DestinationAuthError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
 from reverse_etl.sandbox.hubspot import HubSpotFake
 from reverse_etl.sandbox.server import FakeServer
@@ -145,8 +145,8 @@ def test_credentials_are_checked(hubspot) -> None:
 
     with pytest.raises(ConfigError, match="HUBSPOT_ACCESS_TOKEN"):
         HubSpotDestination({"base_url": server.url}, missing, HttpClient())
-    outcome = destination(server, token="wrong").write_batch(contacts(3))
-    assert len(outcome.rejected) == 3 and all("HTTP 401" in result.error for result in outcome.rejected)
+    with pytest.raises(DestinationAuthError, match="HTTP 401"):
+        destination(server, token="wrong").write_batch(contacts(3))
     request = destination(server).plan_batch(contacts(1))[0]
     assert "sandbox-hubspot-token" not in HttpRequest.describe(request)
 

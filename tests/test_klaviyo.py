@@ -14,7 +14,7 @@ from conftest import new_duckdb_warehouse
 from match_keys import CHANGED, REMOVED, new_email, people
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.klaviyo import MAX_JOB_BYTES, KlaviyoDestination
-from reverse_etl.errors import ConfigError, PartialFailure
+from reverse_etl.errors import ConfigError, DestinationAuthError, PartialFailure
 from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
 from reverse_etl.sandbox.klaviyo import KlaviyoFake
 from reverse_etl.sandbox.server import FakeServer
@@ -435,9 +435,9 @@ def test_configuration_is_checked_at_start_up(klaviyo) -> None:
 
 def test_the_fake_checks_key_revision_and_media_type(klaviyo) -> None:
     _, server = klaviyo
-    outcome = destination(server, key="pk_wrong").write_batch(profiles(2))
-    assert len(outcome.rejected) == 2
-    assert outcome.rejected[0].error == "HTTP 401 not_authenticated: Missing or invalid private key."
+    with pytest.raises(DestinationAuthError, match="HTTP 401 .*Missing or invalid private key") as refused:
+        destination(server, key="pk_wrong").write_batch(profiles(2))
+    assert "pk_wrong" not in str(refused.value)
     request = destination(server).plan_batch(profiles(1))[0]
     headers = {name: value for name, value in request.headers.items() if name != "revision"}
     response = requests.post(request.url, headers=headers, json=request.json, timeout=10)

@@ -12,7 +12,12 @@ from conftest import new_duckdb_warehouse
 from match_keys import CHANGED, REMOVED, people
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.salesforce import SalesforceDestination
-from reverse_etl.errors import ConfigError, FatalDestinationError, RetryableDestinationError
+from reverse_etl.errors import (
+    ConfigError,
+    DestinationAuthError,
+    FatalDestinationError,
+    RetryableDestinationError,
+)
 from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
 from reverse_etl.sandbox.salesforce import SalesforceFake
 from reverse_etl.sandbox.server import FakeServer, Faults
@@ -266,9 +271,8 @@ def test_bad_config_and_bad_credentials(salesforce) -> None:
     ]:
         with pytest.raises(ConfigError, match=complaint):
             SalesforceDestination(options, lambda name: TOKEN, HttpClient())
-    outcome = destination(server, token="expired").write_batch(contacts(3))
-    assert len(outcome.rejected) == 3
-    assert all("HTTP 401" in r.error and "INVALID_SESSION_ID" in r.error for r in outcome.rejected)
+    with pytest.raises(DestinationAuthError, match="HTTP 401 .*INVALID_SESSION_ID"):
+        destination(server, token="expired").write_batch(contacts(3))
     request = destination(server).plan_batch(contacts(1))[0]
     assert TOKEN not in request.describe()
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from click.testing import CliRunner
 
 from conftest import new_duckdb_warehouse
 from reverse_etl.cli import cli
-from reverse_etl.errors import PartialFailure
+from reverse_etl.destinations.webhook import WebhookDestination
+from reverse_etl.errors import ConfigError, DestinationAuthError, PartialFailure
 from reverse_etl.sandbox.run import running_sandbox
 
 
@@ -89,3 +92,75 @@ def test_build_runs_dbt_then_due_syncs(cli_env) -> None:
     assert result.exit_code == 0, result.output
     assert "dbt build:" in result.output
     assert "webhook_customers:" in result.output
+
+
+def run_main(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str]:
+    """`cdp ARGS` through the entry point's error handler: (exit code, what it printed to stderr)."""
+    from reverse_etl.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["cdp", *args])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main()
+    code = exited.value.code
+    return (code if isinstance(code, int) else 1), capsys.readouterr().err
+
+
+def test_a_refused_credential_stops_the_run_with_no_rejects(
+    cli_env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    warehouse, service = cli_env
+    warehouse.execute("drop schema if exists cdp_sync cascade")  # this sync starts afresh
+    customers = warehouse.scalar("select count(*) from activation.sync_webhook__customers")
+    monkeypatch.setattr(WebhookDestination, "batch_size", lambda self: 40)
+    token = service.token
+    checked: list[str] = []
+    check_auth = service.check_auth
+
+    def revoke_after_the_first_request(request) -> None:
+        checked.append(request.path)
+        if len(checked) == 2:
+            service.token = "rotated-at-the-vendor"  # the credential the sync holds is revoked mid-run
+        check_auth(request)
+
+    monkeypatch.setattr(service, "check_auth", revoke_after_the_first_request)
+    ran = invoke("sync", "run", "webhook_customers")
+    assert isinstance(ran.exception, DestinationAuthError) and ran.exception.exit_code == 7
+    message = str(ran.exception)
+    assert message.startswith("webhook refused the credential (HTTP 401 to POST /records)"), message
+    assert token not in message and "\n" not in message
+    assert len(checked) == 2, "nothing is sent after the refused batch"
+    assert len(service.records) == 40
+    statuses = dict(warehouse.query("select status, count(*) from cdp_sync.snapshots group by 1"))
+    assert statuses.get("synced") == 40 and set(statuses) <= {"synced", "pending"}, statuses
+    assert warehouse.scalar("select count(*) from cdp_sync.rejects") == 0
+    status, error = warehouse.query(
+        "select status, error from cdp_sync.runs order by started_at desc limit 1"
+    )[0]
+    assert status == "failed" and error == message
+
+    # Through the entry point: one line on stderr and the documented exit code.
+    code, stderr = run_main(monkeypatch, capsys, "sync", "run", "webhook_customers")
+    assert code == 7 and "error: webhook refused the credential" in stderr and token not in stderr
+    assert "Traceback" not in stderr and len(checked) == 3
+
+    service.token = token  # the credential fixed: the next run sends the rest, each row once
+    rerun = invoke("sync", "run", "webhook_customers")
+    assert rerun.exit_code == 0, rerun.output
+    assert len(service.records) == customers and max(service.creates.values()) == 1
+
+
+def test_history_names_an_unknown_sync_and_says_when_a_sync_never_ran(
+    cli_env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    warehouse, _ = cli_env
+    unknown = invoke("sync", "history", "no_such_sync")
+    assert isinstance(unknown.exception, ConfigError)
+    assert "no sync named 'no_such_sync' (declared: " in str(unknown.exception)
+    warehouse.execute("delete from cdp_sync.runs where sync_name = 'webhook_customers'")
+    never = invoke("sync", "history", "webhook_customers")
+    assert never.exit_code == 0 and never.output == "webhook_customers: no runs yet\n"
+    code, stderr = run_main(monkeypatch, capsys, "sync", "history", "no_such_sync")
+    assert code == 2 and stderr.startswith("error: no sync named 'no_such_sync'") and stderr.count("\n") == 1

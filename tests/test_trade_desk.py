@@ -14,7 +14,7 @@ from conftest import new_duckdb_warehouse
 from reverse_etl.destinations import identifiers as ids
 from reverse_etl.destinations.base import BatchResult, Mode, Operation, Record
 from reverse_etl.destinations.trade_desk import EMAIL_PII, PHONE_PII, TradeDeskDestination
-from reverse_etl.errors import ConfigError, FatalDestinationError, PartialFailure
+from reverse_etl.errors import ConfigError, DestinationAuthError, FatalDestinationError, PartialFailure
 from reverse_etl.http import HttpClient, RetryPolicy
 from reverse_etl.sandbox.server import FakeServer, Faults
 from reverse_etl.sandbox.trade_desk import TradeDeskFake, member_id
@@ -239,8 +239,8 @@ def test_a_failed_upload_fails_its_rows_and_replace_waits_for_an_accepted_drop(t
     service.prefill(SEGMENT, [ids.sha256_base64("stranger@example.net")])
     target = destination(server, token="wrong")
     target.begin_run(Mode.AUDIENCE_REPLACE, previously_synced=0)
-    outcome = target.write_batch(people(3))
-    assert len(outcome.rejected) == 3 and all("HTTP 401" in result.error for result in outcome.rejected)
+    with pytest.raises(DestinationAuthError, match="HTTP 401"):
+        target.write_batch(people(3))
     target.config = destination(server).config  # the token fixed: the next batch still replaces
     assert target.plan_batch(people(1))[0].json["MergeMode"] == "Replace"
     assert len(target.write_batch(people(2, start=3)).confirmed) == 2

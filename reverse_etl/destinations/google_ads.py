@@ -36,7 +36,13 @@ from reverse_etl.destinations.base import (
 )
 from reverse_etl.destinations.customer_match import FIELDS, user_identifiers
 from reverse_etl.destinations.identifiers import Dropped, InvalidIdentifier
-from reverse_etl.errors import ConfigError, DestinationError, FatalDestinationError, RetryableDestinationError
+from reverse_etl.errors import (
+    ConfigError,
+    DestinationAuthError,
+    DestinationError,
+    FatalDestinationError,
+    RetryableDestinationError,
+)
 from reverse_etl.http import HttpClient, HttpRequest
 
 API_VERSION = "v26"
@@ -320,6 +326,8 @@ class GoogleAdsDestination(Destination):
     def _send(self, kind: str, rows: list[_Row]) -> list[RecordResult]:
         try:
             job = self._job(kind)
+        except DestinationAuthError:
+            raise
         except DestinationError as error:
             reason, retryable = google_error(error)
             return BatchResult.all_failed([row.record for row in rows], reason, retryable).results
@@ -335,6 +343,8 @@ class GoogleAdsDestination(Destination):
                 response = self.http.send(
                     self.add_operations_request(job.resource_name, operations), idempotent=True
                 )
+            except DestinationAuthError:
+                raise
             except DestinationError as error:
                 reason, retryable = google_error(error)
                 results += BatchResult.all_failed([row.record for row in chunk], reason, retryable).results

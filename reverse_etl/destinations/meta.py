@@ -34,7 +34,13 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
-from reverse_etl.errors import ConfigError, DestinationError, FatalDestinationError, SyncError
+from reverse_etl.errors import (
+    ConfigError,
+    DestinationAuthError,
+    DestinationError,
+    FatalDestinationError,
+    SyncError,
+)
 from reverse_etl.http import HttpClient, HttpRequest
 
 MAX_ROWS = 10_000
@@ -280,6 +286,8 @@ class MetaCustomAudienceDestination(Destination):
         final = {**session, "batch_seq": session["batch_seq"] + 1, "last_batch_flag": True}
         try:
             self._send(self._request("POST", "usersreplace", [self._last_row], final))
+        except DestinationAuthError:
+            raise
         except DestinationError as error:
             raise SyncError(
                 f"meta: could not close replace session {session['session_id']} of audience "
@@ -316,6 +324,8 @@ class MetaCustomAudienceDestination(Destination):
                 request = self._request("POST", "users", rows, None)
             try:
                 body = self._send(request)
+            except DestinationAuthError:
+                raise
             except DestinationError as error:
                 if self._session is not None and not remove:
                     # Not applied as far as we know: the next request reuses this batch_seq.
@@ -360,7 +370,7 @@ class MetaCustomAudienceDestination(Destination):
         while True:
             try:
                 response = self.http.send(request, idempotent=True)
-            except FatalDestinationError as error:
+            except (FatalDestinationError, DestinationAuthError) as error:
                 code = graph_error_code(error.body)
                 attempt += 1
                 if code not in THROTTLING_CODES or attempt >= self.http.retry.max_attempts:

@@ -22,7 +22,12 @@ from reverse_etl.destinations.base import (
     SecretLookup,
 )
 from reverse_etl.destinations.urls import url_option
-from reverse_etl.errors import ConfigError, FatalDestinationError, RetryableDestinationError
+from reverse_etl.errors import (
+    ConfigError,
+    DestinationAuthError,
+    FatalDestinationError,
+    RetryableDestinationError,
+)
 from reverse_etl.http import HttpClient, HttpRequest
 
 MAX_RECORDS = 200
@@ -91,7 +96,7 @@ def describe_errors(errors: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(parts) or "Salesforce reported a failure without errors"
 
 
-def limit_exceeded(error: FatalDestinationError) -> bool:
+def limit_exceeded(error: FatalDestinationError | DestinationAuthError) -> bool:
     return error.status == 403 and "REQUEST_LIMIT_EXCEEDED" in (error.body or "")
 
 
@@ -201,7 +206,7 @@ class SalesforceDestination(Destination):
         try:
             # Upsert by external id and delete by id are idempotent: a resent request changes nothing more.
             response = self.http.send(request, idempotent=True)
-        except FatalDestinationError as error:
+        except (FatalDestinationError, DestinationAuthError) as error:
             if limit_exceeded(error):
                 # The org's daily API allocation is spent: every further request fails the same way until the
                 # rolling window frees some. Stop the run; unconfirmed rows are sent by the next one.
@@ -211,6 +216,8 @@ class SalesforceDestination(Destination):
                     status=error.status,
                     body=error.body,
                 ) from error
+            if isinstance(error, DestinationAuthError):
+                raise
             return BatchResult.all_failed(records, error.http_summary())
         body = response.json()
         if not isinstance(body, list):

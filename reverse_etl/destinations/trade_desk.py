@@ -32,7 +32,7 @@ from reverse_etl.destinations.base import (
     RecordResult,
     SecretLookup,
 )
-from reverse_etl.errors import ConfigError, DestinationError, FatalDestinationError
+from reverse_etl.errors import ConfigError, DestinationAuthError, DestinationError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest
 
 MAX_LINES = 10_000
@@ -224,6 +224,8 @@ class TradeDeskDestination(Destination):
                 if not isinstance(url, str) or not url:
                     raise FatalDestinationError(f"drop answer without a Url: {str(answer)[:200]}", status=200)
                 self.http.send(self._upload_request(url, lines), idempotent=True)
+            except DestinationAuthError:
+                raise
             except DestinationError as error:
                 detail = error.http_summary()
                 retryable = not isinstance(error, FatalDestinationError)

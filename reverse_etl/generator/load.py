@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from reverse_etl.errors import ConfigError, WarehouseError
+from reverse_etl.generator.memory import available_bytes, check_fits
 from reverse_etl.generator.schema import (
     GROUND_TRUTH_COLUMNS,
     GROUND_TRUTH_SCHEMA,
@@ -182,6 +183,7 @@ def generate(
         raise ConfigError(f"--people must be a positive whole number, got {people!r}")
     if people > MAX_PEOPLE:
         raise ConfigError(f"--people {people} is above the supported {MAX_PEOPLE:,}")
+    check_fits(people, available_bytes())
     connect(target).close()  # an unreachable or unwritable warehouse is named before any work is done
     started = time.perf_counter()
     memory = build_in_memory(people, seed, threads)

@@ -53,7 +53,11 @@ def make_destination(sync: SyncConfig, http: HttpClient | None = None) -> Destin
         if limit
         else None
     )
-    return destination_class(expand_env(sync.options), secret_lookup, http or HttpClient(bucket=bucket))
+    return destination_class(
+        expand_env(sync.options),
+        secret_lookup,
+        http or HttpClient(bucket=bucket, destination=sync.destination),
+    )
 
 
 def check_columns(warehouse: Warehouse, sync: SyncConfig) -> tuple[list[str], dict[str, str]]:
