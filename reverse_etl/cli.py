@@ -6,15 +6,9 @@ import sys
 
 import click
 
+from reverse_etl.cli_options import target_option
+from reverse_etl.cli_sync import open_warehouse, sync
 from reverse_etl.errors import CdpError, PartialFailure
-
-target_option = click.option(
-    "--target",
-    "-t",
-    default=None,
-    envvar="CDP_TARGET",
-    help="profiles.yml output to use (duckdb, the default, or postgres).",
-)
 
 
 @click.group()
@@ -105,6 +99,7 @@ def demo(target: str | None, people: int, seed: int) -> None:
                 click.echo(
                     f"  {declared.destination:<16} {declared.name:<28} sent {summary.sent:>7,}  "
                     f"confirmed {summary.confirmed:>7,}  rejected {summary.rejected:>5,}"
+                    + (f"  dropped identifiers {sum(summary.dropped.values()):,}" if summary.dropped else "")
                 )
         finally:
             warehouse.close()
@@ -148,158 +143,6 @@ def identity_explain(target: str | None, identifier: str, other: str | None) -> 
     from reverse_etl.project import load_target
 
     click.echo(explain(load_target(target), identifier, other))
-
-
-@cli.group()
-def sync() -> None:
-    """Declared syncs: list, plan (dry run), run, status, history, retry-rejects."""
-
-
-def _warehouse(target: str | None):
-    from reverse_etl.project import load_target
-    from reverse_etl.warehouse import Warehouse
-
-    return Warehouse(load_target(target))
-
-
-@sync.command("list")
-@target_option
-def sync_list(target: str | None) -> None:
-    """Every sync declared in the project's exposures."""
-    from reverse_etl.sync.service import project_syncs
-
-    warehouse = _warehouse(target)
-    for declared in project_syncs(warehouse.target).values():
-        click.echo(f"{declared.describe()}  schedule: {declared.schedule or 'manual'}")
-
-
-def _run(target: str | None, name: str, dry_run: bool, allow_mass_change: bool, only_rejected: bool = False):
-    from reverse_etl.sync.runner import run_sync
-    from reverse_etl.sync.service import pick, project_syncs
-
-    warehouse = _warehouse(target)
-    try:
-        chosen = pick(project_syncs(warehouse.target), name)
-        if dry_run:
-            return run_sync(warehouse, chosen, allow_mass_change=allow_mass_change, dry_run=True)
-        with click.progressbar(length=1, label=f"syncing {name}", file=sys.stderr) as bar:
-
-            def advance(rows: int) -> None:
-                bar.length = max(bar.length or 1, bar.pos + rows)
-                bar.update(rows)
-
-            return run_sync(
-                warehouse,
-                chosen,
-                allow_mass_change=allow_mass_change,
-                only_rejected=only_rejected,
-                progress=advance,
-            )
-    finally:
-        warehouse.close()
-
-
-mass_change_option = click.option(
-    "--allow-mass-change",
-    is_flag=True,
-    help="Let a run change or remove more than the sync's max_change_share.",
-)
-
-
-@sync.command("plan")
-@target_option
-@click.argument("name")
-@mass_change_option
-@click.option("--show", type=int, default=3, show_default=True, help="How many requests to print in full.")
-def sync_plan(target: str | None, name: str, allow_mass_change: bool, show: int) -> None:
-    """Dry run: counts and the exact HTTP requests a run would send (secrets masked). Nothing is sent."""
-    summary = _run(target, name, dry_run=True, allow_mass_change=allow_mass_change)
-    click.echo(summary.describe())
-    click.echo(f"{len(summary.planned_requests)} requests would be sent")
-    for request in summary.planned_requests[:show]:
-        click.echo("\n" + request.describe())
-
-
-@sync.command("run")
-@target_option
-@click.argument("name")
-@mass_change_option
-def sync_run(target: str | None, name: str, allow_mass_change: bool) -> None:
-    """Send what changed since the last confirmed state; rejected rows are recorded and retried next run."""
-    click.echo(_run(target, name, dry_run=False, allow_mass_change=allow_mass_change).describe())
-
-
-@sync.command("retry-rejects")
-@target_option
-@click.argument("name")
-def sync_retry_rejects(target: str | None, name: str) -> None:
-    """Send only the rows the destination rejected before."""
-    click.echo(_run(target, name, dry_run=False, allow_mass_change=False, only_rejected=True).describe())
-
-
-@sync.command("status")
-@target_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def sync_status(target: str | None, as_json: bool) -> None:
-    """Per sync: confirmed rows, pending rejects and the last run."""
-    import json
-
-    from reverse_etl.sync.service import project_syncs, reject_rows, status_rows
-
-    warehouse = _warehouse(target)
-    try:
-        rows = status_rows(warehouse, project_syncs(warehouse.target))
-        if as_json:
-            click.echo(json.dumps(rows, indent=2, default=str))
-            return
-        for row in rows:
-            click.echo(
-                f"{row['sync']}: {row['synced_rows']:,} synced, {row['pending_rejects']:,} rejected; "
-                f"last run {row['last_run_at'] or 'never'} {row['last_status'] or ''}"
-            )
-            if row["error"]:
-                click.echo(f"  refused: {row['error']}")
-            for key, attempts, error in reject_rows(warehouse, str(row["sync"]), limit=5):
-                click.echo(f"  rejected {key} (attempts {attempts}): {error}")
-    finally:
-        warehouse.close()
-
-
-@sync.command("history")
-@target_option
-@click.argument("name")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-def sync_history(target: str | None, name: str, limit: int) -> None:
-    """The sync's last runs with their counts."""
-    from reverse_etl.sync.service import history_rows, pick, project_syncs
-
-    warehouse = _warehouse(target)
-    try:
-        runs = history_rows(warehouse, name, limit)
-        if not runs:
-            pick(project_syncs(warehouse.target), name)  # no runs: a sync that never ran, or no sync at all
-            click.echo(f"{name}: no runs yet")
-        for (
-            run_id,
-            started,
-            _,
-            status,
-            rows,
-            added,
-            changed,
-            removed,
-            confirmed,
-            rejected,
-            invalid,
-            error,
-        ) in runs:
-            click.echo(
-                f"{started} {run_id[:8]} {status}: {rows} rows, +{added} ~{changed} -{removed}; "
-                f"confirmed {confirmed}, rejected {rejected}, invalid {invalid}"
-                + (f"; error: {error}" if error else "")
-            )
-    finally:
-        warehouse.close()
 
 
 @cli.command()
@@ -365,13 +208,16 @@ def serve(
     from reverse_etl.sync.service import project_syncs
 
     access = access_for(host, allowed_hosts)
-    warehouse = _warehouse(target)
+    warehouse = open_warehouse(target)
     syncs = project_syncs(warehouse.target)
     Scheduler(warehouse.target, syncs, dbt_schedule=dbt_schedule)  # every schedule checked before listening
     warehouse.close()
     needs = " (requests need Authorization: Bearer $CDP_SERVE_TOKEN)" if access.token else ""
     click.echo(f"cdp serve: {len(syncs)} syncs; status page on http://{host}:{port}/{needs}")
     run_service(warehouse.target, syncs, host, port, interval, dbt_schedule, access=access)
+
+
+cli.add_command(sync)
 
 
 @cli.group()

@@ -164,3 +164,28 @@ def test_history_names_an_unknown_sync_and_says_when_a_sync_never_ran(
     assert never.exit_code == 0 and never.output == "webhook_customers: no runs yet\n"
     code, stderr = run_main(monkeypatch, capsys, "sync", "history", "no_such_sync")
     assert code == 2 and stderr.startswith("error: no sync named 'no_such_sync'") and stderr.count("\n") == 1
+
+
+def test_duplicated_keys_are_named_by_run_history_and_status(cli_env) -> None:
+    warehouse, _ = cli_env
+    key = warehouse.scalar("select min(customer_id) from activation.sync_webhook__customers")
+    warehouse.execute(
+        "create table activation.kept_row as select * from activation.sync_webhook__customers where customer_id = ?",
+        (key,),
+    )
+    warehouse.execute(
+        "insert into activation.sync_webhook__customers select * from activation.sync_webhook__customers "
+        "where customer_id = ?",
+        (key,),
+    )
+    try:
+        ran = invoke("sync", "run", "webhook_customers")
+        assert ran.exit_code == 0 or isinstance(ran.exception, PartialFailure), ran.output
+        named = f"2 rows share a key and were not sent (keys: {key})"
+        assert named in str(ran.exception or ran.output)
+        assert named in invoke("sync", "history", "webhook_customers").output
+        assert named in invoke("sync", "status").output
+    finally:
+        warehouse.execute("delete from activation.sync_webhook__customers where customer_id = ?", (key,))
+        warehouse.execute("insert into activation.sync_webhook__customers select * from activation.kept_row")
+        warehouse.execute("drop table activation.kept_row")

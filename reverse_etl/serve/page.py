@@ -69,6 +69,8 @@ def _read(warehouse: Warehouse, syncs: dict[str, SyncConfig]) -> dict[str, Any]:
                 "confirmed": r[8],
                 "rejected": r[9],
                 "error": r[11],
+                "dropped": r[12],
+                "notes": r[13],
             }
             for r in history_rows(warehouse, str(row["sync"]), limit=5)
         ]

@@ -69,7 +69,8 @@ def status_rows(warehouse: Warehouse, syncs: dict[str, SyncConfig]) -> list[dict
 def history_rows(warehouse: Warehouse, sync_name: str, limit: int = 20) -> list[tuple[Any, ...]]:
     state.ensure_state(warehouse)
     return warehouse.query(
-        f"select run_id, started_at, finished_at, status, model_rows, added, changed, removed, confirmed, rejected, invalid, error "  # noqa: S608
+        f"select run_id, started_at, finished_at, status, model_rows, added, changed, removed, confirmed, rejected, invalid, error, "
+        "dropped, notes "  # noqa: S608
         f"from {state.SCHEMA}.runs where sync_name = ? order by started_at desc limit {int(limit)}",
         (sync_name,),
     )
