@@ -18,10 +18,9 @@ BatchResult.dropped; the row's other identifiers are still sent. A row is reject
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from reverse_etl.destinations.base import (
@@ -35,115 +34,15 @@ from reverse_etl.destinations.base import (
     SecretLookup,
 )
 from reverse_etl.destinations.customer_match import FIELDS, user_identifiers
+from reverse_etl.destinations.google_ads_config import MAX_ROWS, GoogleAdsConfig
+from reverse_etl.destinations.google_ads_errors import google_error, partial_failures
 from reverse_etl.destinations.identifiers import Dropped, InvalidIdentifier
-from reverse_etl.errors import (
-    ConfigError,
-    DestinationAuthError,
-    DestinationError,
-    FatalDestinationError,
-    RetryableDestinationError,
-)
+from reverse_etl.errors import ConfigError, DestinationAuthError, DestinationError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest
 
-API_VERSION = "v26"
+__all__ = ["GoogleAdsConfig", "GoogleAdsDestination", "google_error"]
+
 MAX_IDENTIFIERS_PER_REQUEST = 100_000
-# Rows per batch: Google suggests about 10,000 identifiers per addOperations call; a row has one or a few.
-MAX_ROWS = 10_000
-CONSENT_VALUES = {"GRANTED", "DENIED"}
-DIGITS = re.compile(r"^\d+$")
-RETRYABLE_CODES = {"internalError", "databaseError", "quotaError"}
-
-
-def _digits(options: Mapping[str, Any], key: str, required: bool = True) -> str | None:
-    value = options.get(key)
-    if value is None and not required:
-        return None
-    text = str(value if value is not None else "").replace("-", "").strip()
-    if not DIGITS.match(text):
-        raise ConfigError(
-            f"google_ads option {key} must be a Google Ads id of digits (dashes allowed, e.g. 123-456-7890), got {value!r}"
-        )
-    return text
-
-
-@dataclass(frozen=True)
-class GoogleAdsConfig:
-    base_url: str
-    api_version: str
-    customer_id: str
-    user_list_id: str
-    login_customer_id: str | None
-    ad_user_data: str
-    ad_personalization: str
-    default_region: str | None
-    batch_size: int
-    token: str = field(repr=False)
-    developer_token: str = field(repr=False)
-
-    @classmethod
-    def parse(cls, options: Mapping[str, Any], secret: SecretLookup) -> GoogleAdsConfig:
-        customer_id = _digits(options, "customer_id")
-        user_list_id = _digits(options, "user_list_id")
-        login_customer_id = _digits(options, "login_customer_id", required=False)
-        consent = options.get("consent")
-        if not isinstance(consent, Mapping):
-            raise ConfigError(
-                "google_ads option consent is required: {ad_user_data: GRANTED|DENIED, ad_personalization: GRANTED|DENIED}"
-            )
-        values = {}
-        for key in ("ad_user_data", "ad_personalization"):
-            value = str(consent.get(key, "")).upper()
-            if value not in CONSENT_VALUES:
-                raise ConfigError(
-                    f"google_ads option consent.{key} must be GRANTED or DENIED, got {consent.get(key)!r}"
-                )
-            values[key] = value
-        unknown = sorted(set(consent) - {"ad_user_data", "ad_personalization"})
-        if unknown:
-            raise ConfigError(
-                f"google_ads option consent has unknown key(s) {', '.join(map(str, unknown))}; use ad_user_data, ad_personalization"
-            )
-        api_version = str(options.get("api_version", API_VERSION))
-        if not re.match(r"^v\d+$", api_version):
-            raise ConfigError(f"google_ads option api_version must look like v26, got {api_version!r}")
-        region = options.get("default_region")
-        if region is not None and not re.match(r"^[A-Za-z]{2}$", str(region)):
-            raise ConfigError(
-                f"google_ads option default_region must be a two-letter country code (e.g. US), got {region!r}"
-            )
-        batch_size = options.get("batch_size", MAX_ROWS)
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= MAX_ROWS:
-            raise ConfigError(f"google_ads option batch_size must be 1..{MAX_ROWS}, got {batch_size!r}")
-        return cls(
-            base_url=str(options.get("base_url", "https://googleads.googleapis.com")).rstrip("/"),
-            api_version=api_version,
-            customer_id=customer_id or "",
-            user_list_id=user_list_id or "",
-            login_customer_id=login_customer_id,
-            ad_user_data=values["ad_user_data"],
-            ad_personalization=values["ad_personalization"],
-            default_region=str(region).upper() if region is not None else None,
-            batch_size=batch_size,
-            token=secret(str(options.get("token_env", "GOOGLE_ADS_ACCESS_TOKEN"))),
-            developer_token=secret(str(options.get("developer_token_env", "GOOGLE_ADS_DEVELOPER_TOKEN"))),
-        )
-
-
-def google_error(error: DestinationError) -> tuple[str, bool]:
-    """A one-line reason from Google's JSON error body, and whether it is worth retrying unchanged."""
-    try:
-        body = json.loads(error.body or "")["error"]
-    except (ValueError, KeyError, TypeError):
-        return error.http_summary(), isinstance(error, RetryableDestinationError)
-    codes = []
-    for detail in body.get("details") or []:
-        for failure in detail.get("errors") or []:
-            for kind, code in (failure.get("errorCode") or {}).items():
-                codes.append(f"{kind}.{code}: {failure.get('message', '')}")
-    reason = f"HTTP {body.get('code', error.status)} {body.get('status', '')}: " + (
-        "; ".join(codes) or str(body.get("message", ""))
-    )
-    return reason[:500], isinstance(error, RetryableDestinationError)
 
 
 @dataclass
@@ -350,7 +249,7 @@ class GoogleAdsDestination(Destination):
                 results += BatchResult.all_failed([row.record for row in chunk], reason, retryable).results
                 continue
             job.operations += len(operations)
-            failures = self._partial_failures(response.json() if response.content else {})
+            failures = partial_failures(response.json() if response.content else {})
             for index, row in enumerate(chunk):
                 failure = failures.get(index + offset)
                 if failure is None:
@@ -364,31 +263,6 @@ class GoogleAdsDestination(Destination):
             if offset and 0 in failures:
                 raise FatalDestinationError(f"Google refused removeAll on the user list: {failures[0][0]}")
         return results
-
-    @staticmethod
-    def _partial_failures(body: Mapping[str, Any]) -> dict[int, tuple[str, bool]]:
-        """Operation index -> (reason, retryable) from partialFailureError's GoogleAdsFailure details."""
-        failures: dict[int, tuple[str, bool]] = {}
-        status = body.get("partialFailureError") or {}
-        for detail in status.get("details") or []:
-            for error in detail.get("errors") or []:
-                path = (error.get("location") or {}).get("fieldPathElements") or []
-                if not path or path[0].get("fieldName") != "operations" or "index" not in path[0]:
-                    continue
-                index = int(path[0]["index"])
-                codes = error.get("errorCode") or {}
-                code = ", ".join(f"{kind}.{value}" for kind, value in codes.items())
-                where = ".".join(
-                    f"{element.get('fieldName')}[{element['index']}]"
-                    if "index" in element
-                    else str(element.get("fieldName"))
-                    for element in path[1:]
-                )
-                reason = f"{code}: {error.get('message', '')}" + (f" (at {where})" if where else "")
-                previous = failures.get(index)
-                retryable = bool(set(codes) & RETRYABLE_CODES) and (previous is None or previous[1])
-                failures[index] = ((f"{previous[0]}; " if previous else "") + reason, retryable)
-        return failures
 
     def finish_run(self, mode: Mode, success: bool) -> None:
         """Run the jobs once, removals first. Jobs holding confirmed rows run even after an interruption, so what

@@ -6,6 +6,9 @@ call limit answered with error 80003 and the X-Business-Use-Case-Usage header, a
 Membership is kept per matchable identifier (the EMAIL and PHONE hashes): a person added with two emails is two
 identifiers, removed again by the same rows. Each identifier is stored as the first 64 bits of its digest, an int
 in a set, so a million members take tens of megabytes; at that scale a prefix collision is improbable (~3e-8).
+
+This module is the fake's protocol (auth, limits, faults) and its endpoints; meta_payload checks the bodies,
+meta_errors shapes the errors.
 """
 
 from __future__ import annotations
@@ -14,64 +17,21 @@ import json
 import re
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from reverse_etl.sandbox.meta_errors import graph_error
+from reverse_etl.sandbox.meta_payload import member_id, parse_payload, payload_rows
 from reverse_etl.sandbox.server import FakeService, Faults, HttpError, Request, Response, WindowRateLimiter
 
-MAX_ROWS = 10_000
-SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
-MULTI_KEYS = {
-    "EXTERN_ID",
-    "EMAIL",
-    "PHONE",
-    "GEN",
-    "DOBY",
-    "DOBM",
-    "DOBD",
-    "LN",
-    "FN",
-    "FI",
-    "CT",
-    "ST",
-    "ZIP",
-}
-MULTI_KEYS |= {"MADID", "COUNTRY"}
-SINGLE_SCHEMAS = {"EMAIL_SHA256": "EMAIL", "PHONE_SHA256": "PHONE"}
-MATCH_KEYS = {"EMAIL", "PHONE"}
-# Keys sent as they are (not hashed).
-PLAIN_KEYS = {"EXTERN_ID", "MADID"}
+__all__ = ["MetaFake", "member_id", "membership_digest"]
+
 OLDEST_VERSION = (21, 0)
-SAMPLE_LIMIT = 100
-
-
-def member_id(digest: str) -> int:
-    """The stored form of an identifier hash: its first 64 bits."""
-    return int(digest[:16], 16)
 
 
 def membership_digest(members: set[int]) -> str:
     """An order-free fingerprint of a membership (sum of members mod 2**64), for comparing from another process."""
     return f"{sum(members) % 2**64:016x}"
-
-
-def graph_error(
-    status: int,
-    message: str,
-    code: int,
-    error_type: str = "OAuthException",
-    subcode: int | None = None,
-    transient: bool = False,
-    headers: dict[str, str] | None = None,
-) -> HttpError:
-    """A Graph API error body: {"error": {message, type, code, [error_subcode], is_transient, fbtrace_id}}."""
-    error: dict[str, Any] = {"message": message, "type": error_type, "code": code}
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    error["is_transient"] = transient
-    error["fbtrace_id"] = uuid.uuid4().hex[:11]
-    return HttpError(status, {"error": error}, headers)
 
 
 @dataclass
@@ -210,77 +170,6 @@ class MetaFake(FakeService):
             )
         return audience
 
-    def _payload(self, request: Request) -> tuple[list[str], list[Any], dict[str, Any]]:
-        body = request.json()
-        if not isinstance(body, dict):
-            raise graph_error(400, "(#100) The parameter payload is required", 100)
-        payload = body.get("payload")
-        if isinstance(payload, str):
-            try:
-                payload = json.loads(payload)
-            except ValueError as error:
-                raise graph_error(400, f"(#100) param payload must be JSON: {error}", 100) from error
-        if not isinstance(payload, dict):
-            raise graph_error(400, "(#100) The parameter payload is required", 100)
-        schema = payload.get("schema")
-        if isinstance(schema, str):
-            if schema not in SINGLE_SCHEMAS:
-                raise graph_error(400, f"(#100) Invalid schema: {schema}", 100)
-            keys = [SINGLE_SCHEMAS[schema]]
-        elif isinstance(schema, list) and schema and all(key in MULTI_KEYS for key in schema):
-            if len(set(schema)) != len(schema):
-                raise graph_error(400, "(#100) Each key may appear once in the schema", 100)
-            keys = list(schema)
-        else:
-            raise graph_error(400, f"(#100) Invalid schema: {schema!r}", 100)
-        data = payload.get("data")
-        if not isinstance(data, list) or not data:
-            raise graph_error(400, "(#100) The parameter data is required and must be a non-empty array", 100)
-        if len(data) > MAX_ROWS:
-            raise graph_error(
-                400,
-                f"(#100) Too many users in the payload: {len(data):,}; at most {MAX_ROWS:,} per request",
-                100,
-            )
-        return keys, data, body
-
-    def _rows(self, keys: list[str], data: list[Any]) -> tuple[list[int], int, dict[str, str]]:
-        """The member ids of the valid rows, how many rows were invalid, and samples {value: reason}."""
-        found: list[int] = []
-        invalid = 0
-        samples: dict[str, str] = {}
-        for row in data:
-            values = [row] if len(keys) == 1 and isinstance(row, str) else row
-            problem: str | None = None
-            shown = ""
-            ids: list[int] = []
-            if not isinstance(values, list) or len(values) != len(keys):
-                problem, shown = (
-                    f"a row must have {len(keys)} values, one per schema key",
-                    json.dumps(row)[:80],
-                )
-            else:
-                for key, value in zip(keys, values, strict=True):
-                    if value == "":
-                        continue
-                    if key not in PLAIN_KEYS and not (isinstance(value, str) and SHA256_HEX.match(value)):
-                        problem, shown = f"{key} is not a lower-case SHA-256 hex digest", str(value)
-                        break
-                    if key in MATCH_KEYS:
-                        if self.faults.reject_record(value):
-                            problem, shown = f"{key} could not be processed", value
-                            break
-                        ids.append(member_id(value))
-                if problem is None and not ids:
-                    problem, shown = "no EMAIL or PHONE to match on", json.dumps(row)[:80]
-            if problem is not None:
-                invalid += 1
-                if len(samples) < SAMPLE_LIMIT:
-                    samples[shown] = problem
-                continue
-            found.extend(ids)
-        return found, invalid, samples
-
     def _answer(
         self, audience: Audience, session_id: int, data: list[Any], invalid: int, samples: dict[str, str]
     ) -> Response:
@@ -304,8 +193,8 @@ class MetaFake(FakeService):
 
     def add_users(self, request: Request) -> Response:
         audience = self._audience(request)
-        keys, data, _ = self._payload(request)
-        found, invalid, samples = self._rows(keys, data)
+        keys, data, _ = parse_payload(request)
+        found, invalid, samples = payload_rows(keys, data, self.faults)
         with self.data_lock:
             self._refuse_while_replacing(audience)
             audience.members.update(found)
@@ -313,8 +202,8 @@ class MetaFake(FakeService):
 
     def remove_users(self, request: Request) -> Response:
         audience = self._audience(request)
-        keys, data, _ = self._payload(request)
-        found, invalid, samples = self._rows(keys, data)
+        keys, data, _ = parse_payload(request)
+        found, invalid, samples = payload_rows(keys, data, self.faults)
         with self.data_lock:
             self._refuse_while_replacing(audience)
             audience.members.difference_update(found)
@@ -322,7 +211,7 @@ class MetaFake(FakeService):
 
     def replace_users(self, request: Request) -> Response:
         audience = self._audience(request)
-        keys, data, body = self._payload(request)
+        keys, data, body = parse_payload(request)
         session = body.get("session")
         if not isinstance(session, dict):
             raise graph_error(400, "(#100) The parameter session is required", 100)
@@ -340,7 +229,7 @@ class MetaFake(FakeService):
         estimated = session.get("estimated_num_total")
         if estimated is not None and (not isinstance(estimated, int) or estimated < 0):
             raise graph_error(400, "(#100) session.estimated_num_total must be a non-negative integer", 100)
-        found, invalid, samples = self._rows(keys, data)
+        found, invalid, samples = payload_rows(keys, data, self.faults)
         with self.data_lock:
             current = audience.session
             if current is not None and time.monotonic() - current.started >= self.session_timeout:
