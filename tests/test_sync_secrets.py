@@ -105,3 +105,35 @@ def test_a_token_in_a_url_is_masked_in_plans_and_errors(scratch: Warehouse, monk
     stored = stored_text(scratch)
     assert URL_SECRET not in stored
     assert "['***']" in scratch.scalar("select min(error) from cdp_sync.rejects")
+
+
+def test_the_status_page_masks_a_secret_an_earlier_version_stored(tmp_path, monkeypatch) -> None:
+    """State written before errors were masked may still hold a credential: the page and the API mask it."""
+    from conftest import new_duckdb_warehouse
+    from reverse_etl.destinations.base import Mode as SyncMode
+    from reverse_etl.serve.page import render_page, status_document
+    from reverse_etl.sync.config import Relation, SyncConfig
+    from reverse_etl.sync.state import ensure_state
+
+    monkeypatch.setenv("TEST_STATUS_API_TOKEN", TOKEN)
+    warehouse = new_duckdb_warehouse(tmp_path)
+    engine = SyncWarehouse(warehouse.target)
+    try:
+        ensure_state(engine)
+    finally:
+        engine.close()
+    warehouse.execute(
+        "insert into cdp_sync.snapshots values ('people', 'k1', null, 'h', 'rejected', 1, ?, null, now())",
+        (f"HTTP 400: you sent Bearer {TOKEN}",),
+    )
+    warehouse.execute(
+        "insert into cdp_sync.runs (run_id, sync_name, started_at, status, error) values ('r1', 'people', now(), "
+        "'failed', ?)",
+        (f"POST https://hooks.example.org/x?token={TOKEN}: HTTP 500",),
+    )
+    sync = SyncConfig(
+        "people", "people", Relation(None, "activation", "people"), "webhook", SyncMode.UPSERT, "k"
+    )
+    document = status_document(warehouse.target, {"people": sync})
+    shown = repr(document) + render_page(document)
+    assert TOKEN not in shown and "Bearer ***" in shown and "token=***" in shown
