@@ -25,7 +25,8 @@ AUTH_SCHEMES = ("bearer ", "basic ", "token ", "apikey ", "api-key ")
 _lock = threading.Lock()
 _values: set[str] = set()
 _pattern: re.Pattern[str] | None = None
-_environment_read = False
+# The names the environment had when it was last read: a variable added since is read too.
+_environment_names: frozenset[str] | None = None
 
 
 def _forms(value: str) -> set[str]:
@@ -60,11 +61,11 @@ def register(value: str | None) -> None:
 
 def register_environment() -> None:
     """Register the environment's secret-named variables (CDP_PG_PASSWORD, HUBSPOT_TOKEN, ...)."""
-    global _environment_read
-    for name, value in os.environ.items():
+    global _environment_names
+    _environment_names = frozenset(os.environ)
+    for name, value in list(os.environ.items()):
         if SECRET_NAME.search(name):
             register(value)
-    _environment_read = True
 
 
 def redact(text: str | None) -> str | None:
@@ -72,7 +73,7 @@ def redact(text: str | None) -> str | None:
     global _pattern
     if not text:
         return text
-    if not _environment_read:
+    if _environment_names is None or not _environment_names.issuperset(os.environ):
         register_environment()
     with _lock:
         if not _values:

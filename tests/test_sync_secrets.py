@@ -136,4 +136,7 @@ def test_the_status_page_masks_a_secret_an_earlier_version_stored(tmp_path, monk
     )
     document = status_document(warehouse.target, {"people": sync})
     shown = repr(document) + render_page(document)
-    assert TOKEN not in shown and "Bearer ***" in shown and "token=***" in shown
+    assert TOKEN not in shown
+    # "Bearer <token>" is masked whole once the HTTP layer sent that header; the bare token in any case.
+    assert "you sent Bearer ***" in shown or "you sent ***" in shown
+    assert "token=***" in shown
