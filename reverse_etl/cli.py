@@ -7,6 +7,7 @@ import sys
 import click
 
 from reverse_etl.errors import CdpError, PartialFailure
+from reverse_etl.profiles.cli import profiles as profiles_group
 
 target_option = click.option(
     "--target",
@@ -387,6 +388,9 @@ def segments_validate() -> None:
 
     for name, clause in validate_segments(project_dir()).items():
         click.echo(f"{name}: where {clause}")
+
+
+cli.add_command(profiles_group)
 
 
 def main() -> None:
