@@ -351,6 +351,7 @@ def publish(target: str | None) -> None:
     default=None,
     help="Cron expression for dbt build; syncs scheduled 'after_dbt' follow it.",
 )
+@click.option("--profiles-port", type=click.IntRange(1, 65535), default=8788, show_default=True)
 def serve(
     target: str | None,
     host: str,
@@ -358,9 +359,11 @@ def serve(
     allowed_hosts: tuple[str, ...],
     interval: float,
     dbt_schedule: str | None,
+    profiles_port: int,
 ) -> None:
     """Long-running scheduler with a status page and JSON API (GET /, /api/status, /healthz). Any address but
-    loopback needs CDP_SERVE_TOKEN; requests then send `Authorization: Bearer <token>`."""
+    loopback needs CDP_SERVE_TOKEN; requests then send `Authorization: Bearer <token>`. With a profile_store
+    sync declared, the profile API listens on --profiles-port too (tokens from CDP_PROFILE_TOKENS)."""
     from reverse_etl.serve import Scheduler, access_for
     from reverse_etl.serve import serve as run_service
     from reverse_etl.sync.service import project_syncs
@@ -372,7 +375,16 @@ def serve(
     warehouse.close()
     needs = " (requests need Authorization: Bearer $CDP_SERVE_TOKEN)" if access.token else ""
     click.echo(f"cdp serve: {len(syncs)} syncs; status page on http://{host}:{port}/{needs}")
-    run_service(warehouse.target, syncs, host, port, interval, dbt_schedule, access=access)
+    run_service(
+        warehouse.target,
+        syncs,
+        host,
+        port,
+        interval,
+        dbt_schedule,
+        access=access,
+        profiles_port=profiles_port,
+    )
 
 
 @cli.group()

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reverse_etl.destinations.urls import UNEXPANDED
 from reverse_etl.errors import ConfigError
 from reverse_etl.profiles.store import ProfileStore
 
@@ -26,6 +25,9 @@ class StoreSettings:
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> StoreSettings:
+        # Imported here: the destinations package imports this module (the profile_store destination).
+        from reverse_etl.destinations.urls import UNEXPANDED
+
         where = "profile_store option"
         backend = str(options.get("backend", "sqlite"))
         if backend not in BACKENDS:
