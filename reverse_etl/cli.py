@@ -92,7 +92,13 @@ def demo(target: str | None, people: int, seed: int) -> None:
     click.echo(render(layer_counts(target_config)))
     syncs = project_syncs(target_config, reparse=False)
     click.echo(f"\nsyncing {len(syncs)} declared syncs to the local sandbox")
-    with running_sandbox(sorted({declared.destination for declared in syncs.values()})):
+    from reverse_etl.profiles.demo import reset_store, sample_lookup
+    from reverse_etl.sandbox.registry import FAKES
+
+    profile_stores = [declared for declared in syncs.values() if declared.destination == "profile_store"]
+    for declared in profile_stores:
+        reset_store(declared)
+    with running_sandbox(sorted({declared.destination for declared in syncs.values()} & set(FAKES))):
         warehouse = Warehouse(target_config)
         try:
             # The sandbox starts empty, so what earlier demos synced to it is gone: start the syncs afresh too.
@@ -107,6 +113,8 @@ def demo(target: str | None, people: int, seed: int) -> None:
                     f"  {declared.destination:<16} {declared.name:<28} sent {summary.sent:>7,}  "
                     f"confirmed {summary.confirmed:>7,}  rejected {summary.rejected:>5,}"
                 )
+            for declared in profile_stores:
+                click.echo(sample_lookup(warehouse, declared))
         finally:
             warehouse.close()
 
