@@ -93,7 +93,7 @@ def serve(options: dict[str, Any], port: int) -> None:
     app = make_app(
         StoreSettings.parse(options).open(), load_rules(project_dir()), Tokens.parse(f"{TOKEN}:profiles.read")
     )
-    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning", server_header=False)
 
 
 def request_mix(people: int, count: int, seed: int) -> list[tuple[str, int]]:

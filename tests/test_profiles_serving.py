@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from test_profiles_demo import free_port
 
 from reverse_etl.destinations.base import Mode
 from reverse_etl.errors import ConfigError
@@ -16,7 +17,6 @@ from reverse_etl.profiles.serving import profile_sync, serve_in_thread
 from reverse_etl.profiles.settings import StoreSettings
 from reverse_etl.profiles.store import Profile
 from reverse_etl.sync.config import Relation, SyncConfig
-from test_profiles_demo import free_port
 
 TOKEN = "serving-token-0123456789"
 
@@ -78,3 +78,23 @@ def test_without_tokens_cdp_serve_runs_without_the_api_and_says_why(
         assert serve_in_thread(syncs, "127.0.0.1", free_port()) is None
     assert "CDP_PROFILE_TOKENS is not set" in caplog.text
     assert serve_in_thread({"w": declared("w", "webhook")}, "127.0.0.1", free_port()) is None
+
+
+def test_cdp_profiles_serve_without_tokens_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from reverse_etl.cli import cli
+
+    monkeypatch.setenv("CDP_TARGET", "duckdb")
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "cdp.duckdb"))
+    monkeypatch.delenv("CDP_PROFILE_TOKENS", raising=False)
+    result = CliRunner().invoke(cli, ["profiles", "serve", "--port", str(free_port())])
+    assert isinstance(result.exception, ConfigError) and result.exception.exit_code == 2
+    assert "CDP_PROFILE_TOKENS is not set" in str(result.exception)
+    monkeypatch.setenv("CDP_PROFILE_TOKENS", "short:profiles.read")
+    refused = CliRunner().invoke(cli, ["profiles", "serve", "--sync", "nope"])
+    assert isinstance(refused.exception, ConfigError) and "no profile_store sync named 'nope'" in str(
+        refused.exception
+    )

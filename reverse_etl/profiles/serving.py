@@ -50,7 +50,9 @@ def make_server(sync: SyncConfig, host: str, port: int, tokens: Tokens | None = 
     tokens = tokens or Tokens.from_environment()
     store = StoreSettings.parse(expand_env(sync.options)).open(create=True)
     app = make_app(store, load_rules(project_dir()), tokens)
-    config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host=host, port=port, access_log=False, log_level="warning", lifespan="on", server_header=False
+    )
     return uvicorn.Server(config)
 
 
