@@ -165,3 +165,22 @@ def test_bad_token_settings_are_named_without_the_token(text: str, problem: str)
     with pytest.raises(ConfigError, match=problem) as refused:
         Tokens.parse(text)
     assert "long-enough-token-123" not in str(refused.value) and "short:" not in str(refused.value)
+
+
+def test_tokens_come_from_a_yaml_file_named_by_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens_file = tmp_path / "tokens.yml"
+    tokens_file.write_text(f"tokens:\n  - {{token: {FULL}, scopes: [profiles.read, profiles.identifiers]}}\n")
+    monkeypatch.setenv("CDP_PROFILE_TOKENS", f"{READER}:profiles.read")
+    monkeypatch.setenv("CDP_PROFILE_TOKENS_FILE", str(tokens_file))
+    tokens = Tokens.from_environment()
+    assert tokens.scopes(f"Bearer {FULL}") == {"profiles.read", "profiles.identifiers"}
+    assert tokens.scopes(f"Bearer {READER}") is None
+    tokens_file.write_text("tokens: [{token: short, scopes: [profiles.read]}]\n")
+    with pytest.raises(ConfigError, match="CDP_PROFILE_TOKENS_FILE=.*at least 16") as refused:
+        Tokens.from_environment()
+    assert "short" not in str(refused.value)
+    tokens_file.write_text("tokens: nope\n")
+    with pytest.raises(ConfigError, match="expected `tokens:`"):
+        Tokens.from_environment()

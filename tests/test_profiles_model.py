@@ -29,7 +29,9 @@ def test_profiles_hold_every_identifier_and_current_segment_and_no_suppressed_cu
     )
     customers = {row[0] for row in built_warehouse.query("select customer_id from marts.customers")}
     assert {row[0] for row in rows} == customers and len(rows) == len(customers)
-    suppressed = {row[0] for row in built_warehouse.query("select customer_id from privacy.suppressed_customers")}
+    suppressed = {
+        row[0] for row in built_warehouse.query("select customer_id from privacy.suppressed_customers")
+    }
     assert suppressed and not suppressed & {row[0] for row in rows}
 
     graph: dict[tuple[str, str], list[str]] = defaultdict(list)

@@ -2,6 +2,11 @@
 
     CDP_PROFILE_TOKENS="<token>:profiles.read+profiles.identifiers,<other token>:profiles.read"
 
+or from a YAML file kept outside git and named by CDP_PROFILE_TOKENS_FILE:
+
+    tokens:
+      - {token: "<token>", scopes: [profiles.read, profiles.identifiers]}
+
 `profiles.read` is needed for any lookup; `profiles.identifiers` adds the customer's identifiers (every email,
 phone, device id ...) to the answer. Tokens are at least 16 characters, compared in constant time, registered
 with reverse_etl.secrets so no message ever carries one, and never logged."""
@@ -11,11 +16,15 @@ from __future__ import annotations
 import hmac
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from reverse_etl import secrets
 from reverse_etl.errors import ConfigError
 
 ENVIRONMENT = "CDP_PROFILE_TOKENS"
+FILE_ENVIRONMENT = "CDP_PROFILE_TOKENS_FILE"
 READ = "profiles.read"
 IDENTIFIERS = "profiles.identifiers"
 SCOPES = frozenset({READ, IDENTIFIERS})
@@ -54,12 +63,31 @@ class Tokens:
         return cls(tokens)
 
     @classmethod
+    def from_file(cls, path: Path) -> Tokens:
+        where = f"{FILE_ENVIRONMENT}={path}"
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(f"{where}: cannot read the tokens file ({error.__class__.__name__})") from error
+        entries = data.get("tokens") if isinstance(data, dict) else None
+        if not isinstance(entries, list) or not all(
+            isinstance(entry, dict) and isinstance(entry.get("scopes"), list) for entry in entries
+        ):
+            raise ConfigError(f"{where}: expected `tokens:` listing {{token: ..., scopes: [{READ}, ...]}}")
+        return cls.parse(
+            ",".join(f"{entry.get('token', '')}:{'+'.join(map(str, entry['scopes']))}" for entry in entries),
+            where,
+        )
+
+    @classmethod
     def from_environment(cls) -> Tokens:
+        if os.environ.get(FILE_ENVIRONMENT):
+            return cls.from_file(Path(os.environ[FILE_ENVIRONMENT]))
         text = os.environ.get(ENVIRONMENT)
         if not text:
             raise ConfigError(
                 f"{ENVIRONMENT} is not set: the profile API needs at least one token, "
-                f'e.g. {ENVIRONMENT}="<token>:{READ}+{IDENTIFIERS}"'
+                f'e.g. {ENVIRONMENT}="<token>:{READ}+{IDENTIFIERS}", or name a YAML file in {FILE_ENVIRONMENT}'
             )
         return cls.parse(text)
 
