@@ -9,6 +9,7 @@ import click
 from reverse_etl.cli_options import target_option
 from reverse_etl.cli_sync import open_warehouse, sync
 from reverse_etl.errors import CdpError, PartialFailure
+from reverse_etl.profiles.cli import profiles as profiles_group
 
 
 @click.group()
@@ -85,7 +86,13 @@ def demo(target: str | None, people: int, seed: int) -> None:
     click.echo(render(layer_counts(target_config)))
     syncs = project_syncs(target_config, reparse=False)
     click.echo(f"\nsyncing {len(syncs)} declared syncs to the local sandbox")
-    with running_sandbox(sorted({declared.destination for declared in syncs.values()})):
+    from reverse_etl.profiles.demo import reset_store, sample_lookup
+    from reverse_etl.sandbox.registry import FAKES
+
+    profile_stores = [declared for declared in syncs.values() if declared.destination == "profile_store"]
+    for declared in profile_stores:
+        reset_store(declared)
+    with running_sandbox(sorted({declared.destination for declared in syncs.values()} & set(FAKES))):
         warehouse = Warehouse(target_config)
         try:
             # The sandbox starts empty, so what earlier demos synced to it is gone: start the syncs afresh too.
@@ -101,6 +108,8 @@ def demo(target: str | None, people: int, seed: int) -> None:
                     f"confirmed {summary.confirmed:>7,}  rejected {summary.rejected:>5,}"
                     + (f"  dropped identifiers {sum(summary.dropped.values()):,}" if summary.dropped else "")
                 )
+            for declared in profile_stores:
+                click.echo(sample_lookup(warehouse, declared))
         finally:
             warehouse.close()
 
@@ -193,6 +202,7 @@ def publish(target: str | None) -> None:
     default=None,
     help="Cron expression for dbt build; syncs scheduled 'after_dbt' follow it.",
 )
+@click.option("--profiles-port", type=click.IntRange(1, 65535), default=8788, show_default=True)
 def serve(
     target: str | None,
     host: str,
@@ -200,9 +210,11 @@ def serve(
     allowed_hosts: tuple[str, ...],
     interval: float,
     dbt_schedule: str | None,
+    profiles_port: int,
 ) -> None:
     """Long-running scheduler with a status page and JSON API (GET /, /api/status, /healthz). Any address but
-    loopback needs CDP_SERVE_TOKEN; requests then send `Authorization: Bearer <token>`."""
+    loopback needs CDP_SERVE_TOKEN; requests then send `Authorization: Bearer <token>`. With a profile_store
+    sync declared, the profile API listens on --profiles-port too (tokens from CDP_PROFILE_TOKENS)."""
     from reverse_etl.serve import Scheduler, access_for
     from reverse_etl.serve import serve as run_service
     from reverse_etl.sync.service import project_syncs
@@ -214,7 +226,16 @@ def serve(
     warehouse.close()
     needs = " (requests need Authorization: Bearer $CDP_SERVE_TOKEN)" if access.token else ""
     click.echo(f"cdp serve: {len(syncs)} syncs; status page on http://{host}:{port}/{needs}")
-    run_service(warehouse.target, syncs, host, port, interval, dbt_schedule, access=access)
+    run_service(
+        warehouse.target,
+        syncs,
+        host,
+        port,
+        interval,
+        dbt_schedule,
+        access=access,
+        profiles_port=profiles_port,
+    )
 
 
 cli.add_command(sync)
@@ -233,6 +254,9 @@ def segments_validate() -> None:
 
     for name, clause in validate_segments(project_dir()).items():
         click.echo(f"{name}: where {clause}")
+
+
+cli.add_command(profiles_group)
 
 
 def main() -> None:

@@ -65,10 +65,14 @@ def test_demo_generates_builds_and_prints_rows_per_layer(
     )
 
     synced_lines = [line.split() for line in result.output.splitlines() if " confirmed " in line]
-    assert {line[0] for line in synced_lines} == set(FAKES)
+    # Every sandbox fake, and the profile store (local, no fake).
+    assert {line[0] for line in synced_lines} == set(FAKES) | {"profile_store"}
     for line in synced_lines:
         sent, confirmed = int(line[3].replace(",", "")), int(line[5].replace(",", ""))
         assert sent == confirmed > 0, line
+
+    lookup = next(line for line in result.output.splitlines() if "lookup by email" in line)
+    assert '"customer_id": "cus_' in lookup and (tmp_path / "cdp_profiles.sqlite").is_file()
 
     summary = CliRunner().invoke(cli, ["summary"])
     assert summary.exit_code == 0

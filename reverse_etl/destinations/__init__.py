@@ -9,6 +9,7 @@ from reverse_etl.destinations.hubspot import HubSpotDestination
 from reverse_etl.destinations.klaviyo import KlaviyoDestination
 from reverse_etl.destinations.mailchimp import MailchimpDestination
 from reverse_etl.destinations.meta import MetaCustomAudienceDestination
+from reverse_etl.destinations.profile_store import ProfileStoreDestination
 from reverse_etl.destinations.salesforce import SalesforceDestination
 from reverse_etl.destinations.trade_desk import TradeDeskDestination
 from reverse_etl.destinations.webhook import WebhookDestination
@@ -20,6 +21,7 @@ REGISTRY: dict[str, type[Destination]] = {
     "klaviyo": KlaviyoDestination,
     "mailchimp": MailchimpDestination,
     "meta": MetaCustomAudienceDestination,
+    "profile_store": ProfileStoreDestination,
     "salesforce": SalesforceDestination,
     "trade_desk": TradeDeskDestination,
     "webhook": WebhookDestination,

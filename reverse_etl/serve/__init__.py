@@ -42,9 +42,16 @@ def serve(
     dbt_schedule: str | None,
     access: Access | None = None,
     allowed_hosts: Iterable[str] = (),
+    profiles_port: int | None = None,
 ) -> None:
-    """Scheduler in the foreground, status page in a thread; SIGTERM / SIGINT stop both after the current batch."""
+    """Scheduler in the foreground, status page in a thread, and the profile API in another when a
+    profile_store sync is declared (reverse_etl.profiles.serving); SIGTERM / SIGINT stop them after the
+    current batch."""
     access = access or access_for(host, allowed_hosts)
+    if profiles_port is not None:
+        from reverse_etl.profiles.serving import serve_in_thread
+
+        serve_in_thread(syncs, host, profiles_port)
     scheduler = Scheduler(target, syncs, dbt_schedule=dbt_schedule)
     server = make_status_server(target, syncs, scheduler, host, port, access)
     threading.Thread(target=server.serve_forever, name="status-page", daemon=True).start()

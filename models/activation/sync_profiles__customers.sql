@@ -1,0 +1,107 @@
+-- One profile per customer for the profile store (the profile API's copy): every identifier the identity graph
+-- holds for them, one JSON array per type, with the golden record, a few traits, the segments they are in now
+-- and their consent per channel. Anonymous visitors are included (a website looks them up by anonymous_id);
+-- suppressed customers never appear.
+
+with
+
+customers as (
+
+    select * from {{ ref('customers') }}
+
+),
+
+traits as (
+
+    select * from {{ ref('customer_traits') }}
+
+),
+
+graph as (
+
+    select * from {{ ref('identity_graph') }}
+
+),
+
+memberships as (
+
+    select * from {{ ref('segment_memberships') }}
+
+),
+
+suppressed as (
+
+    select * from {{ ref('suppressed_customers') }}
+
+),
+
+identifiers_by_customer as (
+
+    select
+        customer_id,
+        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'email'") }} as emails,
+        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'phone'") }} as phones,
+        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'user_id'") }} as user_ids,
+        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'anonymous_id'") }} as anonymous_ids,
+        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'device_id'") }} as device_ids,
+        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'loyalty_card_id'") }} as loyalty_card_ids,
+        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'cookie_id'") }} as cookie_ids
+    from graph
+    group by customer_id
+
+),
+
+current_segments as (
+
+    select
+        customer_id,
+        {{ cdp.json_array_agg('segment_name') }} as segments
+    from memberships
+    where exited_at is null
+    group by customer_id
+
+),
+
+profiles as (
+
+    select
+        customers.customer_id,
+        coalesce(identifiers_by_customer.emails, '[]') as emails,
+        coalesce(identifiers_by_customer.phones, '[]') as phones,
+        coalesce(identifiers_by_customer.user_ids, '[]') as user_ids,
+        coalesce(identifiers_by_customer.anonymous_ids, '[]') as anonymous_ids,
+        coalesce(identifiers_by_customer.device_ids, '[]') as device_ids,
+        coalesce(identifiers_by_customer.loyalty_card_ids, '[]') as loyalty_card_ids,
+        coalesce(identifiers_by_customer.cookie_ids, '[]') as cookie_ids,
+        customers.first_name,
+        customers.last_name,
+        customers.primary_email,
+        customers.primary_phone,
+        customers.city,
+        customers.postal_code,
+        customers.country_code,
+        customers.household_id,
+        customers.is_known,
+        customers.first_seen_at,
+        customers.last_seen_at,
+        traits.orders,
+        traits.revenue,
+        traits.last_order_at,
+        traits.recency_score,
+        traits.frequency_score,
+        coalesce(current_segments.segments, '[]') as segments,
+        coalesce(traits.has_email_consent, false) as has_email_consent,
+        coalesce(traits.has_sms_consent, false) as has_sms_consent,
+        coalesce(traits.has_ads_consent, false) as has_ads_consent
+    from customers
+    left join traits on customers.customer_id = traits.customer_id
+    left join identifiers_by_customer on customers.customer_id = identifiers_by_customer.customer_id
+    left join current_segments on customers.customer_id = current_segments.customer_id
+    where not exists (
+        select 1 from suppressed
+        where suppressed.customer_id = customers.customer_id
+    )
+
+)
+
+select * from profiles

@@ -1,0 +1,71 @@
+"""Running the profile API: find the declared profile_store sync, open its store read-side, and serve the app
+under uvicorn, alone (`cdp profiles serve`) or in a thread beside the scheduler (`cdp serve`). Access logs are
+off: request paths carry emails and phone numbers, and nothing else in them is worth keeping."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+
+from reverse_etl.errors import ConfigError
+from reverse_etl.profiles.api import make_app
+from reverse_etl.profiles.auth import Tokens
+from reverse_etl.profiles.normalize import load_rules
+from reverse_etl.profiles.settings import StoreSettings
+from reverse_etl.sync.config import SyncConfig, expand_env
+
+DEFAULT_PORT = 8788
+log = logging.getLogger(__name__)
+
+
+def profile_syncs(syncs: Mapping[str, SyncConfig]) -> list[SyncConfig]:
+    return [sync for sync in syncs.values() if sync.destination == "profile_store"]
+
+
+def profile_sync(syncs: Mapping[str, SyncConfig], name: str | None = None) -> SyncConfig:
+    """The sync whose store the API reads: the one named, or the only one declared."""
+    declared = profile_syncs(syncs)
+    if name is not None:
+        chosen = [sync for sync in declared if sync.name == name]
+        if not chosen:
+            raise ConfigError(
+                f"no profile_store sync named '{name}'; declared: {', '.join(s.name for s in declared) or 'none'}"
+            )
+        return chosen[0]
+    if len(declared) != 1:
+        raise ConfigError(
+            "declare exactly one sync with destination profile_store, or name one with --sync "
+            f"(declared: {', '.join(s.name for s in declared) or 'none'})"
+        )
+    return declared[0]
+
+
+def make_server(sync: SyncConfig, host: str, port: int, tokens: Tokens | None = None) -> object:
+    """A uvicorn server for the API over the store of `sync` (tokens from CDP_PROFILE_TOKENS by default)."""
+    import uvicorn
+
+    from reverse_etl.project import project_dir
+
+    tokens = tokens or Tokens.from_environment()
+    store = StoreSettings.parse(expand_env(sync.options)).open(create=True)
+    app = make_app(store, load_rules(project_dir()), tokens)
+    config = uvicorn.Config(
+        app, host=host, port=port, access_log=False, log_level="warning", lifespan="on", server_header=False
+    )
+    return uvicorn.Server(config)
+
+
+def serve_in_thread(syncs: Mapping[str, SyncConfig], host: str, port: int) -> threading.Thread | None:
+    """`cdp serve`: the API in a thread of its own when a profile_store sync is declared; None otherwise, and
+    None with one log line when it cannot start (no tokens): the scheduler runs anyway."""
+    if not profile_syncs(syncs):
+        return None
+    try:
+        server = make_server(profile_sync(syncs), host, port)
+    except ConfigError as error:
+        log.warning("profile API not started: %s", error)
+        return None
+    thread = threading.Thread(target=server.run, name="profile-api", daemon=True)  # type: ignore[attr-defined]
+    thread.start()
+    return thread
