@@ -108,7 +108,7 @@ AGGREGATES = {
         "quantile_cont(x, 0.5)",
         "quantile_disc(x, 0.5)",
         "quantile(x, 0.5)",
-        "mode(x)",
+        "mode(least(x, 2))",
         "approx_count_distinct(x)",
         "count_if(x > 1)",
         "countif(x > 1)",
