@@ -8,17 +8,10 @@ import json
 from collections import defaultdict
 
 from conftest import Warehouse
+from reverse_etl.destinations.profile_store import DEFAULT_IDENTIFIERS
 
 MODEL = "activation.sync_profiles__customers"
-COLUMNS = {
-    "email": "emails",
-    "phone": "phones",
-    "user_id": "user_ids",
-    "anonymous_id": "anonymous_ids",
-    "device_id": "device_ids",
-    "loyalty_card_id": "loyalty_card_ids",
-    "cookie_id": "cookie_ids",
-}
+COLUMNS = DEFAULT_IDENTIFIERS
 
 
 def test_profiles_hold_every_identifier_and_current_segment_and_no_suppressed_customer(
