@@ -5,7 +5,6 @@ others still run, and the command fails at the end with the worst error's exit c
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 from reverse_etl.dbt import run_dbt
@@ -17,7 +16,7 @@ from reverse_etl.serve.schedule import AFTER_DBT, is_due, schedule_errors
 from reverse_etl.sync.runner import run_sync
 from reverse_etl.sync.service import last_started, project_syncs
 from reverse_etl.sync.state import ensure_state
-from reverse_etl.warehouse import Warehouse
+from reverse_etl.warehouse import Warehouse, utc_now
 
 
 def build_and_sync(
@@ -52,7 +51,7 @@ def build_and_sync(
         for problem in bad_schedules.values():
             warn(f"error: {problem}")
         failures.extend(bad_schedules.values())
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = utc_now()
         for name, declared in sorted(syncs.items()):
             if name in bad_schedules:
                 say(f"{name}: skipped (its schedule is unusable)")

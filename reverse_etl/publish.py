@@ -10,7 +10,6 @@ PostgreSQL needs none of this: its readers see the last committed data while bui
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from reverse_etl.errors import ConfigError, WarehouseError
 from reverse_etl.project import Target
-from reverse_etl.warehouse import Warehouse, quote
+from reverse_etl.warehouse import Warehouse, quote, utc_now
 
 # The schemas of dbt_project.yml that BI users read: the marts, the segments and the identity tables.
 BI_SCHEMAS = ("marts", "segments", "identity")
@@ -96,7 +95,7 @@ def publish(warehouse: Warehouse) -> Published | None:
             warehouse.execute(
                 f"create table {ALIAS}.main.cdp_published as select ?::timestamp as published_at, "
                 "?::varchar as source, ?::integer as tables",
-                [dt.datetime.now(dt.UTC).replace(tzinfo=None), warehouse.target.describe(), len(tables)],
+                [utc_now(), warehouse.target.describe(), len(tables)],
             )
         warehouse.execute(f"detach {ALIAS}")
         os.replace(temporary, final)

@@ -3,6 +3,7 @@ identifier quoting, bound parameters, streaming reads and transactions."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import re
@@ -25,6 +26,11 @@ MEMORY_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])(I?))?B?\s*$", re.IG
 # An out-of-memory hint suggests this many times the cap in force, and never less than MIN_SUGGESTED_MEMORY.
 MEMORY_HINT_FACTOR = 4
 MIN_SUGGESTED_MEMORY = 10**9
+
+
+def utc_now() -> dt.datetime:
+    """Now in UTC without a time zone: the warehouses' state and audit timestamps hold naive UTC."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def quote(name: str) -> str:

@@ -23,13 +23,9 @@ from reverse_etl.sync import state
 from reverse_etl.sync.config import SyncConfig
 from reverse_etl.sync.runner import run_sync
 from reverse_etl.sync.service import last_started
-from reverse_etl.warehouse import Warehouse
+from reverse_etl.warehouse import Warehouse, utc_now
 
 DBT_BUILD = "dbt build"
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass

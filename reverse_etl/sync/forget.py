@@ -13,14 +13,13 @@ delete stays queued and is sent again next run; deletes are idempotent, so a cra
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from reverse_etl.destinations.base import Destination, Mode, Operation, Record, RecordResult
 from reverse_etl.secrets import redact
 from reverse_etl.sync import state
 from reverse_etl.sync.config import SyncConfig
-from reverse_etl.warehouse import Warehouse, quote
+from reverse_etl.warehouse import Warehouse, quote, utc_now
 
 DDL = [
     f"""create table if not exists {state.SCHEMA}.forget_queue (
@@ -40,10 +39,6 @@ class ForgetSummary:
     queued: int = 0
     confirmed: int = 0
     rejected: int = 0
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def forget_operation(mode: Mode) -> Operation:
@@ -66,7 +61,7 @@ def _queue_suppressed(warehouse: Warehouse, sync: SyncConfig) -> int:
                 f"snapshot.destination_id, ?, 0, null {matching} and not exists (select 1 from "
                 f"{state.SCHEMA}.forget_queue as queued where queued.sync_name = snapshot.sync_name "
                 "and queued.record_key = snapshot.record_key)",
-                (_now(), sync.name),
+                (utc_now(), sync.name),
             )
             warehouse.execute(
                 f"delete from {state.SCHEMA}.snapshots where sync_name = ? and record_key in "
@@ -91,7 +86,7 @@ def _record(
             audit = warehouse.rows_subquery(["record_key"])
             warehouse.execute(
                 f"insert into {state.SCHEMA}.forgotten select ?, a.record_key, ?, ? from {audit} as a",
-                [sync.name, run_id, _now(), done],
+                [sync.name, run_id, utc_now(), done],
             )
         for outcome in failed:
             warehouse.execute(

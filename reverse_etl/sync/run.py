@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,11 +12,6 @@ from reverse_etl.sync.config import SyncConfig
 from reverse_etl.sync.forget import ForgetSummary
 from reverse_etl.sync.state import Diff
 from reverse_etl.warehouse import Warehouse
-
-
-def now() -> dt.datetime:
-    """UTC, without a time zone (the state tables hold naive UTC timestamps)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

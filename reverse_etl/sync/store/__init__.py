@@ -15,8 +15,8 @@ from reverse_etl.secrets import redact
 from reverse_etl.sync import state
 from reverse_etl.sync.modes import OPERATIONS, kinds_sent, removes
 from reverse_etl.sync.records import CHANGE_COLUMNS, Batch, to_records
-from reverse_etl.sync.run import Run, RunSummary, now
-from reverse_etl.warehouse import Warehouse, quote
+from reverse_etl.sync.run import Run, RunSummary
+from reverse_etl.warehouse import Warehouse, quote, utc_now
 
 SNAPSHOTS = f"{state.SCHEMA}.snapshots"
 RUNS = f"{state.SCHEMA}.runs"
@@ -99,7 +99,7 @@ class StateStore(ABC):
                     "where sync_name = ? and status = 'running'",
                     (
                         INTERRUPTED,
-                        now(),
+                        utc_now(),
                         "the process running this sync ended before the run finished (killed or crashed); "
                         "its unconfirmed rows were sent again by the next run",
                         self.sync.name,
@@ -115,7 +115,7 @@ class StateStore(ABC):
             (
                 summary.run_id,
                 self.sync.name,
-                now(),
+                utc_now(),
                 diff.model_rows,
                 diff.added,
                 diff.changed,
@@ -132,7 +132,7 @@ class StateStore(ABC):
             f"update {RUNS} set finished_at = ?, status = ?, confirmed = ?, rejected = ?, dropped = ?, error = ?, "
             "notes = ? where run_id = ?",
             (
-                now(),
+                utc_now(),
                 summary.status,
                 summary.confirmed,
                 summary.rejected,
@@ -154,7 +154,7 @@ class StateStore(ABC):
             [
                 self.run.run_id,
                 self.sync.name,
-                now(),
+                utc_now(),
                 [outcome.key for _, outcome in rejected],
                 [record.operation.value for record, _ in rejected],
                 [redact(outcome.error) for _, outcome in rejected],
@@ -167,7 +167,7 @@ class StateStore(ABC):
             self.warehouse.execute(
                 f"update {SNAPSHOTS} set confirmed_hash = attempted_hash, status = 'synced', attempts = 0, "
                 "updated_at = ? where sync_name = ? and status = 'accepted'",
-                (now(), self.sync.name),
+                (utc_now(), self.sync.name),
             )
             self.warehouse.execute(
                 f"delete from {SNAPSHOTS} where sync_name = ? and status = 'accepted_removal'",

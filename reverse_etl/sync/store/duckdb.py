@@ -11,9 +11,8 @@ from reverse_etl.secrets import redact
 from reverse_etl.sync import state
 from reverse_etl.sync.modes import OPERATIONS, REMOVING
 from reverse_etl.sync.records import Batch, Outcomes
-from reverse_etl.sync.run import now
 from reverse_etl.sync.store import SNAPSHOTS, StateStore, confirm_sql
-from reverse_etl.warehouse import DUCKDB_MEMORY_LIMIT
+from reverse_etl.warehouse import DUCKDB_MEMORY_LIMIT, utc_now
 
 # The keys a statement updates lie between the least and the greatest key of its outbox rows: said as constants,
 # DuckDB skips the snapshot's row groups outside that range (rows are appended in key order, so a window's keys
@@ -82,14 +81,14 @@ class DuckDBStore(StateStore):
                 "destination_id, confirmed_hash, last_error) select ?, ?, o.record_key, o.row_hash, 'pending', "
                 f"o.attempts, o.destination_id, null, null from {self.outbox} as o "
                 "where o.position > ? and o.position <= ? and o.previous_status = 'new'",
-                [self.sync.name, now(), *positions],
+                [self.sync.name, utc_now(), *positions],
             )
             self.warehouse.execute(
                 f"update {SNAPSHOTS} set updated_at = ?, attempted_hash = o.row_hash, status = 'pending', "
                 f"last_error = null from {self.outbox} as o where o.position > ? and o.position <= ? "
                 "and o.previous_status <> 'new' and snapshots.sync_name = ? and snapshots.record_key = o.record_key "
                 f"and {KEY_RANGE}",
-                [now(), *positions, self.sync.name, *keys],
+                [utc_now(), *positions, self.sync.name, *keys],
             )
 
     def commit(self, settled: list[tuple[Batch, BatchResult]], deferred: bool) -> tuple[int, int]:
@@ -102,7 +101,7 @@ class DuckDBStore(StateStore):
         operations = OPERATIONS[self.sync.mode]
         removing = [kind for kind, operation in operations.items() if operation in REMOVING]
         keeping = [kind for kind, operation in operations.items() if operation and operation not in REMOVING]
-        timestamp = now()
+        timestamp = utc_now()
         warehouse = self.warehouse
 
         def confirmed_rows(kinds: list[str], joined: str = "") -> str:

@@ -10,8 +10,8 @@ from reverse_etl.destinations.base import BatchResult
 from reverse_etl.secrets import redact
 from reverse_etl.sync.modes import REMOVING
 from reverse_etl.sync.records import CHANGE_COLUMNS, Batch
-from reverse_etl.sync.run import now
 from reverse_etl.sync.store import SNAPSHOTS, StateStore, confirm_sql
+from reverse_etl.warehouse import utc_now
 
 SNAPSHOT_COLUMNS = [
     "record_key",
@@ -67,7 +67,7 @@ class PostgresStore(StateStore):
             for batch in window
             for record, item in zip(batch.records, batch.pending or [], strict=True)
         ]
-        timestamp = now()
+        timestamp = utc_now()
         with self.warehouse.transaction():
             self._with_rows(
                 f"insert into {SNAPSHOTS} (sync_name, updated_at, record_key, attempted_hash, status, attempts, "
@@ -124,7 +124,7 @@ class PostgresStore(StateStore):
                     destination_id,
                 )
             )
-        timestamp = now()
+        timestamp = utc_now()
         with self.warehouse.transaction():
             # The journal set attempted_hash to the hash that was sent: a confirmed row's confirmed hash becomes it.
             self._with_rows(
