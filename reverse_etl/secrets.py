@@ -49,7 +49,8 @@ def _forms(value: str) -> set[str]:
 def register(value: str | None) -> None:
     """Mask this value (and its encoded forms) from now on."""
     global _pattern
-    if not value or len(value) < MIN_LENGTH:
+    if not value or len(value) < MIN_LENGTH or value in _values:
+        # Known already (the HTTP layer registers each request's credential headers): nothing to encode.
         return
     forms = _forms(value)
     with _lock:
