@@ -31,8 +31,9 @@ sql-lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Two processes (pytest-xdist), a whole test file per process so module fixtures are built once.
 pytest: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 bench: install
 	$(BIN)/python bench/generate.py

@@ -36,6 +36,13 @@ def project_dir() -> Path:
     )
 
 
+def target_dir(root: Path | None = None) -> Path:
+    """Where dbt writes manifest.json and run_results.json: $DBT_TARGET_PATH (dbt's own setting, relative to
+    the project root) or the project's target/ folder."""
+    root = root or project_dir()
+    return root / os.environ.get("DBT_TARGET_PATH", "target")
+
+
 @dataclass(frozen=True)
 class Target:
     """One output of profiles.yml, rendered with the current environment."""

@@ -4,6 +4,7 @@ loaded with small generated demo data and built with dbt in-process."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 DEMO_PEOPLE = 400
 DEMO_SEED = 7
+
+# Under pytest-xdist (`make test` runs two workers) each worker gives dbt a target and a log folder of its
+# own, relative to whichever project root dbt runs in: partial parsing, manifests and run results are never
+# shared between processes. Warehouses are already per worker (temporary folders, uniquely named databases).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if WORKER:
+    os.environ["DBT_TARGET_PATH"] = f"target/pytest-{WORKER}"
+    os.environ["DBT_LOG_PATH"] = f"logs/pytest-{WORKER}"
 
 
 def _pg_admin_target() -> Target:
@@ -188,6 +197,13 @@ def built_duckdb(generated_duckdb: Warehouse) -> Warehouse:
     """The demo data with the whole dbt project built on it (models, unit tests and data tests)."""
     generated_duckdb.dbt("build")
     return generated_duckdb
+
+
+def copy_of_built_duckdb(built_duckdb: Warehouse, folder: Path) -> Warehouse:
+    """A DuckDB warehouse of its own holding what built_duckdb holds (a file copy, not another build), for
+    modules that write to their warehouse (sync state, BI copies)."""
+    shutil.copy(built_duckdb.target.path, folder / "cdp.duckdb")
+    return new_duckdb_warehouse(folder)
 
 
 @pytest.fixture(scope="session")

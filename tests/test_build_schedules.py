@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, new_duckdb_warehouse
+from reverse_etl.project import target_dir
 from reverse_etl.sandbox.run import running_sandbox
 from reverse_etl.sync.config import load_syncs
 
@@ -69,6 +70,6 @@ def test_a_bad_schedule_is_named_and_the_other_syncs_still_run(project) -> None:
         for (name,) in warehouse.query("select distinct sync_name from cdp_sync.runs")
         if name != "webhook_customers"
     }
-    declared = set(load_syncs(root / "target" / "manifest.json")) - {"webhook_customers"}
+    declared = set(load_syncs(target_dir(root) / "manifest.json")) - {"webhook_customers"}
     assert "webhook_customers" not in runs
     assert others == declared and all(runs[name] >= 1 for name in others), runs

@@ -18,6 +18,7 @@ import requests
 from conftest import ROOT, Warehouse, new_duckdb_warehouse
 from reverse_etl.profiles.auth import Tokens
 from reverse_etl.profiles.serving import make_server, profile_sync
+from reverse_etl.project import target_dir
 from reverse_etl.sync.config import load_syncs
 from reverse_etl.sync.runner import run_sync
 from reverse_etl.warehouse import Warehouse as SyncWarehouse
@@ -45,7 +46,7 @@ def copy(built_duckdb: Warehouse, tmp_path: Path) -> Warehouse:
 
 
 def test_the_declared_sync_loads_the_store_and_the_api_finds_people(copy: Warehouse, tmp_path: Path) -> None:
-    declared = profile_sync(load_syncs(ROOT / "target" / "manifest.json"))
+    declared = profile_sync(load_syncs(target_dir(ROOT) / "manifest.json"))
     assert declared.name == "profile_store_customers" and declared.mode.value == "mirror"
     assert declared.options["backend"] == "sqlite" and declared.forget_from is not None
     sync = replace(declared, options={**declared.options, "path": str(tmp_path / "cdp_profiles.sqlite")})

@@ -11,7 +11,7 @@ import pytest
 from bi_reader import READER, bi_user
 from click.testing import CliRunner
 
-from conftest import new_duckdb_warehouse
+from conftest import Warehouse, copy_of_built_duckdb
 from reverse_etl.cli import cli
 from reverse_etl.destinations.base import Mode
 from reverse_etl.errors import WarehouseError
@@ -22,11 +22,8 @@ from reverse_etl.sync.config import Relation, SyncConfig
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory):
-    warehouse = new_duckdb_warehouse(tmp_path_factory.mktemp("publish"))
-    warehouse.generate(people=150, seed=3)
-    warehouse.dbt("build")
-    return warehouse
+def built(built_duckdb: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    return copy_of_built_duckdb(built_duckdb, tmp_path_factory.mktemp("publish"))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from conftest import new_duckdb_warehouse
+from conftest import Warehouse, copy_of_built_duckdb
 from reverse_etl.cli import cli
 from reverse_etl.destinations.webhook import WebhookDestination
 from reverse_etl.errors import ConfigError, DestinationAuthError, PartialFailure
@@ -15,11 +15,8 @@ from reverse_etl.sandbox.run import running_sandbox
 
 
 @pytest.fixture(scope="module")
-def demo_warehouse(tmp_path_factory: pytest.TempPathFactory):
-    warehouse = new_duckdb_warehouse(tmp_path_factory.mktemp("sync_cli"))
-    warehouse.generate(people=150, seed=3)
-    warehouse.dbt("build")
-    return warehouse
+def demo_warehouse(built_duckdb: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    return copy_of_built_duckdb(built_duckdb, tmp_path_factory.mktemp("sync_cli"))
 
 
 @pytest.fixture

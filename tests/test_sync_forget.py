@@ -10,6 +10,7 @@ import pytest
 from conftest import Warehouse, fresh_warehouse
 from reverse_etl.destinations.base import Mode
 from reverse_etl.errors import DestinationError
+from reverse_etl.project import target_dir
 from reverse_etl.sandbox.server import FakeServer, Faults
 from reverse_etl.sandbox.webhook import WebhookFake
 from reverse_etl.sync.config import Relation
@@ -100,7 +101,7 @@ def test_project_syncs_keyed_by_customer_id_forget_suppressed_customers(built_du
     from conftest import ROOT
     from reverse_etl.sync.config import load_syncs
 
-    syncs = load_syncs(ROOT / "target" / "manifest.json")
+    syncs = load_syncs(target_dir(ROOT) / "manifest.json")
     keyed = [sync for sync in syncs.values() if sync.primary_key == "customer_id"]
     assert keyed and all(
         sync.forget_from is not None and sync.forget_from.name == "suppressed_customers" for sync in keyed

@@ -181,10 +181,10 @@ def _values(value: Any, name: str) -> list[str]:
 
 def dbt_build() -> dict[str, Any]:
     """The dbt invocation that last wrote target/run_results.json (empty when there is none)."""
-    from reverse_etl.project import project_dir
+    from reverse_etl.project import target_dir
 
     try:
-        metadata = json.loads((project_dir() / "target" / "run_results.json").read_text()).get("metadata", {})
+        metadata = json.loads((target_dir() / "run_results.json").read_text()).get("metadata", {})
     except (OSError, ValueError, ConfigError):
         return {"dbt_invocation_id": None, "dbt_generated_at": None}
     return {
