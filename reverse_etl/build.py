@@ -46,7 +46,7 @@ def build_and_sync(
         except CdpError as error:
             warn(f"publish: {error}")
             failures.append(error)
-        syncs = project_syncs(target, reparse=False)
+        syncs = project_syncs(target, parse="if-missing")
         bad_schedules = schedule_errors(syncs)
         for problem in bad_schedules.values():
             warn(f"error: {problem}")

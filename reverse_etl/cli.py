@@ -84,7 +84,7 @@ def demo(target: str | None, people: int, seed: int) -> None:
     result = run_dbt(["build", "--quiet"], target=target_config.name)
     click.echo(f"dbt build: {len(result.results)} nodes passed\n")
     click.echo(render(layer_counts(target_config)))
-    syncs = project_syncs(target_config, reparse=False)
+    syncs = project_syncs(target_config, parse="if-missing")
     click.echo(f"\nsyncing {len(syncs)} declared syncs to the local sandbox")
     from reverse_etl.profiles.demo import reset_store, sample_lookup
     from reverse_etl.sandbox.registry import FAKES

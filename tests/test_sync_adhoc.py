@@ -350,7 +350,7 @@ def test_one_broken_query_breaks_only_its_own_sync(
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(
         "reverse_etl.sync.service.project_syncs",
-        lambda target, root=None, reparse=True: load_syncs(manifest, target.type),
+        lambda target, root=None, parse="if-changed": load_syncs(manifest, target.type),
     )
     runner = CliRunner()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reverse_etl.profiles.serving import DEFAULT_PORT
+from reverse_etl.profiles import DEFAULT_PORT
 
 
 @click.group("profiles")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from urllib.parse import quote
 
+from reverse_etl.profiles import DEFAULT_PORT
 from reverse_etl.profiles.normalize import load_rules
-from reverse_etl.profiles.serving import DEFAULT_PORT
 from reverse_etl.profiles.settings import StoreSettings
 from reverse_etl.sync.config import SyncConfig, expand_env
 from reverse_etl.warehouse import Warehouse

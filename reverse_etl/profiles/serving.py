@@ -15,7 +15,6 @@ from reverse_etl.profiles.normalize import load_rules
 from reverse_etl.profiles.settings import StoreSettings
 from reverse_etl.sync.config import SyncConfig, expand_env
 
-DEFAULT_PORT = 8788
 log = logging.getLogger(__name__)
 
 

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from reverse_etl.dbt import run_dbt
 from reverse_etl.errors import ConfigError
-from reverse_etl.project import Target, project_dir
+from reverse_etl.manifest import current_manifest
+from reverse_etl.project import Target, project_dir, target_dir
 from reverse_etl.sync import state
 from reverse_etl.sync.config import SyncConfig, load_syncs
 from reverse_etl.warehouse import Warehouse
 
+ParseWhen = Literal["if-changed", "if-missing"]
 
-def project_syncs(target: Target, root: Path | None = None, reparse: bool = True) -> dict[str, SyncConfig]:
-    """The syncs declared in the project, read from a freshly parsed manifest."""
+
+def project_syncs(
+    target: Target, root: Path | None = None, parse: ParseWhen = "if-changed"
+) -> dict[str, SyncConfig]:
+    """The syncs declared in the project, read from its manifest: parsed again when a project file changed
+    ("if-changed"), or only when there is none ("if-missing": right after a dbt build wrote it)."""
     root = root or project_dir()
-    manifest = root / "target" / "manifest.json"
-    if reparse or not manifest.exists():
-        run_dbt(["parse", "--quiet"], target=target.name, root=root)
-    return load_syncs(manifest, target.type)
+    if parse == "if-missing" and (target_dir(root) / "manifest.json").exists():
+        return load_syncs(target_dir(root) / "manifest.json", target.type)
+    return load_syncs(current_manifest(target, root), target.type)
 
 
 def pick(syncs: dict[str, SyncConfig], name: str) -> SyncConfig:
