@@ -74,7 +74,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cdp-commands-") as folder:
         warehouse = new_duckdb_warehouse(Path(folder))
         warehouse.generate(people=args.people, seed=args.seed)
-        warehouse.dbt("build")
+        warehouse.dbt("build", "--quiet")
         email = warehouse.scalar(
             "select identifier_value from identity.identity_graph where identifier_type = 'email'"
             " order by identifier_value limit 1"
