@@ -183,6 +183,15 @@ def test_segment_and_identity_pages(browser, app: dict) -> None:
         "select count(distinct size) from (select count(*) as size from identity.identity_graph group by customer_id)"
     )
     shot(page, "identity")
+    phone_customer, phone = warehouse.query(
+        "select customer_id, identifier_value from identity.identity_graph where identifier_type = 'phone' "
+        "and identifier_value like '+1__________' order by 1 limit 1"
+    )[0]
+    spelled = f"({phone[2:5]}) {phone[5:8]}-{phone[8:]}"  # a national spelling, normalized to E.164 to match
+    page.fill("#identity-search input[name=q]", spelled)
+    page.click("#identity-search button")
+    assert f"phone:{phone}\t{phone_customer}" in page.inner_text("#identity-results")
+    page.goto(f"{url}/identity?q={email}")
     page.click(f"#identity-results a:text('{customer_id}')")
     identifiers = warehouse.query(
         "select identifier_type || ':' || identifier_value from identity.identity_graph where customer_id = ? "

@@ -12,17 +12,44 @@ from starlette.routing import Route
 
 from reverse_etl.errors import CdpError
 from reverse_etl.identity import Identifier, shortest_chain
+from reverse_etl.profiles.normalize import load_rules
+from reverse_etl.project import project_dir
 from reverse_etl.secrets import redact_all
 from reverse_etl.web.charts import bar_chart
 from reverse_etl.web.context import context, render
 from reverse_etl.web.reads import ReadOnlyLookup, cluster_sizes, customer_identifiers, customer_record
 
 
+def normalized_candidates(text: str) -> list[Identifier]:
+    """What a typed value may be in the graph, by the project's one normalization (reverse_etl.profiles.
+    normalize reads the dbt project's rules): `type:value` for that type only, a bare value for every type."""
+    rules = load_rules(project_dir())
+    kind, separator, value = text.partition(":")
+    kinds = [kind] if separator and kind in rules.types else list(rules.types)
+    value = value if separator and kind in rules.types else text
+    found = []
+    for identifier_type in kinds:
+        normalized = rules.normalize(identifier_type, value)
+        if normalized:
+            found.append(Identifier(identifier_type, normalized))
+    return found
+
+
 def _found(lookup: ReadOnlyLookup, text: str) -> list[dict[str, Any]]:
+    """Identifiers as seen in the sources (raw or normalized, as `cdp identity explain` resolves them), then
+    any value that only its normalized form finds (another spelling of a phone number, say)."""
     results = []
+    seen = set()
     for identifier, reason in lookup.resolve(text.strip()):
         customer = lookup.customer_of(identifier) if reason is None else None
         results.append({"identifier": identifier, "excluded": reason, "customer_id": customer})
+        seen.add(identifier)
+    for identifier in normalized_candidates(text.strip()):
+        if identifier in seen:
+            continue
+        customer = lookup.customer_of(identifier)
+        if customer is not None:
+            results.append({"identifier": identifier, "excluded": None, "customer_id": customer})
     return results
 
 
