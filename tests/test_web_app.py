@@ -227,3 +227,56 @@ def test_failures_and_refusals_alert_with_secrets_masked(tmp_path: Path) -> None
         receiver.close()
     with pytest.raises(ConfigError, match="CDP_ALERT_REJECT_SHARE='lots'"):
         AlertSettings.from_environment({"CDP_ALERT_REJECT_SHARE": "lots"})
+
+
+def test_cdp_hash_password_makes_a_hash_the_users_file_accepts(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reverse_etl.cli import cli
+    from reverse_etl.web.auth import auth_from_environment
+
+    result = CliRunner().invoke(cli, ["hash-password"], input="s3cret words\ns3cret words\n")
+    assert result.exit_code == 0, result.output
+    stored = result.output.strip().splitlines()[-1]
+    assert stored.startswith("scrypt$") and password_matches("s3cret words", stored)
+    assert "s3cret words" not in result.output
+    users = tmp_path / "users.yml"
+    users.write_text(f"users:\n  - {{name: ann, role: operator, password_hash: '{stored}'}}\n")
+    auth = auth_from_environment({"CDP_SERVE_USERS_FILE": str(users)})
+    assert auth.configured and auth.password_user("ann", "s3cret words") == User("ann", "operator", stored)
+    assert auth.password_user("ann", "wrong") is None and auth.password_user("bob", "s3cret words") is None
+    users.write_text("users: {ann: operator}\n")
+    with pytest.raises(ConfigError, match="users.yml: expected `users:` listing"):
+        auth_from_environment({"CDP_SERVE_USERS_FILE": str(users)})
+
+
+def test_a_sync_that_never_ran_shows_an_empty_page_and_writes_nothing(tmp_path: Path) -> None:
+    warehouse = new_duckdb_warehouse(tmp_path)
+    warehouse.execute("create schema activation")
+    warehouse.execute("create table activation.people as select 'k1' as person_key, 'a@example.org' as email")
+    sync = SyncConfig(
+        name="fresh",
+        model="people",
+        relation=Relation(None, "activation", "people"),
+        destination="webhook",
+        mode=Mode.UPSERT,
+        primary_key="person_key",
+        fields={"email": "email"},
+        options={"url": "http://127.0.0.1:9/records"},
+    )
+    server = start_app(warehouse.target, {"fresh": sync})
+    try:
+        page = requests.get(f"{server.url}/syncs/fresh", timeout=10)
+        assert page.status_code == 200 and "never ran" in page.text and "Rejected rows (0)" in page.text
+        assert "Running syncs needs the operator role" in page.text, "no auth configured: read-only"
+        listing = requests.get(f"{server.url}/syncs", timeout=10).text
+        assert "fresh" in listing and "manual only" in listing
+        refused = requests.post(f"{server.url}/syncs/fresh/run", timeout=10)
+        assert refused.status_code == 403 and "configure auth" in refused.json()["error"]
+        assert requests.get(f"{server.url}/syncs/nope", timeout=10).status_code == 404
+    finally:
+        server.stop()
+    schemas = warehouse.query(
+        "select schema_name from information_schema.schemata where schema_name = 'cdp_sync'"
+    )
+    assert schemas == [], "reading the sync page created no state"

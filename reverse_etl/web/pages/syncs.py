@@ -16,17 +16,12 @@ from reverse_etl.errors import CdpError
 from reverse_etl.secrets import redact_all
 from reverse_etl.serve.schedule import AFTER_DBT
 from reverse_etl.sync.recording import last_requests
-from reverse_etl.sync.service import history_rows
-from reverse_etl.warehouse import Warehouse, utc_now
+from reverse_etl.warehouse import utc_now
 from reverse_etl.web.context import WebContext, context, json_response, render
 from reverse_etl.web.gate import refusal
-from reverse_etl.web.reads import reject_page
+from reverse_etl.web.reads import reject_page, run_history
 
 PAGE_SIZE = 25
-RUN_COLUMNS = (
-    "run_id started_at finished_at status model_rows added changed removed confirmed rejected invalid error "
-    "dropped notes"
-).split()
 
 
 def next_run(schedule: str | None, now: dt.datetime) -> str:
@@ -38,18 +33,7 @@ def next_run(schedule: str | None, now: dt.datetime) -> str:
 
 
 def _runs(found: WebContext, name: str, limit: int) -> list[dict[str, Any]]:
-    warehouse = Warehouse(found.target)
-    try:
-        rows = history_rows(warehouse, name, limit=limit)
-    finally:
-        warehouse.close()
-    runs = []
-    for row in rows:
-        run = dict(zip(RUN_COLUMNS, row, strict=True))
-        started, finished = run["started_at"], run["finished_at"]
-        run["duration"] = f"{(finished - started).total_seconds():.1f} s" if started and finished else ""
-        runs.append(run)
-    return redact_all(runs)
+    return redact_all(run_history(found.target, name, limit))
 
 
 async def sync_list(request: Request) -> Response:
@@ -97,6 +81,7 @@ async def sync_detail(request: Request) -> Response:
         sync=found.syncs[name],
         next_run=next_run(found.syncs[name].schedule, utc_now()),
         running=name in found.running,
+        refused_start=request.query_params.get("started") == "0",
         runs=runs,
         rejects=redact_all(rejects),
         total_rejects=total,
