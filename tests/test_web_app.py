@@ -14,12 +14,13 @@ import pytest
 import requests
 from web_server import AlertReceiver, start_app
 
-from conftest import new_duckdb_warehouse
+from conftest import fresh_warehouse, new_duckdb_warehouse
 from reverse_etl import secrets
 from reverse_etl.destinations.base import Mode
 from reverse_etl.errors import CdpError, ConfigError, RefusedRun
 from reverse_etl.sandbox.server import FakeServer, Faults
 from reverse_etl.sandbox.webhook import WebhookFake
+from reverse_etl.serve import Scheduler
 from reverse_etl.serve.alerts import Alerts, AlertSettings
 from reverse_etl.sync.config import Relation, SyncConfig
 from reverse_etl.web.auth import AuthSettings, User, hash_password, parse_users, password_matches
@@ -250,33 +251,52 @@ def test_cdp_hash_password_makes_a_hash_the_users_file_accepts(tmp_path: Path) -
         auth_from_environment({"CDP_SERVE_USERS_FILE": str(users)})
 
 
-def test_a_sync_that_never_ran_shows_an_empty_page_and_writes_nothing(tmp_path: Path) -> None:
-    warehouse = new_duckdb_warehouse(tmp_path)
+@pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_sync_page_reads_state_read_only_on_each_warehouse(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = fresh_warehouse(kind, request, tmp_path, "cdp_web")
     warehouse.execute("create schema activation")
-    warehouse.execute("create table activation.people as select 'k1' as person_key, 'a@example.org' as email")
-    sync = SyncConfig(
-        name="fresh",
-        model="people",
-        relation=Relation(None, "activation", "people"),
-        destination="webhook",
-        mode=Mode.UPSERT,
-        primary_key="person_key",
-        fields={"email": "email"},
-        options={"url": "http://127.0.0.1:9/records"},
+    warehouse.execute(
+        "create table activation.people as select concat('key_', cast(n as varchar(8))) as person_key, "
+        "concat('p', cast(n as varchar(8)), '@example.org') as email from "
+        + ("range(1, 121) as t(n)" if kind == "duckdb" else "generate_series(1, 120) as t(n)")
     )
-    server = start_app(warehouse.target, {"fresh": sync})
-    try:
-        page = requests.get(f"{server.url}/syncs/fresh", timeout=10)
-        assert page.status_code == 200 and "never ran" in page.text and "Rejected rows (0)" in page.text
-        assert "Running syncs needs the operator role" in page.text, "no auth configured: read-only"
-        listing = requests.get(f"{server.url}/syncs", timeout=10).text
-        assert "fresh" in listing and "manual only" in listing
-        refused = requests.post(f"{server.url}/syncs/fresh/run", timeout=10)
-        assert refused.status_code == 403 and "configure auth" in refused.json()["error"]
-        assert requests.get(f"{server.url}/syncs/nope", timeout=10).status_code == 404
-    finally:
-        server.stop()
-    schemas = warehouse.query(
-        "select schema_name from information_schema.schemata where schema_name = 'cdp_sync'"
-    )
-    assert schemas == [], "reading the sync page created no state"
+    monkeypatch.setenv("CDP_RUN_REQUESTS_DIR", str(tmp_path / "requests"))
+    monkeypatch.setenv("WEB_TEST_SINK_TOKEN", SINK_TOKEN)
+    service = WebhookFake(Faults(seed=11, record_reject_rate=0.25), token=SINK_TOKEN)
+    with FakeServer(service) as sink:
+        sync = SyncConfig(
+            name="fresh",
+            model="people",
+            relation=Relation(None, "activation", "people"),
+            destination="webhook",
+            mode=Mode.UPSERT,
+            primary_key="person_key",
+            fields={"email": "email"},
+            options={"url": f"{sink.url}/records", "token_env": "WEB_TEST_SINK_TOKEN", "batch_size": 50},
+        )
+        server = start_app(warehouse.target, {"fresh": sync})
+        try:
+            page = requests.get(f"{server.url}/syncs/fresh", timeout=10)
+            assert page.status_code == 200 and "never ran" in page.text and "Rejected rows (0)" in page.text
+            assert "Running syncs needs the operator role" in page.text, "no auth configured: read-only"
+            listing = requests.get(f"{server.url}/syncs", timeout=10).text
+            assert "fresh" in listing and "manual only" in listing
+            refused = requests.post(f"{server.url}/syncs/fresh/run", timeout=10)
+            assert refused.status_code == 403 and "configure auth" in refused.json()["error"]
+            assert requests.get(f"{server.url}/syncs/nope", timeout=10).status_code == 404
+            schemas = "select schema_name from information_schema.schemata where schema_name = 'cdp_sync'"
+            assert warehouse.query(schemas) == [], "reading the sync page created no state"
+
+            Scheduler(warehouse.target, {"fresh": sync}).run_one("fresh")
+            rejected = 120 - len(service.records)
+            page = requests.get(f"{server.url}/syncs/fresh", timeout=10).text
+            assert 10 < rejected < 50 and f"Rejected rows ({rejected})" in page and "partial" in page
+            key = re.findall(r"<tr><td>(key_\d+)</td>", page)[0]
+            searched = requests.get(f"{server.url}/syncs/fresh", params={"q": key}, timeout=10).text
+            found = re.findall(r"<tr><td>(key_\d+)</td>", searched)
+            assert key in found and all(key in other for other in found), "the keys that contain the search"
+            assert f"Rejected rows ({len(found)})" in searched and len(found) < rejected
+        finally:
+            server.stop()
