@@ -17,7 +17,7 @@ from web_server import AlertReceiver, start_app
 from conftest import fresh_warehouse, new_duckdb_warehouse
 from reverse_etl import secrets
 from reverse_etl.destinations.base import Mode
-from reverse_etl.errors import CdpError, ConfigError, RefusedRun
+from reverse_etl.errors import CdpError, ConfigError, RefusedRun, RunLocked
 from reverse_etl.sandbox.server import FakeServer, Faults
 from reverse_etl.sandbox.webhook import WebhookFake
 from reverse_etl.serve import Scheduler
@@ -218,12 +218,18 @@ def test_failures_and_refusals_alert_with_secrets_masked(tmp_path: Path) -> None
 
         assert "this run would change or remove 90" in alerts.observe("people", "schedule", refused)
         alerts.observe("people", "schedule", failed)
+
+        def locked():
+            raise RunLocked("sync people is already running (another run holds its lock)")
+
+        assert "already running" in alerts.observe("people", "run now", locked)
         texts = [body["text"] for body in receiver.received]
         assert texts[0].startswith(
             "cdp sync people was refused by the blast-radius guard: people: this run would"
         )
         assert texts[1].startswith("cdp sync people failed: people: HTTP 500")
-        assert len(texts) == 2 and SINK_TOKEN not in json.dumps(receiver.received) and "***" in texts[1]
+        assert len(texts) == 2, "a run that found its sync running already is no alert"
+        assert SINK_TOKEN not in json.dumps(receiver.received) and "***" in texts[1]
     finally:
         receiver.close()
     with pytest.raises(ConfigError, match="CDP_ALERT_REJECT_SHARE='lots'"):

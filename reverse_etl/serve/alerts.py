@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reverse_etl import secrets
-from reverse_etl.errors import CdpError, ConfigError, PartialFailure, RefusedRun
+from reverse_etl.errors import CdpError, ConfigError, PartialFailure, RefusedRun, RunLocked
 from reverse_etl.http import HttpClient, HttpRequest, RetryPolicy
 from reverse_etl.sync.run import RunSummary
 
@@ -114,6 +114,10 @@ class Alerts:
             summary = run()
         except PartialFailure as partial:
             summary, error = partial.summary, partial
+        except RunLocked as locked:
+            # Another run of this sync is going (the schedule and a "run now" met): not a failure.
+            emit("run_end", sync=sync_name, status="not started", error=str(locked))
+            return f"{sync_name}: {locked}"
         except CdpError as failure:
             if postpone(failure):
                 emit("run_end", sync=sync_name, status="postponed", error=str(failure))
