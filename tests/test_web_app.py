@@ -132,6 +132,33 @@ def test_login_wall_and_bad_credentials(app: dict) -> None:
     assert redirect.status_code == 303 and redirect.headers["Location"] == "/"
 
 
+def test_repeated_failed_logins_are_throttled(tmp_path: Path) -> None:
+    stored = hash_password("right one")
+    server = start_app(
+        new_duckdb_warehouse(tmp_path).target,
+        {},
+        auth=AuthSettings(users={"ann": User("ann", "operator", stored)}),
+    )
+    try:
+        session = requests.Session()
+        csrf = page_csrf(session, f"{server.url}/login")
+        answers = [
+            session.post(
+                f"{server.url}/login", data={"csrf_token": csrf, "username": "ann", "password": f"guess {n}"}
+            )
+            for n in range(5)
+        ]
+        assert [answer.status_code for answer in answers] == [401] * 5
+        right = session.post(
+            f"{server.url}/login", data={"csrf_token": csrf, "username": "ann", "password": "right one"}
+        )
+        assert right.status_code == 429 and 'id="login-throttled"' in right.text, (
+            "even the right password waits"
+        )
+    finally:
+        server.stop()
+
+
 def test_a_viewer_reads_but_cannot_run(app: dict) -> None:
     url = app["url"]
     viewer = logged_in(url, "victor", "viewer password")
