@@ -81,11 +81,18 @@ def json_response(document: Any, status_code: int = 200) -> Response:
     return Response(body, status_code=status_code, media_type="application/json")
 
 
+def warehouse_label(target: Target) -> str:
+    """The warehouse as pages name it: the DuckDB file's name (not its folder), or PostgreSQL's database."""
+    if target.type == "duckdb":
+        return f"duckdb {Path(str(target.path)).name}"
+    return f"postgres {target.dbname} on {target.host}"
+
+
 def render(request: Request, template: str, status_code: int = 200, **values: Any) -> Response:
     values.update(
         user=user(request),
         csrf_token=csrf_token(request),
         auth_configured=context(request).auth.configured,
-        warehouse=context(request).target.describe(),
+        warehouse=warehouse_label(context(request).target),
     )
     return TEMPLATES.TemplateResponse(request, template, values, status_code=status_code)
