@@ -94,5 +94,6 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
         csrf_token=csrf_token(request),
         auth_configured=context(request).auth.configured,
         warehouse=warehouse_label(context(request).target),
+        nav=request.app.state.nav,
     )
     return TEMPLATES.TemplateResponse(request, template, values, status_code=status_code)
