@@ -144,7 +144,9 @@ class Scheduler:
         warehouse = Warehouse(self.target)
         try:
             try:
-                state.ensure_state(warehouse)  # the first statement opens the file: a held lock shows here
+                # The first statement opens the file: a held lock shows here. Reads only: the state is
+                # created by the first run, not by a scheduler with nothing due.
+                state.exists(warehouse)
                 for name in self.syncs:
                     self.seen_started[name] = last_started(warehouse, name)
             except WarehouseError as error:
