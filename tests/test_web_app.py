@@ -16,12 +16,12 @@ from web_server import AlertReceiver, start_app
 
 from conftest import fresh_warehouse, new_duckdb_warehouse
 from reverse_etl import secrets
+from reverse_etl.alerts import Alerts, AlertSettings
 from reverse_etl.destinations.base import Mode
 from reverse_etl.errors import CdpError, ConfigError, RefusedRun, RunLocked
 from reverse_etl.sandbox.server import FakeServer, Faults
 from reverse_etl.sandbox.webhook import WebhookFake
 from reverse_etl.serve import Scheduler
-from reverse_etl.serve.alerts import Alerts, AlertSettings
 from reverse_etl.sync.config import Relation, SyncConfig
 from reverse_etl.web.auth import AuthSettings, User, hash_password, parse_users, password_matches
 
