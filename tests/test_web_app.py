@@ -352,3 +352,24 @@ def test_pages_read_state_read_only_on_each_warehouse(
             assert 'id="no-runs"' not in requests.get(f"{server.url}/", timeout=10).text
         finally:
             server.stop()
+
+
+def test_logout_revokes_the_session_on_the_server(app: dict) -> None:
+    url = app["url"]
+    browser = logged_in(url, "victor", "viewer password")
+    copied = requests.Session()
+    copied.cookies.update({"cdp_session": browser.cookies["cdp_session"]})
+    assert copied.get(f"{url}/syncs", allow_redirects=False).status_code == 200, (
+        "the copy works while logged in"
+    )
+    other = logged_in(url, "olivia", "operator password")
+    out = browser.post(
+        f"{url}/logout", data={"csrf_token": page_csrf(browser, f"{url}/syncs")}, allow_redirects=False
+    )
+    assert out.status_code == 303 and out.headers["Location"] == "/login"
+    refused = copied.get(f"{url}/syncs", allow_redirects=False)
+    assert refused.status_code == 303 and refused.headers["Location"] == "/login?next=/syncs"
+    assert copied.get(f"{url}/api/v1/status").status_code == 401
+    assert other.get(f"{url}/syncs", allow_redirects=False).status_code == 200, "another user stays logged in"
+    again = logged_in(url, "victor", "viewer password")
+    assert again.get(f"{url}/syncs", allow_redirects=False).status_code == 200, "a new login after it works"
