@@ -210,7 +210,7 @@ def test_run_now_shows_runs_rejects_requests_and_alerts(app: dict, capfd: pytest
     second = operator.get(f"{url}/syncs/people", params={"page": 2}).text
     assert re.findall(r"<tr><td>(key_\d+)</td>", second) == [] if rejected <= 25 else keys[-1] not in second
 
-    (alert,) = receiver.received[before:]
+    (alert,) = receiver.wait_for(before + 1)[before:]
     assert alert["text"].startswith("cdp sync people rejected more rows than allowed")
     assert f"{rejected} of 300 rows rejected" in alert["text"] and alert["blocks"][0]["type"] == "header"
     events = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
@@ -254,6 +254,7 @@ def test_failures_and_refusals_alert_with_secrets_masked(tmp_path: Path) -> None
             raise RunLocked("sync people is already running (another run holds its lock)")
 
         assert "already running" in alerts.observe("people", "run now", locked)
+        assert alerts.flush()
         texts = [body["text"] for body in receiver.received]
         assert texts[0].startswith(
             "cdp sync people was refused by the blast-radius guard: people: this run would"
@@ -373,3 +374,75 @@ def test_logout_revokes_the_session_on_the_server(app: dict) -> None:
     assert other.get(f"{url}/syncs", allow_redirects=False).status_code == 200, "another user stays logged in"
     again = logged_in(url, "victor", "viewer password")
     assert again.get(f"{url}/syncs", allow_redirects=False).status_code == 200, "a new login after it works"
+
+
+class HeldWebhook:
+    """A webhook that takes each request and answers only when released (or never, if it is down)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.release = threading.Event()
+        self.arrived = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.arrived.set()
+                outer.release.wait(10)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{HOOK_SECRET}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+HOOK_SECRET = "T000-hook-secret-never-logged"
+
+
+def test_a_slow_or_down_webhook_never_holds_or_fails_a_run(capfd: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    def failed():
+        raise CdpError("people: HTTP 500 from the destination")
+
+    slow = HeldWebhook()
+    with socket.socket() as probe:  # a port nothing listens on: the webhook is down
+        probe.bind(("127.0.0.1", 0))
+        down_url = f"http://127.0.0.1:{probe.getsockname()[1]}/hooks/{HOOK_SECRET}-down"
+    try:
+        settings = AlertSettings.from_environment({"CDP_ALERT_WEBHOOK_URL": slow.url})
+        patient = Alerts(settings, timeout_seconds=10, deadline_seconds=10)
+        assert (
+            patient.observe("people", "schedule", failed) == "people: people: HTTP 500 from the destination"
+        )
+        assert slow.arrived.wait(5) and patient.waiting() == 1, "the run ended while its alert waits"
+        slow.release.set()
+        assert patient.flush(), "then the webhook answered"
+        slow.release.clear()
+        for url, timeout in ((slow.url, 0.3), (down_url, 10)):
+            settings = AlertSettings.from_environment({"CDP_ALERT_WEBHOOK_URL": url})
+            alerts = Alerts(settings, timeout_seconds=timeout, deadline_seconds=0.5)
+            assert "HTTP 500" in alerts.observe("people", "schedule", failed)
+            assert alerts.flush(), "the post gave up by its own deadline"
+        events = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+        assert [event["kind"] for event in events if event["event"] == "alert"] == ["failed"] * 3
+        timed_out, refused = (event for event in events if event["event"] == "alert_failed")
+        assert "Timeout" in timed_out["error"] and "ConnectionError" in refused["error"], events
+        assert timed_out["sync"] == refused["sync"] == "people" and "POST ***" in timed_out["error"]
+        assert HOOK_SECRET not in json.dumps(events)
+    finally:
+        slow.close()
