@@ -446,3 +446,26 @@ def test_a_slow_or_down_webhook_never_holds_or_fails_a_run(capfd: pytest.Capture
         assert HOOK_SECRET not in json.dumps(events)
     finally:
         slow.close()
+
+
+def test_a_failed_scheduled_dbt_build_alerts(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+
+    target = dataclasses.replace(new_duckdb_warehouse(tmp_path).target, name="no_such_target")
+    receiver = AlertReceiver()
+    try:
+        alerts = Alerts(AlertSettings(webhook_url=receiver.url))
+        scheduler = Scheduler(target, {}, dbt_schedule="* * * * *", alerts=alerts, publish_after_build=False)
+        assert scheduler.tick() == [], "the build failed"
+        assert alerts.flush() and "dbt build failed" in scheduler.status()["log"][-1]
+        (posted,) = receiver.received
+        assert posted["text"].startswith("cdp dbt build failed: ") and "no_such_target" in posted["text"]
+        events = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
+        assert [(event["event"], event.get("trigger")) for event in events] == [
+            ("build_start", "schedule"),
+            ("build_end", None),
+            ("alert", None),
+        ]
+        assert events[1]["status"] == "failed" and events[2]["subject"] == "cdp dbt build"
+    finally:
+        receiver.close()
