@@ -1,11 +1,9 @@
-"""What the status page and /api/status show: per sync state, rejects, recent runs, identity health, the
-scheduler's log, and whether the warehouse is available, busy (another process holds it) or unreadable."""
+"""What the overview page and /api/v1/status show: per sync state, rejects, recent runs, identity health, the
+scheduler's log, and whether the warehouse is available, busy (another process holds it) or unreadable. Read in
+one read-only transaction: a warehouse where no sync ran yet is shown as such, and nothing is created."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html
 from typing import Any
 
 from reverse_etl.errors import CdpError, WarehouseError
@@ -13,17 +11,11 @@ from reverse_etl.project import Target
 from reverse_etl.secrets import redact_all
 from reverse_etl.serve.health import busy_reason, one_line
 from reverse_etl.serve.scheduler import Scheduler
+from reverse_etl.sync import state
 from reverse_etl.sync.config import SyncConfig
 from reverse_etl.sync.service import history_rows, reject_rows, status_rows
 from reverse_etl.warehouse import Warehouse
 
-STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin-bottom:2rem}"
-    "td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}th{background:#f2f2f2}h1{font-size:1.4rem}"
-    "#warehouse-state{padding:.5rem .8rem;border:1px solid #c90;background:#fff4d6}"
-)
-# The page's only resource is its inline style: the Content-Security-Policy allows exactly that text.
-STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 COLUMNS = (
     "sync",
     "model",
@@ -55,7 +47,12 @@ def _config_rows(syncs: dict[str, SyncConfig]) -> list[dict[str, Any]]:
 
 
 def _read(warehouse: Warehouse, syncs: dict[str, SyncConfig]) -> dict[str, Any]:
-    document: dict[str, Any] = {"syncs": status_rows(warehouse, syncs)}
+    # One read-only transaction, never committed (closing the connection rolls it back): a page writes nothing.
+    warehouse.execute(
+        "set transaction read only" if warehouse.kind == "postgres" else "begin transaction read only"
+    )
+    # False on a warehouse where no sync ran yet: the page says so, and the state is created by the first run.
+    document: dict[str, Any] = {"sync_state": state.exists(warehouse), "syncs": status_rows(warehouse, syncs)}
     for row in document["syncs"]:
         row["rejects"] = [
             {"record_key": key, "attempts": attempts, "error": error}
@@ -102,56 +99,9 @@ def status_document(
             "reason": reason or one_line(error),
         }
         document["syncs"] = _config_rows(syncs)
+        document["sync_state"] = None
         document["identity_health"] = None
     finally:
         warehouse.close()
     # Errors were masked when stored; state written by an earlier version may still carry a secret.
     return redact_all(document)
-
-
-def _state_banner(state: dict[str, Any] | None) -> str:
-    if not state or state.get("state") in {None, "ok", "unchecked"}:
-        return ""
-    escape = html.escape
-    parts = [
-        f"<strong>warehouse {escape(str(state['state']))}</strong>: {escape(str(state.get('reason', '')))}"
-    ]
-    if state.get("since"):
-        parts.append(f"since {escape(str(state['since']))} UTC")
-    if state.get("waiting"):
-        parts.append("waiting to run: " + escape(", ".join(state["waiting"])))
-    if state.get("next_attempt"):
-        parts.append(f"next attempt {escape(str(state['next_attempt']))} UTC")
-    return f'<p id="warehouse-state">{"; ".join(parts)}</p>'
-
-
-def render_page(document: dict[str, Any]) -> str:
-    escape = html.escape
-    rows = "".join(
-        "<tr>"
-        + "".join(f"<td>{escape(str(row[key]) if row[key] is not None else '')}</td>" for key in COLUMNS)
-        + "</tr>"
-        for row in document["syncs"]
-    )
-    rejects = "".join(
-        f"<tr><td>{escape(row['sync'])}</td><td>{escape(str(reject['record_key']))}</td><td>{reject['attempts']}</td>"
-        f"<td>{escape(str(reject['error']))}</td></tr>"
-        for row in document["syncs"]
-        for reject in row["rejects"]
-    )
-    health = document.get("identity_health")
-    health_rows = (
-        "".join(f"<tr><td>{escape(k)}</td><td>{v:,.0f}</td></tr>" for k, v in health.items())
-        if health
-        else "<tr><td>identity graph not built</td></tr>"
-    )
-    log = "".join(f"<li>{escape(line)}</li>" for line in document.get("log", []))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>cdp status</title>
-<style>{STYLE}</style></head>
-<body><h1>cdp status &mdash; {escape(document["warehouse"])}</h1>{_state_banner(document.get("warehouse_state"))}
-<h2>Syncs</h2><table id="syncs"><tr><th>sync</th><th>model</th><th>destination</th><th>mode</th><th>schedule</th>
-<th>synced rows</th><th>rejected rows</th><th>last run</th><th>status</th></tr>{rows}</table>
-<h2>Rejected rows</h2><table id="rejects"><tr><th>sync</th><th>record</th><th>attempts</th><th>error</th></tr>{rejects}</table>
-<h2>Identity health</h2><table id="identity">{health_rows}</table>
-<h2>Scheduler log</h2><ul>{log}</ul></body></html>"""
