@@ -1,0 +1,110 @@
+"""The audience builder's JSON endpoints, as a Starlette Router the app mounts with one line:
+
+    Mount("/api/v1/audiences", app=audience_router(root, warehouse, guard))
+
+GET fields; POST validate and preview (read-only); POST segments (save) and syncs (attach) change files in the
+project, so they go through `guard`, the app's check of role and CSRF: it returns None to let the request
+through, or the refusal to send. Without a guard nothing is saved."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+
+from reverse_etl.audiences.definitions import load_project, render_rule
+from reverse_etl.audiences.fields import available_fields
+from reverse_etl.audiences.preview import preview
+from reverse_etl.audiences.store import attach_sync, save_segment
+from reverse_etl.errors import ConfigError, WarehouseError
+from reverse_etl.warehouse import Warehouse
+
+Guard = Callable[[Request], Response | None]
+
+
+def _refuse_all(request: Request) -> Response | None:
+    return JSONResponse({"error": "saving needs the app's operator login"}, status_code=403)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        document = json.loads(await request.body())
+    except ValueError as error:
+        raise ConfigError(f"the request body is not JSON: {error}") from error
+    if not isinstance(document, dict):
+        raise ConfigError("the request body must be a JSON object")
+    return document
+
+
+def _definition(document: dict[str, Any]) -> tuple[str, Any]:
+    name = document.get("name") or "audience"
+    if "definition" not in document:
+        raise ConfigError("definition: missing (a segment definition: {rule: ...})")
+    return str(name), document["definition"]
+
+
+def audience_router(root: Path, warehouse: Callable[[], Warehouse], guard: Guard = _refuse_all) -> Router:
+    """Endpoints over the project at `root`; `warehouse` gives the warehouse previews run on."""
+
+    def handled(handler: Callable[[Request], Any], guarded: bool = False) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            if guarded:
+                refused = guard(request)
+                if refused is not None:
+                    return refused
+            try:
+                return JSONResponse(await handler(request))
+            except ConfigError as error:
+                return JSONResponse({"error": str(error)}, status_code=400)
+            except WarehouseError as error:
+                return JSONResponse({"error": str(error)}, status_code=503)
+
+        return endpoint
+
+    async def fields(request: Request) -> Any:
+        return available_fields(root)
+
+    async def validate(request: Request) -> Any:
+        name, definition = _definition(await _body(request))
+        return {"where": render_rule(load_project(root), name, definition)}
+
+    async def size(request: Request) -> Any:
+        name, definition = _definition(await _body(request))
+        return preview(warehouse(), root, definition, name)
+
+    async def save(request: Request) -> Any:
+        document = await _body(request)
+        name, definition = _definition(document)
+        return save_segment(root, name, definition, overwrite=document.get("overwrite") is True)
+
+    async def attach(request: Request) -> Any:
+        document = await _body(request)
+        settings = {
+            key: document[key] for key in ("mode", "fields", "options", "schedule") if key in document
+        }
+        for key in ("segment", "sync", "destination"):
+            if not isinstance(document.get(key), str):
+                raise ConfigError(f"{key}: missing")
+        return attach_sync(
+            root,
+            document["segment"],
+            document["sync"],
+            document["destination"],
+            overwrite=document.get("overwrite") is True,
+            **settings,
+        )
+
+    return Router(
+        routes=[
+            Route("/fields", handled(fields), methods=["GET"]),
+            Route("/validate", handled(validate), methods=["POST"]),
+            Route("/preview", handled(size), methods=["POST"]),
+            Route("/segments", handled(save, guarded=True), methods=["POST"]),
+            Route("/syncs", handled(attach, guarded=True), methods=["POST"]),
+        ]
+    )
