@@ -1,6 +1,6 @@
 {#- What declared segments render against in a dbt model: the relations (customer_traits, customers, events,
     suppressed_customers), the fields (columns of customer_traits and customers with their contract types),
-    every declared segment (vars.cdp_segments, and the saved segment models whose config.meta.cdp_segment holds
+    the golden-record-only columns (golden_fields), every declared segment (vars.cdp_segments, and the saved segment models whose config.meta.cdp_segment holds
     a definition) and where each was declared. Without the project graph (dbt unit tests) the fields are the
     ones the older `conditions:` lists name, of unknown type. -#}
 {% macro segment_context() -%}
@@ -27,8 +27,12 @@
         {%- do origins.update({name: origin}) -%}
     {%- endfor -%}
     {%- set fields = {} -%}
+    {%- set golden_fields = [] if nodes else none -%}
     {%- for model in ['customer_traits', 'customers'] if 'model.cdp.' ~ model in nodes -%}
         {%- for column in nodes['model.cdp.' ~ model].columns.values() -%}
+            {%- if model == 'customers' and column.name not in fields -%}
+                {%- do golden_fields.append(column.name) -%}
+            {%- endif -%}
             {%- do fields.update({column.name: column.data_type}) -%}
         {%- endfor -%}
     {%- endfor -%}
@@ -39,5 +43,5 @@
             {%- endfor -%}
         {%- endfor -%}
     {%- endif -%}
-    {{ return({'relations': relations, 'segments': segments, 'origins': origins, 'fields': fields}) }}
+    {{ return({'relations': relations, 'segments': segments, 'origins': origins, 'fields': fields, 'golden_fields': golden_fields}) }}
 {%- endmacro %}

@@ -11,7 +11,7 @@ members as (
         customer_id,
         '{{ name }}' as segment_name
     from (
-        {{ cdp.segment_members_sql(cdp.segment_rule_sql(name, definition, context), context.relations) if execute else 'select 1 as customer_id' }}
+        {{ cdp.segment_members_sql(cdp.segment_rule_sql(name, definition, context), context) if execute else 'select 1 as customer_id' }}
     ) as segment_{{ loop.index }}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}

@@ -77,6 +77,7 @@ class Project:
     root: Path
     fields: dict[str, str]
     relations: dict[str, str]
+    golden_fields: list[str]
     segments: dict[str, Any] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
     adapter_type: str = "duckdb"
@@ -92,6 +93,7 @@ class Project:
         return {
             "fields": self.fields,
             "relations": self.relations,
+            "golden_fields": self.golden_fields,
             "segments": self.segments,
             "origins": self.origins,
         }
@@ -130,16 +132,22 @@ def load_project(root: Path, adapter_type: str = "duckdb") -> Project:
     """The fields (customer_traits and customers contract columns), relations and every declared segment."""
     marts = _yaml(root / "models" / "marts" / "_marts__models.yml", root)["models"]
     fields: dict[str, str] = {}
-    for model in marts:
-        if model["name"] in FIELD_MODELS:
-            fields.update({column["name"]: column.get("data_type") or "" for column in model["columns"]})
+    golden_fields: list[str] = []
+    for model in sorted(
+        (model for model in marts if model["name"] in FIELD_MODELS),
+        key=lambda m: FIELD_MODELS.index(m["name"]),
+    ):
+        for column in model["columns"]:
+            if model["name"] == "customers" and column["name"] not in fields:
+                golden_fields.append(column["name"])
+            fields[column["name"]] = column.get("data_type") or ""
     project_file = _yaml(root / "dbt_project.yml", root)
     folders = (project_file.get("models") or {}).get("cdp") or {}
     relations = {
         model: f"{(folders.get(folder) or {}).get('+schema', folder)}.{model}"
         for model, folder in RELATION_FOLDERS.items()
     }
-    project = Project(root, fields, relations, adapter_type=adapter_type)
+    project = Project(root, fields, relations, golden_fields, adapter_type=adapter_type)
     for name, definition in ((project_file.get("vars") or {}).get("cdp_segments") or {}).items():
         project.segments[name] = definition
         project.origins[name] = f"dbt_project.yml: vars.cdp_segments.{name}"
@@ -157,7 +165,7 @@ def check_sql(project: Project, name: str, where_sql: str) -> None:
     """Parse the members query of a rendered rule and allow only the node types, tables and columns a rule
     renders to: a ConfigError otherwise (a defect of the renderer, never user SQL let through)."""
     origin = project.origins.get(name, f"segment {name}")
-    statement = project.macros.call("segment_members_sql", where_sql, project.relations)
+    statement = project.macros.call("segment_members_sql", where_sql, project.context())
     try:
         parsed = sqlglot.parse_one(statement, read=project.adapter_type)
     except sqlglot.errors.ParseError as error:

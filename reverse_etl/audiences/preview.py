@@ -16,7 +16,7 @@ PREVIEW_TIMEOUT_SECONDS = 10.0
 def preview_sql(project: Project, name: str, definition: Any) -> str:
     """The checked preview query of a definition (saved or not), named `name` in errors."""
     where_sql = render_rule(project, name, definition)
-    return str(project.macros.call("segment_preview_sql", where_sql, project.relations, project.channels))
+    return str(project.macros.call("segment_preview_sql", where_sql, project.context(), project.channels))
 
 
 def preview(
