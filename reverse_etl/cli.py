@@ -186,7 +186,7 @@ def publish(target: str | None) -> None:
 
 @cli.command()
 @target_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Status page address.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of the web app.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8787, show_default=True)
 @click.option(
     "--allowed-host",
@@ -202,7 +202,6 @@ def publish(target: str | None) -> None:
     default=None,
     help="Cron expression for dbt build; syncs scheduled 'after_dbt' follow it.",
 )
-@click.option("--profiles-port", type=click.IntRange(1, 65535), default=8788, show_default=True)
 def serve(
     target: str | None,
     host: str,
@@ -210,32 +209,36 @@ def serve(
     allowed_hosts: tuple[str, ...],
     interval: float,
     dbt_schedule: str | None,
-    profiles_port: int,
 ) -> None:
-    """Long-running scheduler with a status page and JSON API (GET /, /api/status, /healthz). Any address but
-    loopback needs CDP_SERVE_TOKEN; requests then send `Authorization: Bearer <token>`. With a profile_store
-    sync declared, the profile API listens on --profiles-port too (tokens from CDP_PROFILE_TOKENS)."""
-    from reverse_etl.serve import Scheduler, access_for
+    """The scheduler and the web app (pages, JSON API under /api/v1, profile API) on one port. Any address
+    but loopback needs auth configured (CDP_SERVE_TOKEN or users, docs/app.md); without it the app is
+    read-only on loopback. Run events go to stdout as JSON lines."""
+    from reverse_etl.serve import Scheduler
     from reverse_etl.serve import serve as run_service
+    from reverse_etl.serve.alerts import AlertSettings
     from reverse_etl.sync.service import project_syncs
+    from reverse_etl.web.auth import auth_from_environment
+    from reverse_etl.web.security import access_for
 
-    access = access_for(host, allowed_hosts)
+    auth = auth_from_environment()
+    access_for(host, auth, allowed_hosts)  # refused before anything is parsed or listens
+    AlertSettings.from_environment()
     warehouse = open_warehouse(target)
     syncs = project_syncs(warehouse.target)
     Scheduler(warehouse.target, syncs, dbt_schedule=dbt_schedule)  # every schedule checked before listening
     warehouse.close()
-    needs = " (requests need Authorization: Bearer $CDP_SERVE_TOKEN)" if access.token else ""
-    click.echo(f"cdp serve: {len(syncs)} syncs; status page on http://{host}:{port}/{needs}")
-    run_service(
-        warehouse.target,
-        syncs,
-        host,
-        port,
-        interval,
-        dbt_schedule,
-        access=access,
-        profiles_port=profiles_port,
-    )
+    needs = "log in, or send Authorization: Bearer $CDP_SERVE_TOKEN" if auth.configured else "read-only"
+    click.echo(f"cdp serve: {len(syncs)} syncs; app on http://{host}:{port}/ ({needs})")
+    run_service(warehouse.target, syncs, host, port, interval, dbt_schedule, allowed_hosts)
+
+
+@cli.command("hash-password")
+def hash_password_command() -> None:
+    """Prompt for a password and print its scrypt hash, for CDP_SERVE_USERS or CDP_SERVE_USERS_FILE."""
+    from reverse_etl.web.auth import hash_password
+
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    click.echo(hash_password(password))
 
 
 cli.add_command(sync)

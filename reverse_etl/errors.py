@@ -35,6 +35,14 @@ class SyncError(CdpError):
     exit_code = 5
 
 
+class RunLocked(SyncError):
+    """Another run of the same sync is going (it holds the sync's lock): nothing was done."""
+
+
+class RefusedRun(SyncError):
+    """The blast-radius guard refused a run that would change or remove too much of what was synced."""
+
+
 class PartialFailure(CdpError):
     """A run finished, but some rows were rejected; they are recorded and retried next run."""
 

@@ -20,6 +20,7 @@ from reverse_etl import __version__
 from reverse_etl.errors import DestinationAuthError, FatalDestinationError, RetryableDestinationError
 from reverse_etl.secrets import redact_all, redact_text
 from reverse_etl.secrets import register as register_secret
+from reverse_etl.sync.recording import note_request
 
 USER_AGENT = f"cdp-reverse-etl/{__version__}"
 SECRET_HEADERS = {
@@ -186,6 +187,7 @@ class HttpClient:
         started = time.monotonic()
         may_retry_unprocessed_failures = idempotent or request.method.upper() in SAFE_METHODS
         attempt = 0
+        note_request(request)
         for name, value in request.headers.items():
             # Whatever credential goes out is masked in anything stored or shown, even if the vendor echoes it.
             if name.lower() in SECRET_HEADERS:

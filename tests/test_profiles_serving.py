@@ -1,24 +1,29 @@
-"""Starting the profile API: which sync's store it reads, `cdp serve`'s thread beside the scheduler, and a
+"""Starting the profile API: which sync's store it reads, its routes in the app of `cdp serve`, and a
 refusal (not a traceback, not a start without auth) when no token is configured."""
 
 from __future__ import annotations
 
-import logging
-import time
 from pathlib import Path
 
 import pytest
 import requests
 from test_profiles_demo import free_port
 
+from conftest import new_duckdb_warehouse
 from reverse_etl.destinations.base import Mode
 from reverse_etl.errors import ConfigError
-from reverse_etl.profiles.serving import profile_sync, serve_in_thread
+from reverse_etl.profiles.serving import profile_sync
 from reverse_etl.profiles.settings import StoreSettings
 from reverse_etl.profiles.store import Profile
 from reverse_etl.sync.config import Relation, SyncConfig
+from reverse_etl.web import AppServer, make_app
+from reverse_etl.web.app import profile_routes
+from reverse_etl.web.auth import AuthSettings
+from reverse_etl.web.context import WebContext
+from reverse_etl.web.security import access_for
 
 TOKEN = "serving-token-0123456789"
+APP_TOKEN = "app-operator-token-0123456789"
 
 
 def declared(name: str, destination: str = "profile_store", **options: object) -> SyncConfig:
@@ -46,7 +51,7 @@ def test_the_store_read_is_the_only_profile_sync_or_the_one_named() -> None:
         profile_sync(two, "x")
 
 
-def test_cdp_serve_runs_the_api_in_a_thread_when_a_profile_sync_is_declared(
+def test_cdp_serve_answers_the_api_on_the_apps_port_when_a_profile_sync_is_declared(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "profiles.sqlite"
@@ -55,29 +60,35 @@ def test_cdp_serve_runs_the_api_in_a_thread_when_a_profile_sync_is_declared(
     store.close()
     syncs = {"profiles": declared("profiles", path=str(path))}
     monkeypatch.setenv("CDP_PROFILE_TOKENS", f"{TOKEN}:profiles.read")
-    port = free_port()
-    thread = serve_in_thread(syncs, "127.0.0.1", port)
-    assert thread is not None and thread.name == "profile-api"
-    url = f"http://127.0.0.1:{port}/api/v1/profiles/email/ADA@example.net"
-    for _ in range(100):
-        try:
-            answer = requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=2)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.05)
-    assert answer.status_code == 200 and answer.json()["profile"] == {"first_name": "Ada"}
-    assert requests.get(url, timeout=2).status_code == 401
+    routes, close, problem = profile_routes(syncs)
+    assert problem is None and close is not None
+    app = make_app(
+        WebContext(new_duckdb_warehouse(tmp_path).target, syncs, None, AuthSettings(token=APP_TOKEN)),  # type: ignore[arg-type]
+        access_for("127.0.0.1", AuthSettings()),
+        routes,
+        close,
+    )
+    server = AppServer(app).start()
+    try:
+        url = f"{server.url}/api/v1/profiles/email/ADA@example.net"
+        answer = requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        assert answer.status_code == 200 and answer.json()["profile"] == {"first_name": "Ada"}
+        assert requests.get(url, timeout=5).status_code == 401
+        refused = requests.get(url, headers={"Authorization": f"Bearer {APP_TOKEN}"}, timeout=5)
+        assert refused.status_code == 401, "the app's operator token is not a profile API token"
+        assert requests.get(f"{server.url}/api/v1/status", timeout=5).status_code == 401
+    finally:
+        server.stop()
 
 
 def test_without_tokens_cdp_serve_runs_without_the_api_and_says_why(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CDP_PROFILE_TOKENS", raising=False)
     syncs = {"profiles": declared("profiles", path=str(tmp_path / "p.sqlite"))}
-    with caplog.at_level(logging.WARNING):
-        assert serve_in_thread(syncs, "127.0.0.1", free_port()) is None
-    assert "CDP_PROFILE_TOKENS is not set" in caplog.text
-    assert serve_in_thread({"w": declared("w", "webhook")}, "127.0.0.1", free_port()) is None
+    routes, close, problem = profile_routes(syncs)
+    assert routes == [] and close is None and "CDP_PROFILE_TOKENS is not set" in str(problem)
+    assert profile_routes({"w": declared("w", "webhook")}) == ([], None, None)
 
 
 def test_cdp_profiles_serve_without_tokens_is_a_config_error(

@@ -1,11 +1,10 @@
 """Running the profile API: find the declared profile_store sync, open its store read-side, and serve the app
-under uvicorn, alone (`cdp profiles serve`) or in a thread beside the scheduler (`cdp serve`). Access logs are
+under uvicorn alone (`cdp profiles serve`); `cdp serve` serves the same routes from its app
+(reverse_etl.web.app.profile_routes). Access logs are
 off: request paths carry emails and phone numbers, and nothing else in them is worth keeping."""
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Mapping
 
 from reverse_etl.errors import ConfigError
@@ -16,7 +15,6 @@ from reverse_etl.profiles.settings import StoreSettings
 from reverse_etl.sync.config import SyncConfig, expand_env
 
 DEFAULT_PORT = 8788
-log = logging.getLogger(__name__)
 
 
 def profile_syncs(syncs: Mapping[str, SyncConfig]) -> list[SyncConfig]:
@@ -54,18 +52,3 @@ def make_server(sync: SyncConfig, host: str, port: int, tokens: Tokens | None = 
         app, host=host, port=port, access_log=False, log_level="warning", lifespan="on", server_header=False
     )
     return uvicorn.Server(config)
-
-
-def serve_in_thread(syncs: Mapping[str, SyncConfig], host: str, port: int) -> threading.Thread | None:
-    """`cdp serve`: the API in a thread of its own when a profile_store sync is declared; None otherwise, and
-    None with one log line when it cannot start (no tokens): the scheduler runs anyway."""
-    if not profile_syncs(syncs):
-        return None
-    try:
-        server = make_server(profile_sync(syncs), host, port)
-    except ConfigError as error:
-        log.warning("profile API not started: %s", error)
-        return None
-    thread = threading.Thread(target=server.run, name="profile-api", daemon=True)  # type: ignore[attr-defined]
-    thread.start()
-    return thread

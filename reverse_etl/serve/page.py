@@ -1,11 +1,8 @@
-"""What the status page and /api/status show: per sync state, rejects, recent runs, identity health, the
+"""What the overview page and /api/v1/status show: per sync state, rejects, recent runs, identity health, the
 scheduler's log, and whether the warehouse is available, busy (another process holds it) or unreadable."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import html
 from typing import Any
 
 from reverse_etl.errors import CdpError, WarehouseError
@@ -17,13 +14,6 @@ from reverse_etl.sync.config import SyncConfig
 from reverse_etl.sync.service import history_rows, reject_rows, status_rows
 from reverse_etl.warehouse import Warehouse
 
-STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin-bottom:2rem}"
-    "td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}th{background:#f2f2f2}h1{font-size:1.4rem}"
-    "#warehouse-state{padding:.5rem .8rem;border:1px solid #c90;background:#fff4d6}"
-)
-# The page's only resource is its inline style: the Content-Security-Policy allows exactly that text.
-STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 COLUMNS = (
     "sync",
     "model",
@@ -107,51 +97,3 @@ def status_document(
         warehouse.close()
     # Errors were masked when stored; state written by an earlier version may still carry a secret.
     return redact_all(document)
-
-
-def _state_banner(state: dict[str, Any] | None) -> str:
-    if not state or state.get("state") in {None, "ok", "unchecked"}:
-        return ""
-    escape = html.escape
-    parts = [
-        f"<strong>warehouse {escape(str(state['state']))}</strong>: {escape(str(state.get('reason', '')))}"
-    ]
-    if state.get("since"):
-        parts.append(f"since {escape(str(state['since']))} UTC")
-    if state.get("waiting"):
-        parts.append("waiting to run: " + escape(", ".join(state["waiting"])))
-    if state.get("next_attempt"):
-        parts.append(f"next attempt {escape(str(state['next_attempt']))} UTC")
-    return f'<p id="warehouse-state">{"; ".join(parts)}</p>'
-
-
-def render_page(document: dict[str, Any]) -> str:
-    escape = html.escape
-    rows = "".join(
-        "<tr>"
-        + "".join(f"<td>{escape(str(row[key]) if row[key] is not None else '')}</td>" for key in COLUMNS)
-        + "</tr>"
-        for row in document["syncs"]
-    )
-    rejects = "".join(
-        f"<tr><td>{escape(row['sync'])}</td><td>{escape(str(reject['record_key']))}</td><td>{reject['attempts']}</td>"
-        f"<td>{escape(str(reject['error']))}</td></tr>"
-        for row in document["syncs"]
-        for reject in row["rejects"]
-    )
-    health = document.get("identity_health")
-    health_rows = (
-        "".join(f"<tr><td>{escape(k)}</td><td>{v:,.0f}</td></tr>" for k, v in health.items())
-        if health
-        else "<tr><td>identity graph not built</td></tr>"
-    )
-    log = "".join(f"<li>{escape(line)}</li>" for line in document.get("log", []))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>cdp status</title>
-<style>{STYLE}</style></head>
-<body><h1>cdp status &mdash; {escape(document["warehouse"])}</h1>{_state_banner(document.get("warehouse_state"))}
-<h2>Syncs</h2><table id="syncs"><tr><th>sync</th><th>model</th><th>destination</th><th>mode</th><th>schedule</th>
-<th>synced rows</th><th>rejected rows</th><th>last run</th><th>status</th></tr>{rows}</table>
-<h2>Rejected rows</h2><table id="rejects"><tr><th>sync</th><th>record</th><th>attempts</th><th>error</th></tr>{rejects}</table>
-<h2>Identity health</h2><table id="identity">{health_rows}</table>
-<h2>Scheduler log</h2><ul>{log}</ul></body></html>"""

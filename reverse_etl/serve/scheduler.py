@@ -17,6 +17,7 @@ from reverse_etl.errors import CdpError, ConfigError, WarehouseError
 from reverse_etl.project import Target
 from reverse_etl.publish import publish
 from reverse_etl.secrets import redact_text
+from reverse_etl.serve.alerts import Alerts
 from reverse_etl.serve.health import busy_reason, one_line
 from reverse_etl.serve.schedule import AFTER_DBT, is_due, schedule_errors, validate_dbt_schedule
 from reverse_etl.sync import state
@@ -66,6 +67,8 @@ class Scheduler:
     owed_after_dbt: set[str] = field(default_factory=set)
     # When each sync last started, as last read: what is waiting can be shown while the warehouse is busy.
     seen_started: dict[str, dt.datetime | None] = field(default_factory=dict)
+    # Run start/end lines on stdout, and the webhook for failures, refusals and too many rejects.
+    alerts: Alerts = field(default_factory=Alerts)
     _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -156,21 +159,41 @@ class Scheduler:
                 if not self._sync_due(name, sync, now):
                     continue
                 try:
-                    summary = run_sync(warehouse, sync, should_stop=self.stop.is_set)
-                    self._note(now, summary.describe())
+                    self._note(now, self._observed(warehouse, name, "schedule"))
                 except WarehouseError as error:
-                    if busy_reason(error):
-                        self._unavailable(now, error)
-                        break  # still due: it runs once the warehouse is free
-                    self._note(now, f"{name}: {error}")
-                except CdpError as error:
-                    self._note(now, f"{name}: {error}")
+                    self._unavailable(now, error)
+                    break  # still due: it runs once the warehouse is free
                 self.owed_after_dbt.discard(name)
                 self.seen_started[name] = now
                 ran.append(name)
         finally:
             warehouse.close()
         return ran
+
+    def _observed(self, warehouse: Warehouse, name: str, trigger: str, only_rejected: bool = False) -> str:
+        """One run between its JSON start and end lines, with alerts; a busy warehouse is raised (run later)."""
+        sync = self.syncs[name]
+        return self.alerts.observe(
+            name,
+            trigger,
+            lambda: run_sync(warehouse, sync, only_rejected=only_rejected, should_stop=self.stop.is_set),
+            postpone=lambda error: isinstance(error, WarehouseError) and busy_reason(error) is not None,
+        )
+
+    def run_one(self, name: str, only_rejected: bool = False) -> str:
+        """ "Run now" / "retry rejects" from the app: one run at once, whatever the schedule says."""
+        now = self.clock()
+        warehouse = Warehouse(self.target)
+        try:
+            line = self._observed(
+                warehouse, name, "retry rejects" if only_rejected else "run now", only_rejected
+            )
+        except WarehouseError as error:
+            line = f"{name}: not run, {error}"
+        finally:
+            warehouse.close()
+        self._note(now, line)
+        return line
 
     def _build(self, warehouse: Warehouse, now: dt.datetime, ran: list[str]) -> bool:
         """The scheduled dbt build, then the BI copy. False when the warehouse was busy (the build stays due)."""

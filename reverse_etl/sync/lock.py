@@ -14,7 +14,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from reverse_etl.errors import SyncError
+from reverse_etl.errors import RunLocked
 from reverse_etl.warehouse import Warehouse
 
 
@@ -32,7 +32,7 @@ def lock_path(database: str, sync_name: str) -> Path:
 
 @contextmanager
 def sync_lock(warehouse: Warehouse, sync_name: str) -> Iterator[None]:
-    refused = SyncError(
+    refused = RunLocked(
         f"sync {sync_name} is already running (another run holds its lock); try again when it ends"
     )
     if warehouse.kind == "postgres":

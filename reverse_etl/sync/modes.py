@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reverse_etl.destinations.base import Mode, Operation
-from reverse_etl.errors import SyncError
+from reverse_etl.errors import RefusedRun
 
 if TYPE_CHECKING:
     from reverse_etl.sync.config import SyncConfig
@@ -47,7 +47,7 @@ def guard_blast_radius(sync: SyncConfig, diff: Diff, allow_mass_change: bool) ->
         and diff.model_rows == 0
         and diff.previously_synced > 0
     ):
-        raise SyncError(
+        raise RefusedRun(
             f"{sync.name}: the model {sync.model} is empty; mirroring it would remove all {diff.previously_synced:,} "
             "rows from the destination. Refused; rerun with --allow-mass-change if that is intended"
         )
@@ -57,7 +57,7 @@ def guard_blast_radius(sync: SyncConfig, diff: Diff, allow_mass_change: bool) ->
     touched = changed + (diff.removed if operations["removed"] else 0)
     if diff.previously_synced and touched > sync.max_change_share * diff.previously_synced:
         why = f" ({diff.resend.reason})" if diff.resend.reason and changed else ""
-        raise SyncError(
+        raise RefusedRun(
             f"{sync.name}: this run would change or remove {touched:,} of {diff.previously_synced:,} synced rows "
             f"({touched / diff.previously_synced:.0%}, limit {sync.max_change_share:.0%}){why}. Refused; rerun with "
             "--allow-mass-change if that is intended"

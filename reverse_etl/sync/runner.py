@@ -5,6 +5,7 @@ deletes by key, so a resend does not duplicate). State goes through one StateSto
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import threading
 import uuid
@@ -22,6 +23,7 @@ from reverse_etl.sync.config import SyncConfig, expand_env, secret_lookup
 from reverse_etl.sync.forget import forget_suppressed
 from reverse_etl.sync.lock import sync_lock
 from reverse_etl.sync.modes import guard_blast_radius
+from reverse_etl.sync.recording import recording
 from reverse_etl.sync.records import Batch, windows
 from reverse_etl.sync.run import Run, RunOptions, RunSummary
 from reverse_etl.sync.store import StateStore, open_store
@@ -169,7 +171,8 @@ def _execute(run: Run, store: StateStore) -> RunSummary:
     try:
         deferred = run.destination.capabilities.applies_at_finish
         run.destination.begin_run(run.sync.mode, previously_synced=diff.previously_synced)
-        _send(run, store, summary, deferred)
+        with recording(run.sync.name, run.run_id):
+            _send(run, store, summary, deferred)
         run.destination.finish_run(run.sync.mode, success=summary.status != "interrupted")
         if deferred:
             store.apply_accepted()
@@ -213,7 +216,10 @@ def _send(run: Run, store: StateStore, summary: RunSummary, deferred: bool) -> N
                 store.journal(window)
                 sending: list[tuple[Batch, Future[BatchResult]]] = []
                 for batch in window:
-                    sending.append((batch, sender.submit(send, batch.records)))
+                    # The copied context carries the run's request recorder into the sending thread.
+                    sending.append(
+                        (batch, sender.submit(contextvars.copy_context().run, send, batch.records))
+                    )
                     if should_stop and should_stop():
                         # Graceful stop: what is confirmed is committed; the rest is sent next run
                         # (journaled rows that were not sent stay pending, as after a crash).

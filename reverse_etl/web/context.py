@@ -1,0 +1,68 @@
+"""What every page works with, kept on app.state.cdp: the warehouse target, the declared syncs, the scheduler
+(which also runs the "run now" actions), who may log in, and the templates."""
+
+from __future__ import annotations
+
+import json
+import secrets as random
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from reverse_etl.project import Target
+from reverse_etl.serve.scheduler import Scheduler
+from reverse_etl.sync.config import SyncConfig
+from reverse_etl.web.auth import VIEWER, AuthSettings, User
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+ANONYMOUS = User("anonymous", VIEWER)
+
+
+@dataclass
+class WebContext:
+    target: Target
+    syncs: dict[str, SyncConfig]
+    scheduler: Scheduler
+    auth: AuthSettings
+    # Runs started from the app and not finished, by sync name.
+    running: dict[str, threading.Thread] = field(default_factory=dict)
+
+
+def context(request: Request) -> WebContext:
+    found: WebContext = request.app.state.cdp
+    return found
+
+
+def user(request: Request) -> User:
+    found: User | None = request.scope.get("state", {}).get("user")
+    return found or ANONYMOUS
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made on first use; every state-changing form and session API call sends it."""
+    token = request.session.get("csrf")
+    if not token:
+        token = random.token_urlsafe(32)
+        request.session["csrf"] = token
+    return str(token)
+
+
+def json_response(document: Any, status_code: int = 200) -> Response:
+    """JSON with dates and decimals as text."""
+    body = json.dumps(document, default=str)
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+def render(request: Request, template: str, status_code: int = 200, **values: Any) -> Response:
+    values.update(
+        user=user(request),
+        csrf_token=csrf_token(request),
+        auth_configured=context(request).auth.configured,
+        warehouse=context(request).target.describe(),
+    )
+    return TEMPLATES.TemplateResponse(request, template, values, status_code=status_code)

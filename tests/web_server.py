@@ -1,0 +1,60 @@
+"""Start the web app over a warehouse and syncs for a test: real uvicorn on a free loopback port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from reverse_etl.project import Target
+from reverse_etl.serve import Scheduler
+from reverse_etl.serve.alerts import Alerts
+from reverse_etl.sync.config import SyncConfig
+from reverse_etl.web import AppServer, make_app
+from reverse_etl.web.auth import AuthSettings
+from reverse_etl.web.context import WebContext
+from reverse_etl.web.security import access_for
+
+
+def start_app(
+    target: Target,
+    syncs: dict[str, SyncConfig],
+    auth: AuthSettings | None = None,
+    scheduler: Scheduler | None = None,
+    alerts: Alerts | None = None,
+    allowed_hosts: Iterable[str] = (),
+) -> AppServer:
+    auth = auth or AuthSettings()
+    scheduler = scheduler or Scheduler(target, syncs, alerts=alerts or Alerts())
+    app = make_app(WebContext(target, syncs, scheduler, auth), access_for("127.0.0.1", auth, allowed_hosts))
+    return AppServer(app).start()
+
+
+class AlertReceiver:
+    """A real local HTTP endpoint that keeps the JSON bodies posted to it (the alert webhook in tests)."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        received: list[dict] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+                length = int(self.headers.get("Content-Length", "0"))
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
