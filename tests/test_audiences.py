@@ -41,7 +41,7 @@ ENGAGED_SQL = """
 OR_AND_EVENT: dict[str, Any] = {
     "rule": {
         "any": [
-            {"field": "city", "op": "in", "value": ["Berlin", "Paris"]},
+            {"field": "city", "op": "in", "value": ["Springfield", "Salem"]},
             {"event": "Product Added", "at_least": 1, "in_last_days": 60},
         ]
     }
@@ -79,10 +79,10 @@ def test_preview_of_an_or_group_with_an_event_equals_its_sql_count(built_warehou
         "  and occurred_at > as_of.as_of_at - interval '60 days' and occurred_at <= as_of.as_of_at) "
         "select count(*) from marts.customer_traits as traits "
         "left join marts.customers as customers on traits.customer_id = customers.customer_id "
-        "where customers.city in ('Berlin', 'Paris') or traits.customer_id in (select customer_id from carts)"
+        "where customers.city in ('Springfield', 'Salem') or traits.customer_id in (select customer_id from carts)"
     )
     counts = preview(SyncWarehouse(built_warehouse.target), ROOT, OR_AND_EVENT)["counts"]
-    assert counts["customers"] == counted > 0
+    assert counts["customers"] == counted > 10
     answer = client(ROOT, SyncWarehouse(built_warehouse.target)).post(
         "/api/v1/audiences/preview", json={"definition": OR_AND_EVENT}
     )
@@ -161,18 +161,16 @@ def test_rules_render_every_operator_kind_and_quote_text() -> None:
 
 def test_save_validates_then_writes_and_refuses_to_replace_a_different_segment(tmp_path: Path) -> None:
     root = project_copy(tmp_path)
-    saved = save_segment(root, "berlin_or_cart", OR_AND_EVENT)
+    saved = save_segment(root, "local_or_cart", OR_AND_EVENT)
     assert yaml.safe_load(saved["yaml"])["models"][0]["config"]["meta"]["cdp_segment"] == OR_AND_EVENT
     assert (root / saved["yaml_path"]).read_text() == saved["yaml"]
     assert (root / saved["sql_path"]).read_text() == "{{ cdp.saved_segment() }}\n"
-    assert "berlin_or_cart" in validate_segments(root)
-    assert save_segment(root, "berlin_or_cart", OR_AND_EVENT)["yaml"] == saved["yaml"]  # same: no-op
+    assert "local_or_cart" in validate_segments(root)
+    assert save_segment(root, "local_or_cart", OR_AND_EVENT)["yaml"] == saved["yaml"]  # same: no-op
     other = {"rule": {"consent": "sms"}}
-    with pytest.raises(
-        ConfigError, match="a different segment berlin_or_cart is saved there; pass overwrite"
-    ):
-        save_segment(root, "berlin_or_cart", other)
-    assert save_segment(root, "berlin_or_cart", other, overwrite=True)["where"] == "has_sms_consent = true"
+    with pytest.raises(ConfigError, match="a different segment local_or_cart is saved there; pass overwrite"):
+        save_segment(root, "local_or_cart", other)
+    assert save_segment(root, "local_or_cart", other, overwrite=True)["where"] == "has_sms_consent = true"
     with pytest.raises(
         ConfigError,
         match=r"^models/segments/declared/seg_broken.yml: models.seg_broken.config.meta.cdp_segment.rule.consent: 'fax'",
@@ -183,10 +181,10 @@ def test_save_validates_then_writes_and_refuses_to_replace_a_different_segment(t
     with pytest.raises(ConfigError, match="refers back to itself"):
         save_segment(root, "loop", {"rule": {"segment": "loop"}})
     assert sorted(path.name for path in (root / "models/segments/declared").iterdir()) == [
-        "seg_berlin_or_cart.sql",
-        "seg_berlin_or_cart.yml",
         "seg_engaged_shoppers.sql",
         "seg_engaged_shoppers.yml",
+        "seg_local_or_cart.sql",
+        "seg_local_or_cart.yml",
     ]
 
 
@@ -229,11 +227,12 @@ def client(root: Path, warehouse: SyncWarehouse | None = None, operator: bool = 
     def guard(request: Request) -> Response | None:
         return None if operator else JSONResponse({"error": "operators only"}, status_code=403)
 
-    def connect() -> SyncWarehouse:
+    def connect(request: Request) -> SyncWarehouse:
         assert warehouse is not None
         return warehouse
 
-    app = Starlette(routes=[Mount("/api/v1/audiences", app=audience_router(root, connect, guard))])
+    router = audience_router(lambda request: root, connect, guard)
+    app = Starlette(routes=[Mount("/api/v1/audiences", app=router)])
     return TestClient(app)
 
 
@@ -249,12 +248,12 @@ def test_endpoints_validate_save_behind_the_guard_and_attach(tmp_path: Path) -> 
         "segment audience.rule.any[0].consent: 'fax'"
     )
     assert viewer.post("/api/v1/audiences/validate", content=b"{not json").status_code == 400
-    body = {"name": "berlin_or_cart", "definition": OR_AND_EVENT}
+    body = {"name": "local_or_cart", "definition": OR_AND_EVENT}
     assert viewer.post("/api/v1/audiences/segments", json=body).status_code == 403
-    assert not (root / "models/segments/declared/seg_berlin_or_cart.yml").exists()
+    assert not (root / "models/segments/declared/seg_local_or_cart.yml").exists()
     saved = operator.post("/api/v1/audiences/segments", json=body)
     assert saved.status_code == 200 and "cdp_segment:" in saved.json()["yaml"]
-    sync = {"segment": "berlin_or_cart", "sync": "berlin_to_webhook", "destination": "webhook"}
+    sync = {"segment": "local_or_cart", "sync": "berlin_to_webhook", "destination": "webhook"}
     assert viewer.post("/api/v1/audiences/syncs", json=sync).status_code == 403
     attached = operator.post("/api/v1/audiences/syncs", json=sync)
-    assert attached.status_code == 200 and "seg_berlin_or_cart" in attached.json()["yaml"]
+    assert attached.status_code == 200 and "seg_local_or_cart" in attached.json()["yaml"]

@@ -2,6 +2,8 @@
 
     Mount("/api/v1/audiences", app=audience_router(root, warehouse, guard))
 
+`root` and `warehouse` are functions of the request (the project folder, the warehouse previews run on).
+
 GET fields; POST validate and preview (read-only); POST segments (save) and syncs (attach) change files in the
 project, so they go through `guard`, the app's check of role and CSRF: it returns None to let the request
 through, or the refusal to send. Without a guard nothing is saved."""
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
@@ -25,6 +28,7 @@ from reverse_etl.errors import ConfigError, WarehouseError
 from reverse_etl.warehouse import Warehouse
 
 Guard = Callable[[Request], Response | None]
+Handler = Callable[[Request, dict[str, Any]], Any]
 
 
 def _refuse_all(request: Request) -> Response | None:
@@ -48,17 +52,21 @@ def _definition(document: dict[str, Any]) -> tuple[str, Any]:
     return str(name), document["definition"]
 
 
-def audience_router(root: Path, warehouse: Callable[[], Warehouse], guard: Guard = _refuse_all) -> Router:
-    """Endpoints over the project at `root`; `warehouse` gives the warehouse previews run on."""
+def audience_router(
+    root: Callable[[Request], Path], warehouse: Callable[[Request], Warehouse], guard: Guard = _refuse_all
+) -> Router:
+    """Endpoints over the project root(request); previews run on warehouse(request). The work (rendering,
+    the preview query, file writes) runs in the thread pool, off the event loop."""
 
-    def handled(handler: Callable[[Request], Any], guarded: bool = False) -> Callable[[Request], Any]:
+    def handled(handler: Handler, guarded: bool = False) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             if guarded:
                 refused = guard(request)
                 if refused is not None:
                     return refused
             try:
-                return JSONResponse(await handler(request))
+                document = await _body(request) if request.method == "POST" else {}
+                return JSONResponse(await run_in_threadpool(handler, request, document))
             except ConfigError as error:
                 return JSONResponse({"error": str(error)}, status_code=400)
             except WarehouseError as error:
@@ -66,24 +74,22 @@ def audience_router(root: Path, warehouse: Callable[[], Warehouse], guard: Guard
 
         return endpoint
 
-    async def fields(request: Request) -> Any:
-        return available_fields(root)
+    def fields(request: Request, document: dict[str, Any]) -> Any:
+        return available_fields(root(request))
 
-    async def validate(request: Request) -> Any:
-        name, definition = _definition(await _body(request))
-        return {"where": render_rule(load_project(root), name, definition)}
-
-    async def size(request: Request) -> Any:
-        name, definition = _definition(await _body(request))
-        return preview(warehouse(), root, definition, name)
-
-    async def save(request: Request) -> Any:
-        document = await _body(request)
+    def validate(request: Request, document: dict[str, Any]) -> Any:
         name, definition = _definition(document)
-        return save_segment(root, name, definition, overwrite=document.get("overwrite") is True)
+        return {"where": render_rule(load_project(root(request)), name, definition)}
 
-    async def attach(request: Request) -> Any:
-        document = await _body(request)
+    def size(request: Request, document: dict[str, Any]) -> Any:
+        name, definition = _definition(document)
+        return preview(warehouse(request), root(request), definition, name)
+
+    def save(request: Request, document: dict[str, Any]) -> Any:
+        name, definition = _definition(document)
+        return save_segment(root(request), name, definition, overwrite=document.get("overwrite") is True)
+
+    def attach(request: Request, document: dict[str, Any]) -> Any:
         settings = {
             key: document[key] for key in ("mode", "fields", "options", "schedule") if key in document
         }
@@ -91,7 +97,7 @@ def audience_router(root: Path, warehouse: Callable[[], Warehouse], guard: Guard
             if not isinstance(document.get(key), str):
                 raise ConfigError(f"{key}: missing")
         return attach_sync(
-            root,
+            root(request),
             document["segment"],
             document["sync"],
             document["destination"],
