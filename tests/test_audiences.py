@@ -83,6 +83,14 @@ def test_preview_of_an_or_group_with_an_event_equals_its_sql_count(built_warehou
     )
     counts = preview(SyncWarehouse(built_warehouse.target), ROOT, OR_AND_EVENT)["counts"]
     assert counts["customers"] == counted > 10
+    bought = built_warehouse.scalar(
+        "with as_of as (select max(as_of_at) as as_of_at from marts.customer_traits) "
+        "select count(distinct lines.customer_id) from marts.order_lines as lines, as_of "
+        "where lines.is_completed and lines.product_category = 'bags' "
+        "and lines.ordered_at > as_of.as_of_at - interval '180 days' and lines.ordered_at <= as_of.as_of_at"
+    )
+    bags = {"rule": {"bought_category": "Bags", "in_last_days": 180}}
+    assert preview(SyncWarehouse(built_warehouse.target), ROOT, bags)["counts"]["customers"] == bought > 10
     answer = client(ROOT, SyncWarehouse(built_warehouse.target)).post(
         "/api/v1/audiences/preview", json={"definition": OR_AND_EVENT}
     )
@@ -90,7 +98,7 @@ def test_preview_of_an_or_group_with_an_event_equals_its_sql_count(built_warehou
 
 
 def project_copy(tmp_path: Path) -> Path:
-    for folder in ("macros/segments", "models/marts", "models/segments/declared"):
+    for folder in ("macros/segments", "models/marts", "models/segments/declared", "models/activation"):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     shutil.copy(ROOT / "dbt_project.yml", tmp_path)
     return tmp_path
@@ -110,6 +118,10 @@ BAD = [
         r"\.rule\.any\[0\]\.value: 3 is not text",
     ),
     ({"rule": {"none": []}}, r"\.rule\.none: a group is"),
+    (
+        {"rule": {"bought_category": "shoes", "at_least": 2}},
+        r"\.rule\.at_least: not a key of a purchase condition",
+    ),
     ({"rule": {"event": "Product Added", "at_least": 0}}, r"\.rule\.at_least: 0 is not a whole number"),
     (
         {"rule": {"event": "x'; drop table y; --", "where": "1=1"}},
@@ -208,6 +220,10 @@ def test_attach_sync_writes_a_declared_sync_the_sync_parser_accepts(tmp_path: Pa
         attach_sync(root, "engaged_shoppers", "other", "webhook", mode="sometimes")
     with pytest.raises(ConfigError, match=r"column\(s\) salary not in model seg_engaged_shoppers"):
         attach_sync(root, "engaged_shoppers", "other", "webhook", fields={"pay": "salary"})
+    with pytest.raises(
+        ConfigError, match="sync name webhook_customers is taken: models/activation/_activation"
+    ):
+        attach_sync(root, "engaged_shoppers", "webhook_customers", "webhook")
     with pytest.raises(ConfigError, match="segment nope is not saved"):
         attach_sync(root, "nope", "other", "webhook")
     assert not (root / "models/activation/declared/other.yml").exists()

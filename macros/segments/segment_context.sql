@@ -1,4 +1,4 @@
-{#- What declared segments render against in a dbt model: the relations (customer_traits, customers, events,
+{#- What declared segments render against in a dbt model: the relations (customer_traits, customers, events, order_lines,
     suppressed_customers), the fields (columns of customer_traits and customers with their contract types),
     the golden-record-only columns (golden_fields), every declared segment (vars.cdp_segments, and the saved segment models whose config.meta.cdp_segment holds
     a definition) and where each was declared. Without the project graph (dbt unit tests) the fields are the
@@ -8,6 +8,7 @@
         'customer_traits': ref('customer_traits'),
         'customers': ref('customers'),
         'events': ref('events'),
+        'order_lines': ref('order_lines'),
         'suppressed_customers': ref('suppressed_customers'),
     } -%}
     {%- set segments = {} -%}

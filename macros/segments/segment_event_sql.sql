@@ -13,7 +13,7 @@
             {{ exceptions.raise_compiler_error(key ~ "." ~ setting ~ ": " ~ number ~ " is not a whole number of 1 or more") }}
         {%- endif -%}
     {%- endfor -%}
-    {%- set as_of = "(select max(segment_as_of.as_of_at) from " ~ context.relations.customer_traits ~ " as segment_as_of)" -%}
+    {%- set as_of = segment_as_of_sql(context) -%}
     {%- set sql -%}
         customer_id in (select segment_events.customer_id from {{ context.relations.events }} as segment_events where segment_events.event_name = {{ segment_literal(condition.event, 'text', key ~ '.event') }}
         {%- if 'in_last_days' in condition %} and segment_events.occurred_at > {{ segment_days_before(as_of, condition.in_last_days) }} and segment_events.occurred_at <= {{ as_of }}{% endif %} group by segment_events.customer_id having count(*) >= {{ condition.get('at_least', 1) | int }})

@@ -1,9 +1,9 @@
 {#- SQL for one node of a segment rule, `key` naming it for errors. A node is a group, {all: [...]} (every
     node holds), {any: [...]} (at least one) or {none: [...]} (an exclusion: no node is known to hold; a null condition does not exclude), or a condition:
-    {field: ...} (segment_field_sql), {event: ...} (segment_event_sql), {segment: <name>} (the rule of another
+    {field: ...} (segment_field_sql), {event: ...} (segment_event_sql), {bought_category: ...} (segment_bought_sql), {segment: <name>} (the rule of another
     declared segment, inlined; `stack` refuses cycles) or {consent: <channel>} (has_<channel>_consent). -#}
 {% macro segment_node_sql(node, context, key, stack) -%}
-    {%- set node_kinds = ['all', 'any', 'none', 'field', 'trait', 'event', 'segment', 'consent'] -%}
+    {%- set node_kinds = ['all', 'any', 'none', 'field', 'trait', 'event', 'bought_category', 'segment', 'consent'] -%}
     {%- set found = node | select('in', node_kinds) | list if node is mapping else [] -%}
     {%- if found | length != 1 -%}
         {{ exceptions.raise_compiler_error(key ~ ": each condition is a mapping with one of " ~ node_kinds | join(', ') ~ " (got " ~ node ~ ")") }}
@@ -23,6 +23,8 @@
         {%- set sql = segment_field_sql(node, context, key) -%}
     {%- elif kind == 'event' -%}
         {%- set sql = segment_event_sql(node, context, key) -%}
+    {%- elif kind == 'bought_category' -%}
+        {%- set sql = segment_bought_sql(node, context, key) -%}
     {%- elif kind == 'segment' -%}
         {%- set name = node.segment -%}
         {%- if node | length != 1 or name is not string or name not in context.segments -%}

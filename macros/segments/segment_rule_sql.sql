@@ -1,7 +1,7 @@
 {#- The WHERE clause of one declared segment, over customer_traits joined to customers (segment_members_sql).
     A definition has `rule:` (one node, see segment_node_sql) or the older `conditions:` (a list of nodes that
     must all hold). `context` holds fields (column: data type), segments (name: definition, for {segment: ...}),
-    origins (name: 'file: key' for errors) and relations (customer_traits, customers, events). -#}
+    origins (name: 'file: key' for errors) and relations (customer_traits, customers, events, order_lines). -#}
 {% macro segment_rule_sql(name, definition, context, stack=[]) -%}
     {%- set where = context.origins.get(name, 'segment ' ~ name) if name is string else 'segment ' ~ name -%}
     {%- if name is not string or not modules.re.match('^[a-z][a-z0-9_]*$', name) -%}

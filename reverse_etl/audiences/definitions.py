@@ -24,11 +24,20 @@ RELATION_FOLDERS = {
     "customer_traits": "marts",
     "customers": "marts",
     "events": "marts",
+    "order_lines": "marts",
     "suppressed_customers": "privacy",
 }
 FIELD_MODELS = ("customer_traits", "customers")
-# Columns the rendered SQL may name besides the fields: the events mart's and the as-of time.
-RULE_COLUMNS = {"customer_id", "event_name", "occurred_at", "as_of_at"}
+# Columns the rendered SQL may name besides the fields: the events' and order lines' and the as-of time.
+RULE_COLUMNS = {
+    "customer_id",
+    "event_name",
+    "occurred_at",
+    "as_of_at",
+    "product_category",
+    "is_completed",
+    "ordered_at",
+}
 ALLOWED_NODES = (
     exp.And,
     exp.Between,

@@ -123,6 +123,22 @@ def save_segment(root: Path, name: str, definition: Any, overwrite: bool = False
     }
 
 
+def _refuse_taken_exposure(root: Path, name: str, own_file: Path) -> None:
+    """dbt refuses two exposures of one name: a sync name declared in another file is refused here first."""
+    for path in sorted((root / "models").rglob("*.yml")):
+        if path == own_file:
+            continue
+        try:
+            document = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError):
+            continue  # not ours to judge here; dbt names it
+        exposures = document.get("exposures") if isinstance(document, dict) else None
+        if any(isinstance(item, dict) and item.get("name") == name for item in exposures or []):
+            raise ConfigError(
+                f"sync name {name} is taken: {path.relative_to(root)} declares an exposure of that name"
+            )
+
+
 def attach_sync(
     root: Path,
     segment: str,
@@ -164,6 +180,7 @@ def attach_sync(
     if schedule:
         settings["schedule"] = schedule
     path = root / SYNC_FOLDER / f"{sync_name}.yml"
+    _refuse_taken_exposure(root, sync_name, path)
     exposure = {
         "name": sync_name,
         "type": "application",

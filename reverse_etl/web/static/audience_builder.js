@@ -12,7 +12,8 @@
   var timer = null;
   var sequence = 0;
   var GROUPS = [["all", "all of"], ["any", "any of"], ["none", "none of (exclude)"]];
-  var TYPES = [["field", "field"], ["event", "did event"], ["segment", "in segment"], ["consent", "consented on"]];
+  var TYPES = [["field", "field"], ["event", "did event"], ["bought_category", "bought category"],
+    ["segment", "in segment"], ["consent", "consented on"]];
   var NO_VALUE = ["is empty", "is not empty", "is null", "is not null", "is true", "is false"];
 
   function el(tag, attributes, children) {
@@ -46,7 +47,7 @@
   }
 
   function conditionType(node) {
-    return ["event", "segment", "consent"].filter(function (kind) { return kind in node; })[0] || "field";
+    return ["event", "bought_category", "segment", "consent"].filter(function (kind) { return kind in node; })[0] || "field";
   }
 
   function fieldOf(name) {
@@ -55,6 +56,7 @@
 
   function newCondition(type) {
     if (type === "event") { return { event: "", at_least: 1, in_last_days: 30 }; }
+    if (type === "bought_category") { return { bought_category: "", in_last_days: 365 }; }
     if (type === "segment") { return { segment: catalog.segments[0] || "" }; }
     if (type === "consent") { return { consent: catalog.channels[0] || "email" }; }
     var field = catalog.fields[0];
@@ -135,6 +137,15 @@
         node.at_least = typed("number", event.target.value); changed(false);
       } }));
       row.append(el("span", { text: "times in the last" }));
+      row.append(el("input", { "class": "ab-days", type: "number", min: "1", value: node.in_last_days, oninput: function (event) {
+        node.in_last_days = typed("number", event.target.value); changed(false);
+      } }));
+      row.append(el("span", { text: "days" }));
+    } else if (type === "bought_category") {
+      row.append(el("input", { "class": "ab-category", placeholder: "category", value: node.bought_category, oninput: function (event) {
+        node.bought_category = event.target.value; changed(false);
+      } }));
+      row.append(el("span", { text: "in the last" }));
       row.append(el("input", { "class": "ab-days", type: "number", min: "1", value: node.in_last_days, oninput: function (event) {
         node.in_last_days = typed("number", event.target.value); changed(false);
       } }));
