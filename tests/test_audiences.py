@@ -22,6 +22,7 @@ from reverse_etl.audiences.preview import preview
 from reverse_etl.audiences.routes import audience_router
 from reverse_etl.audiences.store import attach_sync, save_segment
 from reverse_etl.errors import ConfigError
+from reverse_etl.project import Target
 from reverse_etl.warehouse import Warehouse as SyncWarehouse
 
 # The project's saved example (models/segments/declared/seg_engaged_shoppers.yml), written by hand in SQL.
@@ -273,3 +274,58 @@ def test_endpoints_validate_save_behind_the_guard_and_attach(tmp_path: Path) -> 
     assert viewer.post("/api/v1/audiences/syncs", json=sync).status_code == 403
     attached = operator.post("/api/v1/audiences/syncs", json=sync)
     assert attached.status_code == 200 and "seg_local_or_cart" in attached.json()["yaml"]
+
+
+def test_preview_counts_consent_suppression_and_null_exclusions_exactly(tmp_path: Path) -> None:
+    """Five hand-made customers: c1-c3 meet the rule (c3 through its event, c2 despite an unknown
+    unsubscribe), c4 is excluded as unsubscribed, c5 meets nothing; c2 is suppressed."""
+    import duckdb
+
+    path = tmp_path / "preview.duckdb"
+    connection = duckdb.connect(str(path))
+    connection.execute(
+        """
+        create schema marts; create schema privacy;
+        create table marts.customer_traits as select * from (values
+            ('c1', 3, false, true, true, false, true, timestamp '2026-06-30'),
+            ('c2', 2, null, true, false, true, true, timestamp '2026-06-30'),
+            ('c3', 0, false, false, true, false, true, timestamp '2026-06-30'),
+            ('c4', 5, true, true, true, true, true, timestamp '2026-06-30'),
+            ('c5', 0, false, true, true, true, true, timestamp '2026-06-30')
+        ) as t(customer_id, orders, is_unsubscribed, has_email_consent, has_sms_consent, has_ads_consent,
+               has_marketing_consent, as_of_at);
+        create table marts.customers as select 'c' || i as customer_id, 'Salem' as city from range(1, 6) as t(i);
+        create table marts.events as select * from (values
+            ('c3', 'Product Added', timestamp '2026-06-29'), ('c5', 'Product Added', timestamp '2026-01-01')
+        ) as t(customer_id, event_name, occurred_at);
+        create table marts.order_lines as select 'c1' as customer_id, 'bags' as product_category,
+            true as is_completed, timestamp '2026-06-01' as ordered_at;
+        create table privacy.suppressed_customers as select 'c2' as customer_id;
+        """
+    )
+    connection.close()
+    rule = {
+        "rule": {
+            "all": [
+                {
+                    "any": [
+                        {"field": "orders", "op": ">=", "value": 2},
+                        {"event": "Product Added", "in_last_days": 30},
+                    ]
+                },
+                {"none": [{"field": "is_unsubscribed", "op": "is true"}]},
+            ]
+        }
+    }
+    warehouse = SyncWarehouse(Target("preview", "duckdb", path=str(path)))
+    counts = preview(warehouse, ROOT, rule)["counts"]
+    assert counts == {
+        "customers": 3,
+        "ads_consented": 1,
+        "email_consented": 2,
+        "marketing_consented": 3,
+        "sms_consented": 2,
+        "suppressed": 1,
+    }
+    bags = preview(warehouse, ROOT, {"rule": {"bought_category": "BAGS", "in_last_days": 60}})["counts"]
+    assert bags["customers"] == 1
