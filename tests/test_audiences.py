@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,6 +22,7 @@ from reverse_etl.audiences.fields import available_fields
 from reverse_etl.audiences.preview import preview
 from reverse_etl.audiences.routes import audience_router
 from reverse_etl.audiences.store import attach_sync, save_segment
+from reverse_etl.cli import cli
 from reverse_etl.errors import ConfigError
 from reverse_etl.project import Target
 from reverse_etl.warehouse import Warehouse as SyncWarehouse
@@ -276,9 +278,9 @@ def test_endpoints_validate_save_behind_the_guard_and_attach(tmp_path: Path) -> 
     assert attached.status_code == 200 and "seg_local_or_cart" in attached.json()["yaml"]
 
 
-def test_preview_counts_consent_suppression_and_null_exclusions_exactly(tmp_path: Path) -> None:
-    """Five hand-made customers: c1-c3 meet the rule (c3 through its event, c2 despite an unknown
-    unsubscribe), c4 is excluded as unsubscribed, c5 meets nothing; c2 is suppressed."""
+def hand_made_warehouse(tmp_path: Path) -> Path:
+    """Five hand-made customers. For the preview test's rule c1-c3 are members (c3 through its event, c2 despite an unknown
+    unsubscribe), c4 is excluded as unsubscribed, c5 meets nothing; c2 is suppressed. engaged_shoppers: c1, c2."""
     import duckdb
 
     path = tmp_path / "preview.duckdb"
@@ -287,12 +289,12 @@ def test_preview_counts_consent_suppression_and_null_exclusions_exactly(tmp_path
         """
         create schema marts; create schema privacy;
         create table marts.customer_traits as select * from (values
-            ('c1', 3, false, true, true, false, true, timestamp '2026-06-30'),
-            ('c2', 2, null, true, false, true, true, timestamp '2026-06-30'),
-            ('c3', 0, false, false, true, false, true, timestamp '2026-06-30'),
-            ('c4', 5, true, true, true, true, true, timestamp '2026-06-30'),
-            ('c5', 0, false, true, true, true, true, timestamp '2026-06-30')
-        ) as t(customer_id, orders, is_unsubscribed, has_email_consent, has_sms_consent, has_ads_consent,
+            ('c1', 3, false, false, true, true, false, true, timestamp '2026-06-30'),
+            ('c2', 2, null, false, true, false, true, true, timestamp '2026-06-30'),
+            ('c3', 0, false, false, false, true, false, true, timestamp '2026-06-30'),
+            ('c4', 5, true, false, true, true, true, true, timestamp '2026-06-30'),
+            ('c5', 0, false, false, true, true, true, true, timestamp '2026-06-30')
+        ) as t(customer_id, orders, is_unsubscribed, has_bounced, has_email_consent, has_sms_consent, has_ads_consent,
                has_marketing_consent, as_of_at);
         create table marts.customers as select 'c' || i as customer_id, 'Salem' as city from range(1, 6) as t(i);
         create table marts.events as select * from (values
@@ -304,6 +306,11 @@ def test_preview_counts_consent_suppression_and_null_exclusions_exactly(tmp_path
         """
     )
     connection.close()
+    return path
+
+
+def test_preview_counts_consent_suppression_and_null_exclusions_exactly(tmp_path: Path) -> None:
+    path = hand_made_warehouse(tmp_path)
     rule = {
         "rule": {
             "all": [
@@ -329,3 +336,19 @@ def test_preview_counts_consent_suppression_and_null_exclusions_exactly(tmp_path
     }
     bags = preview(warehouse, ROOT, {"rule": {"bought_category": "BAGS", "in_last_days": 60}})["counts"]
     assert bags["customers"] == 1
+
+
+def test_cli_previews_a_declared_segment_and_names_an_unknown_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CDP_TARGET", "duckdb")
+    monkeypatch.setenv("CDP_DUCKDB_PATH", str(hand_made_warehouse(tmp_path)))
+    shown = CliRunner().invoke(cli, ["segments", "preview", "engaged_shoppers"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith("customers: 2\nads_consented: 1\nemail_consented: 2\n")
+    assert "suppressed: 1\n" in shown.output
+    unknown = CliRunner().invoke(cli, ["segments", "preview", "nobody"])
+    assert isinstance(unknown.exception, ConfigError)
+    assert "no declared segment 'nobody' (known: engaged_shoppers, lapsed_email_subscribers" in str(
+        unknown.exception
+    )
