@@ -108,10 +108,13 @@ def test_a_token_in_a_url_is_masked_in_plans_and_errors(scratch: Warehouse, monk
 
 
 def test_the_status_page_masks_a_secret_an_earlier_version_stored(tmp_path, monkeypatch) -> None:
-    """State written before errors were masked may still hold a credential: the page and the API mask it."""
+    """State written before errors were masked may still hold a credential: the pages and the API mask it."""
+    import requests
+    from web_server import start_app
+
     from conftest import new_duckdb_warehouse
     from reverse_etl.destinations.base import Mode as SyncMode
-    from reverse_etl.serve.page import render_page, status_document
+    from reverse_etl.serve.page import status_document
     from reverse_etl.sync.config import Relation, SyncConfig
     from reverse_etl.sync.state import ensure_state
 
@@ -135,7 +138,17 @@ def test_the_status_page_masks_a_secret_an_earlier_version_stored(tmp_path, monk
         "people", "people", Relation(None, "activation", "people"), "webhook", SyncMode.UPSERT, "k"
     )
     document = status_document(warehouse.target, {"people": sync})
-    shown = repr(document) + render_page(document)
+    server = start_app(warehouse.target, {"people": sync})
+    try:
+        pages = [
+            requests.get(f"{server.url}{path}", timeout=10)
+            for path in ("/", "/syncs/people", "/api/v1/status")
+        ]
+    finally:
+        server.stop()
+    assert all(page.status_code == 200 for page in pages)
+    assert "HTTP 400: you sent" in pages[1].text and "hooks.example.org" in pages[1].text
+    shown = repr(document) + "".join(page.text for page in pages)
     assert TOKEN not in shown
     # "Bearer <token>" is masked whole once the HTTP layer sent that header; the bare token in any case.
     assert "you sent Bearer ***" in shown or "you sent ***" in shown

@@ -132,11 +132,42 @@ def test_login_wall_and_bad_credentials(app: dict) -> None:
     assert redirect.status_code == 303 and redirect.headers["Location"] == "/"
 
 
+def test_repeated_failed_logins_are_throttled(tmp_path: Path) -> None:
+    stored = hash_password("right one")
+    server = start_app(
+        new_duckdb_warehouse(tmp_path).target,
+        {},
+        auth=AuthSettings(users={"ann": User("ann", "operator", stored)}),
+    )
+    try:
+        session = requests.Session()
+        csrf = page_csrf(session, f"{server.url}/login")
+        answers = [
+            session.post(
+                f"{server.url}/login", data={"csrf_token": csrf, "username": "ann", "password": f"guess {n}"}
+            )
+            for n in range(5)
+        ]
+        assert [answer.status_code for answer in answers] == [401] * 5
+        right = session.post(
+            f"{server.url}/login", data={"csrf_token": csrf, "username": "ann", "password": "right one"}
+        )
+        assert right.status_code == 429 and 'id="login-throttled"' in right.text, (
+            "even the right password waits"
+        )
+    finally:
+        server.stop()
+
+
 def test_a_viewer_reads_but_cannot_run(app: dict) -> None:
     url = app["url"]
     viewer = logged_in(url, "victor", "viewer password")
     page = viewer.get(f"{url}/syncs/people")
     assert page.status_code == 200 and 'id="read-only"' in page.text and 'id="run-now"' not in page.text
+    nav = re.findall(r"<nav>(.*?)</nav>", page.text, re.DOTALL)[0]
+    assert re.findall(r'href="([^"]+)"', nav) == ["/", "/syncs", "/segments", "/identity"], (
+        "one link per page area"
+    )
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
     refused = viewer.post(f"{url}/syncs/people/run", data={"csrf_token": csrf}, allow_redirects=False)
     assert refused.status_code == 403 and "viewer" in refused.json()["error"]

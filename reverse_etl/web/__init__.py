@@ -4,12 +4,15 @@ sync is declared, login and roles. Templates in templates/, assets in static/ (n
 inline SVG drawn by templates).
 
 Plug-in point: PAGES in reverse_etl.web.app lists the route modules; each module exposes `routes`, a list of
-Starlette routes (Route or Mount). A new area adds its pages with one line there, e.g.
+Starlette routes (Route or Mount), and may expose `nav = (title, path)` for a link in the top bar. A new
+area adds its pages with one line there, e.g.
 
     from reverse_etl.web.pages import audiences
     PAGES = [..., audiences]
 
-and gets, per request: the WebContext (reverse_etl.web.context.context), the user and role
+Its templates go in templates/ (extending base.html), its scripts and styles in static/ (served at /static/;
+the Content-Security-Policy allows scripts and styles from the app itself, never inline). It gets, per
+request: the WebContext (reverse_etl.web.context.context), the user and role
 (context.user), the page frame (templates/base.html, through context.render) and the CSRF check
 (reverse_etl.web.gate.refusal) for anything that changes state.
 

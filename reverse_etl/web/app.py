@@ -59,6 +59,7 @@ def make_app(
         lifespan=lifespan,
     )
     app.state.cdp = context
+    app.state.nav = [module.nav for module in PAGES if hasattr(module, "nav")]
     return app
 
 

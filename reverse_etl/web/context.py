@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets as random
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,27 @@ TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 ANONYMOUS = User("anonymous", VIEWER)
 
 
+class LoginThrottle:
+    """At most `limit` failed logins per client address in `window` seconds; then 429 until the oldest ages out."""
+
+    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_seconds(self, client: str) -> float:
+        now = time.monotonic()
+        with self._lock:
+            recent = [at for at in self._failures.get(client, []) if now - at < self.window]
+            self._failures[client] = recent
+            return self.window - (now - recent[0]) if len(recent) >= self.limit else 0.0
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            self._failures.setdefault(client, []).append(time.monotonic())
+
+
 @dataclass
 class WebContext:
     target: Target
@@ -31,6 +53,7 @@ class WebContext:
     auth: AuthSettings
     # Runs started from the app and not finished, by sync name.
     running: dict[str, threading.Thread] = field(default_factory=dict)
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
 
 def context(request: Request) -> WebContext:
@@ -58,11 +81,19 @@ def json_response(document: Any, status_code: int = 200) -> Response:
     return Response(body, status_code=status_code, media_type="application/json")
 
 
+def warehouse_label(target: Target) -> str:
+    """The warehouse as pages name it: the DuckDB file's name (not its folder), or PostgreSQL's database."""
+    if target.type == "duckdb":
+        return f"duckdb {Path(str(target.path)).name}"
+    return f"postgres {target.dbname} on {target.host}"
+
+
 def render(request: Request, template: str, status_code: int = 200, **values: Any) -> Response:
     values.update(
         user=user(request),
         csrf_token=csrf_token(request),
         auth_configured=context(request).auth.configured,
-        warehouse=context(request).target.describe(),
+        warehouse=warehouse_label(context(request).target),
+        nav=request.app.state.nav,
     )
     return TEMPLATES.TemplateResponse(request, template, values, status_code=status_code)

@@ -39,3 +39,5 @@ routes = [
     Route("/audiences/new", builder),
     Mount("/api/v1/audiences", app=audience_router(_root, _warehouse, _guard)),
 ]
+# The top-bar link of this area.
+nav = ("Audience builder", "/audiences/new")

@@ -100,3 +100,4 @@ async def customer(request: Request) -> Response:
 
 
 routes = [Route("/identity", identity), Route("/customers/{customer_id}", customer)]
+nav = ("Identity", "/identity")

@@ -25,7 +25,13 @@ async def login_page(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = await request.form()
     auth = context(request).auth
+    throttle = context(request).login_throttle
+    client = request.client.host if request.client else "unknown"
     target = _next(request, form.get("next"))
+    wait = throttle.wait_seconds(client)
+    if wait:
+        minutes = max(1, round(wait / 60))
+        return render(request, "login.html", status_code=429, next=target, failed=False, wait_minutes=minutes)
     if not hmac.compare_digest(str(form.get("csrf_token", "")).encode(), csrf_token(request).encode()):
         return render(request, "login.html", status_code=403, next=target, failed=True)
     found: User | None
@@ -34,6 +40,7 @@ async def login(request: Request) -> Response:
     else:
         found = auth.password_user(str(form.get("username", "")), str(form.get("password", "")))
     if found is None:
+        throttle.failed(client)
         return render(request, "login.html", status_code=401, next=target, failed=True)
     request.session.clear()  # a fresh session (and CSRF token) at login: no fixation
     request.session.update({"user": found.name, "role": found.role})

@@ -36,3 +36,4 @@ async def segment_detail(request: Request) -> Response:
 
 
 routes = [Route("/segments", segment_list), Route("/segments/{name}", segment_detail)]
+nav = ("Segments", "/segments")

@@ -156,3 +156,4 @@ routes = [
     Route("/api/v1/syncs/{name}/runs", api_runs),
     Route("/api/v1/syncs/{name}/run", api_run, methods=["POST"]),
 ]
+nav = ("Syncs", "/syncs")
