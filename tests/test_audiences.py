@@ -122,6 +122,14 @@ BAD = [
     ),
     ({"rule": {"none": []}}, r"\.rule\.none: a group is"),
     (
+        {"rule": {"event": "Product Added", "in_last_days": float("inf")}},
+        r"\.rule\.in_last_days: inf is not a whole",
+    ),
+    (
+        {"rule": {"field": "revenue", "op": ">", "value": float("nan")}},
+        r"\.rule\.value: nan is not a \(finite\) number",
+    ),
+    (
         {"rule": {"bought_category": "shoes", "at_least": 2}},
         r"\.rule\.at_least: not a key of a purchase condition",
     ),

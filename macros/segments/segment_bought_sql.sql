@@ -9,7 +9,7 @@
         {{ exceptions.raise_compiler_error(key ~ ".bought_category: the product category must be non-empty text") }}
     {%- endif -%}
     {%- set days = condition.get('in_last_days') -%}
-    {%- if days is not none and (days is not number or days is sameas true or days is sameas false or days != days | int or days < 1) -%}
+    {%- if days is not none and not segment_is_count(days) -%}
         {{ exceptions.raise_compiler_error(key ~ ".in_last_days: " ~ days ~ " is not a whole number of 1 or more") }}
     {%- endif -%}
     {%- set as_of = segment_as_of_sql(context) -%}

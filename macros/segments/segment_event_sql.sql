@@ -9,7 +9,7 @@
     {%- endif -%}
     {%- for setting in ['at_least', 'in_last_days'] if setting in condition -%}
         {%- set number = condition[setting] -%}
-        {%- if number is not number or number is sameas true or number is sameas false or number != number | int or number < 1 -%}
+        {%- if not segment_is_count(number) -%}
             {{ exceptions.raise_compiler_error(key ~ "." ~ setting ~ ": " ~ number ~ " is not a whole number of 1 or more") }}
         {%- endif -%}
     {%- endfor -%}

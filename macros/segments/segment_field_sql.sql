@@ -40,7 +40,7 @@
         {%- endif -%}
         {{ return('(' ~ field ~ ' between ' ~ segment_literal(value[0], kind, value_key ~ '[0]') ~ ' and ' ~ segment_literal(value[1], kind, value_key ~ '[1]') ~ ')') }}
     {%- elif operator in ['in last days', 'not in last days'] -%}
-        {%- if value is not number or value is sameas true or value is sameas false or value != value | int or value < 1 -%}
+        {%- if not segment_is_count(value) -%}
             {{ exceptions.raise_compiler_error(value_key ~ ": '" ~ operator ~ "' needs a whole number of days (1 or more)") }}
         {%- endif -%}
         {%- set within = '(' ~ field ~ ' > ' ~ segment_days_before('as_of_at', value) ~ ' and ' ~ field ~ ' <= as_of_at)' -%}

@@ -9,8 +9,8 @@
         {%- endif -%}
         {{ return('true' if value else 'false') }}
     {%- elif kind == 'number' or (kind == 'any' and value is number) -%}
-        {%- if value is not number or is_boolean -%}
-            {{ exceptions.raise_compiler_error(key ~ ": " ~ value ~ " is not a number") }}
+        {%- if value is not number or is_boolean or (value | string) in ['inf', '-inf', 'nan'] -%}
+            {{ exceptions.raise_compiler_error(key ~ ": " ~ value ~ " is not a (finite) number") }}
         {%- endif -%}
         {{ return(value | string) }}
     {%- elif kind == 'date' -%}

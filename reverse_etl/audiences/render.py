@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, TemplateError
 from jinja2.ext import do
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -83,7 +83,15 @@ class SegmentMacros:
         raise ConfigError(f"macros/segments: no macro {name} for {self.adapter_type}")
 
     def call(self, name: str, *args: Any) -> Any:
-        return self._macros[name](*args)
+        """Run one macro; an input the macros did not foresee is a ConfigError too, never a traceback."""
+        try:
+            return self._macros[name](*args)
+        except ConfigError:
+            raise
+        except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as error:
+            raise ConfigError(
+                f"macros/segments: {name} cannot render this input ({type(error).__name__}: {error})"
+            ) from error
 
 
 @lru_cache(maxsize=8)
