@@ -211,6 +211,19 @@ def test_save_validates_then_writes_and_refuses_to_replace_a_different_segment(t
     ]
 
 
+def test_a_save_waits_for_another_save_into_the_same_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reverse_etl.audiences import store
+
+    root = project_copy(tmp_path)
+    monkeypatch.setattr(store, "LOCK_SECONDS", 0.2)
+    with store._project_lock(root), pytest.raises(ConfigError, match="another save into this project"):
+        save_segment(root, "local_or_cart", OR_AND_EVENT)
+    assert not (root / "models/segments/declared/seg_local_or_cart.yml").exists()
+    assert save_segment(root, "local_or_cart", OR_AND_EVENT)["yaml_path"].endswith("seg_local_or_cart.yml")
+
+
 def test_attach_sync_writes_a_declared_sync_the_sync_parser_accepts(tmp_path: Path) -> None:
     root = project_copy(tmp_path)
     written = attach_sync(

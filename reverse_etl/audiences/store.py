@@ -4,13 +4,17 @@ target), and refuses to replace a different segment or sync unless asked to."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
+from filelock import FileLock, Timeout
 
 from reverse_etl.audiences.definitions import (
     SAVED_FOLDER,
@@ -32,6 +36,8 @@ MEMBER_COLUMNS = {
     "last_name": "last_name",
 }
 SAVED_SQL = "{{ cdp.saved_segment() }}\n"
+# How long a save waits for another save into the same project.
+LOCK_SECONDS = 30.0
 
 
 def _checked_name(name: Any, what: str) -> str:
@@ -40,6 +46,24 @@ def _checked_name(name: Any, what: str) -> str:
             f"{what} '{name}': use lower-case letters, digits and underscores, starting with a letter"
         )
     return name
+
+
+@contextmanager
+def _project_lock(root: Path) -> Iterator[None]:
+    """One writer of a project's segment and sync files at a time (two saves of one name cannot both pass
+    the overwrite check); the lock file lives in the temporary folder, never in the project."""
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    lock = FileLock(str(Path(tempfile.gettempdir()) / f"cdp-audiences-{key}.lock"), timeout=LOCK_SECONDS)
+    try:
+        lock.acquire()
+    except Timeout as error:
+        raise ConfigError(
+            f"another save into this project has held its files for {LOCK_SECONDS:g} s; try again"
+        ) from error
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -85,6 +109,11 @@ def save_segment(root: Path, name: str, definition: Any, overwrite: bool = False
     seg_<name>.yml (the definition) and seg_<name>.sql (the one-line model). Returns the paths, the YAML and
     the rendered WHERE clause."""
     _checked_name(name, "segment name")
+    with _project_lock(root):
+        return _save_segment(root, name, definition, overwrite)
+
+
+def _save_segment(root: Path, name: str, definition: Any, overwrite: bool) -> dict[str, Any]:
     if not isinstance(definition, dict):
         raise ConfigError(f"segment {name}: the definition must be a mapping with a rule")
     project = load_project(root)
@@ -180,7 +209,6 @@ def attach_sync(
     if schedule:
         settings["schedule"] = schedule
     path = root / SYNC_FOLDER / f"{sync_name}.yml"
-    _refuse_taken_exposure(root, sync_name, path)
     exposure = {
         "name": sync_name,
         "type": "application",
@@ -194,9 +222,11 @@ def attach_sync(
         {model: Relation(None, "segments", model)},
     )
     text = _dump({"version": 2, "exposures": [exposure]})
-    if path.exists() and not overwrite and path.read_text() != text:
-        raise ConfigError(
-            f"{path.relative_to(root)}: a different sync {sync_name} is declared there; pass overwrite to replace it"
-        )
-    _write_atomically(path, text)
+    with _project_lock(root):
+        _refuse_taken_exposure(root, sync_name, path)
+        if path.exists() and not overwrite and path.read_text() != text:
+            raise ConfigError(
+                f"{path.relative_to(root)}: a different sync {sync_name} is declared there; pass overwrite to replace it"
+            )
+        _write_atomically(path, text)
     return {"yaml_path": str(path.relative_to(root)), "yaml": text}
