@@ -1,13 +1,16 @@
-"""`cdp build`: one dbt build, the BI copy, then every sync that is due, each outcome reported as it happens.
+"""`cdp build`: one dbt build, the BI copy, then every sync that is due, each outcome reported as it happens
+and each run with its JSON start and end lines and its alert (reverse_etl.alerts).
 
 Every schedule is checked before any sync runs; a sync whose schedule is unusable is reported and skipped, the
 others still run, and the command fails at the end with the worst error's exit code."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
-from reverse_etl.dbt import run_dbt
+from reverse_etl.alerts import Alerts, AlertSettings
+from reverse_etl.dbt import DbtResult, run_dbt
 from reverse_etl.errors import CdpError, WarehouseError
 from reverse_etl.project import Target
 from reverse_etl.publish import publish
@@ -20,10 +23,18 @@ from reverse_etl.warehouse import Warehouse, utc_now
 
 
 def build_and_sync(
-    target: Target, allow_mass_change: bool, say: Callable[[str], None], warn: Callable[[str], None]
+    target: Target,
+    allow_mass_change: bool,
+    say: Callable[[str], None],
+    warn: Callable[[str], None],
+    alerts: Alerts | None = None,
 ) -> None:
+    """`alerts` writes the run events and sends the alerts (reverse_etl.alerts); by default from the
+    environment, with the JSON lines on stderr."""
+    alerts = alerts or Alerts(AlertSettings.from_environment(), to_stderr=True)
     warehouse = Warehouse(target)
-    try:
+
+    def dbt_build() -> DbtResult:
         try:
             ensure_state(
                 warehouse
@@ -32,11 +43,14 @@ def build_and_sync(
             raise busy_error(target, error) from error
         warehouse.close()  # dbt opens the file itself
         try:
-            result = run_dbt(["build", "--quiet"], target=target.name)
+            return run_dbt(["build", "--quiet"], target=target.name)
         except CdpError as error:
             if busy_reason(error):
                 raise busy_error(target, WarehouseError(str(error))) from error
             raise
+
+    try:
+        result = alerts.build("cdp build", dbt_build)
         say(f"dbt build: {len(result.results)} nodes passed")
         failures: list[CdpError] = []
         try:
@@ -65,7 +79,12 @@ def build_and_sync(
                 say(f"{name}: not due ({schedule})")
                 continue
             try:
-                say(run_sync(warehouse, declared, allow_mass_change=allow_mass_change).describe())
+                summary = alerts.observed(
+                    name,
+                    "cdp build",
+                    functools.partial(run_sync, warehouse, declared, allow_mass_change=allow_mass_change),
+                )
+                say(summary.describe())
             except CdpError as error:
                 warn(f"{name}: {error}")
                 failures.append(error)

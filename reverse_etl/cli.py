@@ -213,9 +213,9 @@ def serve(
     """The scheduler and the web app (pages, JSON API under /api/v1, profile API) on one port. Any address
     but loopback needs auth configured (CDP_SERVE_TOKEN or users, docs/app.md); without it the app is
     read-only on loopback. Run events go to stdout as JSON lines."""
+    from reverse_etl.alerts import AlertSettings
     from reverse_etl.serve import Scheduler
     from reverse_etl.serve import serve as run_service
-    from reverse_etl.serve.alerts import AlertSettings
     from reverse_etl.sync.service import project_syncs
     from reverse_etl.web.auth import auth_from_environment
     from reverse_etl.web.security import access_for

@@ -33,27 +33,35 @@ def sync_list(target: str | None) -> None:
 
 
 def _run(target: str | None, name: str, dry_run: bool, allow_mass_change: bool, only_rejected: bool = False):
+    """One run of a declared sync. A real run (not a plan) writes its JSON start and end lines on stderr and
+    sends its alert as `cdp serve` does (reverse_etl.alerts)."""
+    from reverse_etl.alerts import Alerts, AlertSettings
     from reverse_etl.sync.runner import run_sync
     from reverse_etl.sync.service import pick, project_syncs
 
+    alerts = None if dry_run else Alerts(AlertSettings.from_environment(), to_stderr=True)
     warehouse = open_warehouse(target)
     try:
         chosen = pick(project_syncs(warehouse.target), name)
-        if dry_run:
+        if alerts is None:
             return run_sync(warehouse, chosen, allow_mass_change=allow_mass_change, dry_run=True)
-        with click.progressbar(length=1, label=f"syncing {name}", file=sys.stderr) as bar:
 
-            def advance(rows: int) -> None:
-                bar.length = max(bar.length or 1, bar.pos + rows)
-                bar.update(rows)
+        def with_progress():
+            with click.progressbar(length=1, label=f"syncing {name}", file=sys.stderr) as bar:
 
-            return run_sync(
-                warehouse,
-                chosen,
-                allow_mass_change=allow_mass_change,
-                only_rejected=only_rejected,
-                progress=advance,
-            )
+                def advance(rows: int) -> None:
+                    bar.length = max(bar.length or 1, bar.pos + rows)
+                    bar.update(rows)
+
+                return run_sync(
+                    warehouse,
+                    chosen,
+                    allow_mass_change=allow_mass_change,
+                    only_rejected=only_rejected,
+                    progress=advance,
+                )
+
+        return alerts.observed(name, "retry rejects" if only_rejected else "cli", with_progress)
     finally:
         warehouse.close()
 
@@ -77,7 +85,10 @@ def sync_plan(target: str | None, name: str, allow_mass_change: bool, show: int)
 @click.argument("name")
 @mass_change_option
 def sync_run(target: str | None, name: str, allow_mass_change: bool) -> None:
-    """Send what changed since the last confirmed state; rejected rows are recorded and retried next run."""
+    """Send what changed since the last confirmed state; rejected rows are recorded and retried next run.
+
+    The run's JSON start and end lines go to stderr, and an alert to CDP_ALERT_WEBHOOK_URL when it fails, is
+    refused or rejects too many rows (docs/app.md)."""
     click.echo(_run(target, name, dry_run=False, allow_mass_change=allow_mass_change).describe())
 
 

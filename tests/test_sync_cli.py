@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -189,3 +190,67 @@ def test_duplicated_keys_are_named_by_run_history_and_status(cli_env) -> None:
         warehouse.execute("delete from activation.sync_webhook__customers where customer_id = ?", (key,))
         warehouse.execute("insert into activation.sync_webhook__customers select * from activation.kept_row")
         warehouse.execute("drop table activation.kept_row")
+
+
+def entry_point(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> tuple[int, str, list[dict]]:
+    """`cdp ARGS` through the entry point: (exit code, stdout, the JSON lines of stderr)."""
+    from reverse_etl.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["cdp", *args])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main()
+    code = exited.value.code
+    out, err = capsys.readouterr()
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    return (code if isinstance(code, int) else 1), out, events
+
+
+def test_cli_runs_and_cdp_build_write_run_events_on_stderr_and_alert(
+    cli_env, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bi_reader import bi_user
+    from web_server import AlertReceiver
+
+    from reverse_etl.sandbox.server import Faults
+
+    warehouse, service = cli_env
+    receiver = AlertReceiver()
+    monkeypatch.setenv("CDP_ALERT_WEBHOOK_URL", receiver.url)
+    try:
+        assert invoke("sync", "run", "webhook_customers").exit_code in (0, 6)
+        warehouse.execute("delete from cdp_sync.snapshots")  # every row is sent again, now with rejects
+        service.records.clear()
+        service.faults = Faults(seed=1, record_reject_rate=0.2)
+        before = len(receiver.received)
+        code, out, events = entry_point(monkeypatch, capsys, "sync", "run", "webhook_customers")
+        assert code == 6 and "{" not in out, "stdout is for people"
+        start, end, alert = events[-3:]
+        assert (start["event"], start["sync"], start["trigger"]) == ("run_start", "webhook_customers", "cli")
+        assert end["event"] == "run_end" and end["status"] == "partial" and end["rejected"] > 0
+        assert (alert["event"], alert["kind"]) == ("alert", "rejects")
+        (posted,) = receiver.received[before:]
+        assert posted["text"].startswith("cdp sync webhook_customers rejected more rows than allowed")
+        assert f"{end['rejected']:,} of {end['sent']:,} rows rejected" in posted["text"]
+
+        service.faults = Faults(seed=1)
+        # Every row now differs from what was confirmed: more change than the sync allows.
+        warehouse.execute("update cdp_sync.snapshots set confirmed_hash = 'stale', status = 'synced'")
+        code, _, events = entry_point(monkeypatch, capsys, "sync", "run", "webhook_customers")
+        assert code != 0 and events[-2]["status"] == "refused" and events[-1]["kind"] == "refused"
+        assert receiver.received[-1]["text"].startswith(
+            "cdp sync webhook_customers was refused by the blast-radius guard"
+        )
+
+        with bi_user(warehouse.target.path):
+            code, out, events = entry_point(monkeypatch, capsys, "build")
+        assert code != 0 and "dbt build:" not in out
+        assert [event["event"] for event in events] == ["build_start", "build_end", "alert"]
+        assert events[1]["status"] == "failed" and "warehouse busy" in events[1]["error"]
+        assert receiver.received[-1]["text"].startswith("cdp dbt build failed: warehouse busy")
+    finally:
+        service.faults = Faults(seed=1)
+        warehouse.execute("drop schema if exists cdp_sync cascade")
+        receiver.close()

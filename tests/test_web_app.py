@@ -16,12 +16,12 @@ from web_server import AlertReceiver, start_app
 
 from conftest import fresh_warehouse, new_duckdb_warehouse
 from reverse_etl import secrets
+from reverse_etl.alerts import Alerts, AlertSettings
 from reverse_etl.destinations.base import Mode
 from reverse_etl.errors import CdpError, ConfigError, RefusedRun, RunLocked
 from reverse_etl.sandbox.server import FakeServer, Faults
 from reverse_etl.sandbox.webhook import WebhookFake
 from reverse_etl.serve import Scheduler
-from reverse_etl.serve.alerts import Alerts, AlertSettings
 from reverse_etl.sync.config import Relation, SyncConfig
 from reverse_etl.web.auth import AuthSettings, User, hash_password, parse_users, password_matches
 
@@ -293,7 +293,7 @@ def test_cdp_hash_password_makes_a_hash_the_users_file_accepts(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_the_sync_page_reads_state_read_only_on_each_warehouse(
+def test_pages_read_state_read_only_on_each_warehouse(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     warehouse = fresh_warehouse(kind, request, tmp_path, "cdp_web")
@@ -327,8 +327,20 @@ def test_the_sync_page_reads_state_read_only_on_each_warehouse(
             refused = requests.post(f"{server.url}/syncs/fresh/run", timeout=10)
             assert refused.status_code == 403 and "configure auth" in refused.json()["error"]
             assert requests.get(f"{server.url}/syncs/nope", timeout=10).status_code == 404
+            overview = requests.get(f"{server.url}/", timeout=10)
+            assert (
+                overview.status_code == 200
+                and 'id="no-runs"' in overview.text
+                and "/syncs/fresh" in overview.text
+            )
+            status = requests.get(f"{server.url}/api/v1/status", timeout=10).json()
+            (row,) = status["syncs"]
+            assert status["sync_state"] is False and (row["synced_rows"], row["last_run_at"]) == (0, None)
+            assert Scheduler(warehouse.target, {"fresh": sync}).tick() == [], "nothing is due"
             schemas = "select schema_name from information_schema.schemata where schema_name = 'cdp_sync'"
-            assert warehouse.query(schemas) == [], "reading the sync page created no state"
+            assert warehouse.query(schemas) == [], (
+                "reading the pages and a scheduler with nothing due created no state"
+            )
 
             Scheduler(warehouse.target, {"fresh": sync}).run_one("fresh")
             rejected = 120 - len(service.records)
@@ -339,5 +351,29 @@ def test_the_sync_page_reads_state_read_only_on_each_warehouse(
             found = re.findall(r"<tr><td>(key_\d+)</td>", searched)
             assert key in found and all(key in other for other in found), "the keys that contain the search"
             assert f"Rejected rows ({len(found)})" in searched and len(found) < rejected
+            status = requests.get(f"{server.url}/api/v1/status", timeout=10).json()
+            assert status["sync_state"] is True and status["syncs"][0]["pending_rejects"] == rejected
+            assert 'id="no-runs"' not in requests.get(f"{server.url}/", timeout=10).text
         finally:
             server.stop()
+
+
+def test_logout_revokes_the_session_on_the_server(app: dict) -> None:
+    url = app["url"]
+    browser = logged_in(url, "victor", "viewer password")
+    copied = requests.Session()
+    copied.cookies.update({"cdp_session": browser.cookies["cdp_session"]})
+    assert copied.get(f"{url}/syncs", allow_redirects=False).status_code == 200, (
+        "the copy works while logged in"
+    )
+    other = logged_in(url, "olivia", "operator password")
+    out = browser.post(
+        f"{url}/logout", data={"csrf_token": page_csrf(browser, f"{url}/syncs")}, allow_redirects=False
+    )
+    assert out.status_code == 303 and out.headers["Location"] == "/login"
+    refused = copied.get(f"{url}/syncs", allow_redirects=False)
+    assert refused.status_code == 303 and refused.headers["Location"] == "/login?next=/syncs"
+    assert copied.get(f"{url}/api/v1/status").status_code == 401
+    assert other.get(f"{url}/syncs", allow_redirects=False).status_code == 200, "another user stays logged in"
+    again = logged_in(url, "victor", "viewer password")
+    assert again.get(f"{url}/syncs", allow_redirects=False).status_code == 200, "a new login after it works"

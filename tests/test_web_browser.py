@@ -15,10 +15,10 @@ import pytest
 from web_server import AlertReceiver, start_app
 
 from conftest import IN_CI, ROOT, Warehouse
+from reverse_etl.alerts import Alerts, AlertSettings
 from reverse_etl.destinations.base import Mode
 from reverse_etl.sandbox.server import FakeServer, Faults
 from reverse_etl.sandbox.webhook import WebhookFake
-from reverse_etl.serve.alerts import Alerts, AlertSettings
 from reverse_etl.sync.config import Relation, SyncConfig
 from reverse_etl.web.auth import AuthSettings, User, hash_password
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from reverse_etl.alerts import Alerts
 from reverse_etl.project import Target
 from reverse_etl.serve import Scheduler
-from reverse_etl.serve.alerts import Alerts
 from reverse_etl.sync.config import SyncConfig
 from reverse_etl.web import AppServer, make_app
 from reverse_etl.web.auth import AuthSettings

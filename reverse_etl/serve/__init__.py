@@ -2,8 +2,8 @@
 scheduled dbt build) and the web app (reverse_etl.web: pages, JSON API, profile API) in one process, on
 127.0.0.1 unless auth is configured.
 
-schedule: what a schedule may be and when it is due; scheduler: the loop and its busy state; alerts: run
-events on stdout and the alert webhook; page: what the overview shows; health: can the warehouse be read."""
+schedule: what a schedule may be and when it is due; scheduler: the loop and its busy state (its run events
+and alerts: reverse_etl.alerts); page: what the overview shows; health: can the warehouse be read."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def serve(
 ) -> None:
     """Scheduler in the foreground, the web app in a thread; SIGTERM / SIGINT stop both after the current
     batch. Auth, alerts and the listening socket are all checked before the first run."""
-    from reverse_etl.serve.alerts import Alerts, AlertSettings, emit
+    from reverse_etl.alerts import Alerts, AlertSettings, emit
     from reverse_etl.web import AppServer, make_app
     from reverse_etl.web.app import profile_routes
     from reverse_etl.web.auth import auth_from_environment

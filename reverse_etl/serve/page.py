@@ -1,5 +1,6 @@
 """What the overview page and /api/v1/status show: per sync state, rejects, recent runs, identity health, the
-scheduler's log, and whether the warehouse is available, busy (another process holds it) or unreadable."""
+scheduler's log, and whether the warehouse is available, busy (another process holds it) or unreadable. Read in
+one read-only transaction: a warehouse where no sync ran yet is shown as such, and nothing is created."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from reverse_etl.project import Target
 from reverse_etl.secrets import redact_all
 from reverse_etl.serve.health import busy_reason, one_line
 from reverse_etl.serve.scheduler import Scheduler
+from reverse_etl.sync import state
 from reverse_etl.sync.config import SyncConfig
 from reverse_etl.sync.service import history_rows, reject_rows, status_rows
 from reverse_etl.warehouse import Warehouse
@@ -45,7 +47,12 @@ def _config_rows(syncs: dict[str, SyncConfig]) -> list[dict[str, Any]]:
 
 
 def _read(warehouse: Warehouse, syncs: dict[str, SyncConfig]) -> dict[str, Any]:
-    document: dict[str, Any] = {"syncs": status_rows(warehouse, syncs)}
+    # One read-only transaction, never committed (closing the connection rolls it back): a page writes nothing.
+    warehouse.execute(
+        "set transaction read only" if warehouse.kind == "postgres" else "begin transaction read only"
+    )
+    # False on a warehouse where no sync ran yet: the page says so, and the state is created by the first run.
+    document: dict[str, Any] = {"sync_state": state.exists(warehouse), "syncs": status_rows(warehouse, syncs)}
     for row in document["syncs"]:
         row["rejects"] = [
             {"record_key": key, "attempts": attempts, "error": error}
@@ -92,6 +99,7 @@ def status_document(
             "reason": reason or one_line(error),
         }
         document["syncs"] = _config_rows(syncs)
+        document["sync_state"] = None
         document["identity_health"] = None
     finally:
         warehouse.close()

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reverse_etl.alerts import Alerts
 from reverse_etl.dbt import run_dbt
 from reverse_etl.errors import CdpError, ConfigError, WarehouseError
 from reverse_etl.project import Target
 from reverse_etl.publish import publish
 from reverse_etl.secrets import redact_text
-from reverse_etl.serve.alerts import Alerts
 from reverse_etl.serve.health import busy_reason, one_line
 from reverse_etl.serve.schedule import AFTER_DBT, is_due, schedule_errors, validate_dbt_schedule
 from reverse_etl.sync import state
@@ -144,7 +144,9 @@ class Scheduler:
         warehouse = Warehouse(self.target)
         try:
             try:
-                state.ensure_state(warehouse)  # the first statement opens the file: a held lock shows here
+                # The first statement opens the file: a held lock shows here. Reads only: the state is
+                # created by the first run, not by a scheduler with nothing due.
+                state.exists(warehouse)
                 for name in self.syncs:
                     self.seen_started[name] = last_started(warehouse, name)
             except WarehouseError as error:
@@ -198,7 +200,11 @@ class Scheduler:
     def _build(self, warehouse: Warehouse, now: dt.datetime, ran: list[str]) -> bool:
         """The scheduled dbt build, then the BI copy. False when the warehouse was busy (the build stays due)."""
         try:
-            run_dbt(["build", "--quiet"], target=self.target.name)
+            self.alerts.build(
+                "schedule",
+                lambda: run_dbt(["build", "--quiet"], target=self.target.name),
+                postpone=lambda error: busy_reason(error) is not None,
+            )
         except CdpError as error:
             if busy_reason(error):
                 self._unavailable(now, error)

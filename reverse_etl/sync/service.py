@@ -30,20 +30,26 @@ def pick(syncs: dict[str, SyncConfig], name: str) -> SyncConfig:
 
 
 def status_rows(warehouse: Warehouse, syncs: dict[str, SyncConfig]) -> list[dict[str, object]]:
-    """Per sync: rows confirmed at the destination, rows waiting on a reject, and the last run."""
-    state.ensure_state(warehouse)
+    """Per sync: rows confirmed at the destination, rows waiting on a reject, and the last run. Reads only: on a
+    warehouse where no sync ran yet every sync has no rows and no run (nothing is created)."""
+    ran = state.exists(warehouse)
+    last_columns = ("started_at", "status", "confirmed", "rejected", "error", "dropped", "notes")
+    selected = state.runs_select(set(warehouse.columns(state.SCHEMA, "runs")), last_columns) if ran else ""
     rows = []
     for name, sync in sorted(syncs.items()):
-        synced, rejected = warehouse.query(
-            f"select count(*) filter (where status = 'synced'), count(*) filter (where status = 'rejected') "  # noqa: S608
-            f"from {state.SCHEMA}.snapshots where sync_name = ?",
-            (name,),
-        )[0]
-        last = warehouse.query(
-            f"select started_at, status, confirmed, rejected, error, dropped, notes from {state.SCHEMA}.runs "  # noqa: S608
-            "where sync_name = ? order by started_at desc limit 1",
-            (name,),
-        )
+        synced, rejected = 0, 0
+        last: list[tuple[Any, ...]] = []
+        if ran:
+            synced, rejected = warehouse.query(
+                f"select count(*) filter (where status = 'synced'), count(*) filter (where status = 'rejected') "  # noqa: S608
+                f"from {state.SCHEMA}.snapshots where sync_name = ?",
+                (name,),
+            )[0]
+            last = warehouse.query(
+                f"select {selected} from {state.SCHEMA}.runs "  # noqa: S608
+                "where sync_name = ? order by started_at desc limit 1",
+                (name,),
+            )
         rows.append(
             {
                 "sync": name,
@@ -67,16 +73,19 @@ def status_rows(warehouse: Warehouse, syncs: dict[str, SyncConfig]) -> list[dict
 
 
 def history_rows(warehouse: Warehouse, sync_name: str, limit: int = 20) -> list[tuple[Any, ...]]:
-    state.ensure_state(warehouse)
+    if not state.exists(warehouse):
+        return []
+    selected = state.runs_select(set(warehouse.columns(state.SCHEMA, "runs")), state.RUN_COLUMNS)
     return warehouse.query(
-        f"select run_id, started_at, finished_at, status, model_rows, added, changed, removed, confirmed, rejected, invalid, error, "
-        "dropped, notes "  # noqa: S608
-        f"from {state.SCHEMA}.runs where sync_name = ? order by started_at desc limit {int(limit)}",
+        f"select {selected} from {state.SCHEMA}.runs where sync_name = ? "  # noqa: S608
+        f"order by started_at desc limit {int(limit)}",
         (sync_name,),
     )
 
 
 def reject_rows(warehouse: Warehouse, sync_name: str, limit: int = 20) -> list[tuple[object, ...]]:
+    if not state.exists(warehouse):
+        return []
     return warehouse.query(
         f"select record_key, attempts, last_error from {state.SCHEMA}.snapshots "  # noqa: S608
         f"where sync_name = ? and status = 'rejected' order by record_key limit {int(limit)}",
@@ -86,6 +95,8 @@ def reject_rows(warehouse: Warehouse, sync_name: str, limit: int = 20) -> list[t
 
 def last_started(warehouse: Warehouse, sync_name: str):
     """When the sync's latest run started, or None if it never ran."""
+    if not state.exists(warehouse):
+        return None
     rows = warehouse.query(
         f"select max(started_at) from {state.SCHEMA}.runs where sync_name = ?", (sync_name,)
     )

@@ -38,6 +38,24 @@ RUNS_COLUMNS = {
     "notes": "varchar",  # what the operator should know: a resend and why, the first invalid keys
 }
 
+# The runs columns readers show, in order (`cdp sync history`, the app's sync page).
+RUN_COLUMNS = (
+    "run_id",
+    "started_at",
+    "finished_at",
+    "status",
+    "model_rows",
+    "added",
+    "changed",
+    "removed",
+    "confirmed",
+    "rejected",
+    "invalid",
+    "error",
+    "dropped",
+    "notes",
+)
+
 
 @dataclass
 class Resend:
@@ -66,6 +84,20 @@ class Diff:
     @property
     def invalid(self) -> int:
         return self.null_keys + self.duplicate_keys
+
+
+# Do the state tables exist (has any sync run here)? Readers ask first: creating them is a write.
+EXISTS_SQL = "select 1 from information_schema.tables where table_schema = ? and table_name = 'runs'"
+
+
+def exists(warehouse: Warehouse) -> bool:
+    return bool(warehouse.query(EXISTS_SQL, (SCHEMA,)))
+
+
+def runs_select(present: set[str], columns: tuple[str, ...]) -> str:
+    """The runs columns for a reader, null for one added after the state was made (readers migrate nothing:
+    the next run adds it)."""
+    return ", ".join(name if name in present else f"null as {name}" for name in columns)
 
 
 def ensure_state(warehouse: Warehouse) -> None:

@@ -54,7 +54,7 @@ def make_app(
                 same_site="strict",
                 https_only=False,  # loopback has no TLS; behind a TLS proxy the proxy sets Secure
             ),
-            Middleware(LoginWall, auth=context.auth),
+            Middleware(LoginWall, auth=context.auth, logouts=context.logouts),
         ],
         lifespan=lifespan,
     )

@@ -45,6 +45,28 @@ class LoginThrottle:
             self._failures.setdefault(client, []).append(time.monotonic())
 
 
+class Logouts:
+    """When each user last logged out, kept by this process. A session issued before its user's last logout is
+    refused, so a cookie copied from a browser stops working when that user logs out (in every browser: a
+    logout ends all of that user's sessions). One entry per user name, so it is bounded by the configured
+    users plus the token's operator. Forgotten when the process restarts: with CDP_SERVE_SESSION_SECRET set,
+    a cookie of a session logged out before a restart works again until it expires (8 hours after login);
+    change the secret to end every session at once."""
+
+    def __init__(self) -> None:
+        self._at: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def log_out(self, name: str) -> None:
+        with self._lock:
+            self._at[name] = time.time_ns()
+
+    def revoked(self, name: str, issued_ns: int) -> bool:
+        with self._lock:
+            at = self._at.get(name)
+        return at is not None and issued_ns < at
+
+
 @dataclass
 class WebContext:
     target: Target
@@ -54,6 +76,7 @@ class WebContext:
     # Runs started from the app and not finished, by sync name.
     running: dict[str, threading.Thread] = field(default_factory=dict)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    logouts: Logouts = field(default_factory=Logouts)
 
 
 def context(request: Request) -> WebContext:

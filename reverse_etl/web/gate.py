@@ -2,8 +2,9 @@
 
 - a bearer token (`Authorization: Bearer $CDP_SERVE_TOKEN`) on any request: the token's operator; such a
   request carries no ambient credential, so it needs no CSRF token;
-- else the logged-in user of the session cookie (signed, SameSite=Strict, HttpOnly): state-changing requests
-  must then send the session's CSRF token (form field csrf_token or header X-CSRF-Token);
+- else the logged-in user of the session cookie (signed, SameSite=Strict, HttpOnly, refused once that user
+  logged out: context.Logouts): state-changing requests must then send the session's CSRF token (form field
+  csrf_token or header X-CSRF-Token);
 - else, when auth is configured, nothing: pages redirect to /login and the API answers 401. With no auth
   configured (loopback only) everyone is an anonymous viewer, and nothing can change state."""
 
@@ -17,16 +18,21 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from reverse_etl.web.auth import AuthSettings, User
-from reverse_etl.web.context import ANONYMOUS, csrf_token, user
+from reverse_etl.web.context import ANONYMOUS, Logouts, csrf_token, user
 
 PUBLIC_PREFIXES = ("/login", "/static/", "/healthz", "/api/v1/profiles/", "/api/v1/schema/")
 CSRF_HEADER = "x-csrf-token"
 
 
-def session_user(request: Request, auth: AuthSettings) -> User | None:
-    """The session's user, if it still exists with that role (a user removed from config is logged out)."""
+def session_user(request: Request, auth: AuthSettings, logouts: Logouts) -> User | None:
+    """The session's user, if it still exists with that role (a user removed from config is logged out) and
+    the session was issued after that user's last logout (a logged-out cookie is dropped)."""
     name, role = request.session.get("user"), request.session.get("role")
     if not name:
+        return None
+    issued = request.session.get("issued")
+    if logouts.revoked(str(name), issued if isinstance(issued, int) else 0):
+        request.session.clear()
         return None
     if name == "token" and auth.token:
         return User("token", str(role))
@@ -37,9 +43,10 @@ def session_user(request: Request, auth: AuthSettings) -> User | None:
 class LoginWall:
     """Pure ASGI, inside the session middleware: decides who the request is, or refuses it."""
 
-    def __init__(self, app: ASGIApp, auth: AuthSettings) -> None:
+    def __init__(self, app: ASGIApp, auth: AuthSettings, logouts: Logouts) -> None:
         self.app = app
         self.auth = auth
+        self.logouts = logouts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,7 +57,7 @@ class LoginWall:
         found = self.auth.bearer_user(request.headers.get("authorization"))
         scope.setdefault("state", {})["via_bearer"] = found is not None
         if found is None:
-            found = session_user(request, self.auth)
+            found = session_user(request, self.auth, self.logouts)
         if found is None and not self.auth.configured:
             found = ANONYMOUS
         scope["state"]["user"] = found

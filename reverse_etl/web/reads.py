@@ -56,48 +56,30 @@ class ReadOnlyLookup(IdentityLookup):
             raise
 
 
-RUN_COLUMNS = (
-    "run_id",
-    "started_at",
-    "finished_at",
-    "status",
-    "model_rows",
-    "added",
-    "changed",
-    "removed",
-    "confirmed",
-    "rejected",
-    "invalid",
-    "error",
-    "dropped",
-    "notes",
-)
-
-
 def has_sync_state(target: Target) -> bool:
     """Has any sync run here yet (the state tables exist)? Pages read them only then: creating them is a write."""
-    return bool(
-        read_only(
-            target,
-            "select 1 from information_schema.tables where table_schema = ? and table_name = 'runs'",
-            (state.SCHEMA,),
-        )
-    )
+    return bool(read_only(target, state.EXISTS_SQL, (state.SCHEMA,)))
 
 
 def run_history(target: Target, sync_name: str, limit: int) -> list[dict[str, Any]]:
     """The sync's latest runs, newest first, each with its duration."""
     if not has_sync_state(target):
         return []
+    present = read_only(
+        target,
+        "select column_name from information_schema.columns where table_schema = ? and table_name = 'runs'",
+        (state.SCHEMA,),
+    )
+    selected = state.runs_select({name for (name,) in present}, state.RUN_COLUMNS)
     rows = read_only(
         target,
-        f"select {', '.join(RUN_COLUMNS)} from {state.SCHEMA}.runs where sync_name = ? "  # noqa: S608
+        f"select {selected} from {state.SCHEMA}.runs where sync_name = ? "  # noqa: S608
         "order by started_at desc limit ?",
         (sync_name, int(limit)),
     )
     runs = []
     for row in rows:
-        run = dict(zip(RUN_COLUMNS, row, strict=True))
+        run = dict(zip(state.RUN_COLUMNS, row, strict=True))
         started, finished = run["started_at"], run["finished_at"]
         run["duration"] = f"{(finished - started).total_seconds():.1f} s" if started and finished else ""
         runs.append(run)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import time
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from reverse_etl.web.auth import User
-from reverse_etl.web.context import context, csrf_token, render
+from reverse_etl.web.context import ANONYMOUS, context, csrf_token, render, user
 
 
 def _next(request: Request, value: object) -> str:
@@ -43,13 +44,17 @@ async def login(request: Request) -> Response:
         throttle.failed(client)
         return render(request, "login.html", status_code=401, next=target, failed=True)
     request.session.clear()  # a fresh session (and CSRF token) at login: no fixation
-    request.session.update({"user": found.name, "role": found.role})
+    # When it was issued: a session older than its user's last logout is refused (context.Logouts).
+    request.session.update({"user": found.name, "role": found.role, "issued": time.time_ns()})
     return RedirectResponse(target, status_code=303)
 
 
 async def logout(request: Request) -> Response:
+    """Ends the session, and on the server every session of its user issued so far: a copied cookie is refused."""
     form = await request.form()
     if hmac.compare_digest(str(form.get("csrf_token", "")).encode(), csrf_token(request).encode()):
+        if request.session.get("user") and user(request) is not ANONYMOUS:
+            context(request).logouts.log_out(user(request).name)
         request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
