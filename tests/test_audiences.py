@@ -188,6 +188,7 @@ def test_save_validates_then_writes_and_refuses_to_replace_a_different_segment(t
     assert yaml.safe_load(saved["yaml"])["models"][0]["config"]["meta"]["cdp_segment"] == OR_AND_EVENT
     assert (root / saved["yaml_path"]).read_text() == saved["yaml"]
     assert (root / saved["sql_path"]).read_text() == "{{ cdp.saved_segment() }}\n"
+    assert (root / saved["yaml_path"]).stat().st_mode & 0o777 == 0o644
     assert "local_or_cart" in validate_segments(root)
     assert save_segment(root, "local_or_cart", OR_AND_EVENT)["yaml"] == saved["yaml"]  # same: no-op
     other = {"rule": {"consent": "sms"}}

@@ -69,7 +69,10 @@ def _project_lock(root: Path) -> Iterator[None]:
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # mkstemp makes the file private (0600); a project file keeps its mode, a new one is readable (0644).
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     try:
+        os.chmod(temporary, mode)
         with os.fdopen(handle, "w") as file:
             file.write(text)
         os.replace(temporary, path)
