@@ -24,7 +24,7 @@ from reverse_etl.audiences.routes import audience_router
 from reverse_etl.audiences.store import attach_sync, save_segment
 from reverse_etl.cli import cli
 from reverse_etl.errors import ConfigError
-from reverse_etl.project import Target
+from reverse_etl.project import Target, load_target
 from reverse_etl.warehouse import Warehouse as SyncWarehouse
 
 # The project's saved example (models/segments/declared/seg_engaged_shoppers.yml), written by hand in SQL.
@@ -374,3 +374,43 @@ def test_cli_previews_a_declared_segment_and_names_an_unknown_one(
     assert "no declared segment 'nobody' (known: engaged_shoppers, lapsed_email_subscribers" in str(
         unknown.exception
     )
+
+
+def test_an_attached_segment_builds_and_syncs_to_the_webhook_fake(
+    built_duckdb: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Save and attach in a copy of the project, build only the segment's models into a copy of the built
+    warehouse, then run the declared sync against the webhook fake: every member arrives, keyed by customer."""
+    from reverse_etl.dbt import run_dbt
+    from reverse_etl.sandbox.server import FakeServer
+    from reverse_etl.sandbox.webhook import WebhookFake
+    from reverse_etl.sync.config import load_syncs
+    from reverse_etl.sync.runner import run_sync
+
+    project = tmp_path / "project"
+    skipped = shutil.ignore_patterns(
+        ".*", "target", "logs", "tests", "bench", "docs", "*.duckdb*", "__pycache__"
+    )
+    shutil.copytree(ROOT, project, ignore=skipped)
+    shutil.copy(built_duckdb.target.path, tmp_path / "cdp.duckdb")
+    save_segment(project, "local_or_cart", OR_AND_EVENT)
+    attach_sync(
+        project,
+        "local_or_cart",
+        "local_or_cart_to_webhook",
+        "webhook",
+        fields={"email": "email", "first_name": "first_name"},
+        options={"url": "${CDP_WEBHOOK_URL}", "token_env": "CDP_WEBHOOK_TOKEN"},
+    )
+    service = WebhookFake(token="attached-sync-test-token")
+    with FakeServer(service) as sink:
+        for key, value in service.environment(sink.url).items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "cdp.duckdb"))
+        run_dbt(["build", "--select", "seg_declared", "seg_local_or_cart"], target="duckdb", root=project)
+        sync = load_syncs(project / "target" / "manifest.json")["local_or_cart_to_webhook"]
+        warehouse = SyncWarehouse(load_target("duckdb", root=project))
+        summary = run_sync(warehouse, sync)
+        members = {row[0] for row in warehouse.query("select customer_id from segments.seg_local_or_cart")}
+        warehouse.close()
+    assert len(members) > 10 and summary.confirmed == len(members) and set(service.records) == members
