@@ -233,6 +233,7 @@
       if (!result.ok) { return; }
       text("ab-saved-path", "Saved to " + result.answer.yaml_path + " and " + result.answer.sql_path);
       yaml.textContent = result.answer.yaml;
+      document.getElementById("ab-build-form").hidden = false;
       document.getElementById("ab-attach-form").hidden = false;
       document.getElementById("ab-sync-name").value = name + "_to_" + document.getElementById("ab-destination").value;
     });
@@ -248,7 +249,38 @@
       text("ab-attach-error", result.ok ? "" : result.answer.error);
       var yaml = document.getElementById("ab-sync-yaml");
       yaml.hidden = !result.ok;
-      if (result.ok) { yaml.textContent = result.answer.yaml; }
+      var link = document.getElementById("ab-sync-link");
+      link.hidden = !result.ok;
+      if (result.ok) {
+        yaml.textContent = result.answer.yaml;
+        link.href = "/syncs/" + encodeURIComponent(body.sync);
+      }
+    });
+  }
+
+  function showBuild(build) {
+    var status = document.getElementById("ab-build-status");
+    status.dataset.state = build ? build.state : "";
+    if (!build) { text("ab-build-status", ""); return; }
+    var took = build.seconds === null ? "" : " (" + build.seconds + " s)";
+    var said = { running: "building seg_" + build.segment + "...", passed: "built seg_" + build.segment };
+    text("ab-build-status", (said[build.state] || "build of seg_" + build.segment + " failed") + took);
+    text("ab-build-error", build.state === "failed" ? build.message : "");
+    document.getElementById("ab-build").disabled = build.state === "running";
+    if (build.state === "running") { window.setTimeout(pollBuild, 1000); }
+  }
+
+  function pollBuild() {
+    fetch(api + "/builds", { credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (answer) { showBuild(answer.build); });
+  }
+
+  function build() {
+    text("ab-build-error", "");
+    send("/builds", { segment: document.getElementById("ab-name").value.trim() }, true).then(function (result) {
+      if (!result.ok) { text("ab-build-error", result.answer.error); return; }
+      showBuild(result.answer.build);
     });
   }
 
@@ -261,6 +293,7 @@
       if (root.dataset.operator === "yes") {
         document.getElementById("ab-save").addEventListener("click", save);
         document.getElementById("ab-attach").addEventListener("click", attach);
+        document.getElementById("ab-build").addEventListener("click", build);
       }
       root.dataset.ready = "yes";
     });
