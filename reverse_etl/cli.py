@@ -8,7 +8,7 @@ import click
 
 from reverse_etl.cli_options import target_option
 from reverse_etl.cli_sync import open_warehouse, sync
-from reverse_etl.errors import CdpError, PartialFailure
+from reverse_etl.errors import CdpError, ConfigError, PartialFailure
 from reverse_etl.profiles.cli import profiles as profiles_group
 
 
@@ -246,17 +246,37 @@ cli.add_command(sync)
 
 @cli.group()
 def segments() -> None:
-    """Segments declared in vars.cdp_segments."""
+    """Declared segments: vars.cdp_segments and the saved segments of models/segments/declared/."""
 
 
 @segments.command("validate")
 def segments_validate() -> None:
-    """Check every declared segment (known traits, safe operators, plain values) and print its SQL."""
+    """Check every declared segment (known fields, safe operators, plain values) and print its SQL."""
+    from reverse_etl.audiences.definitions import validate_segments
     from reverse_etl.project import project_dir
-    from reverse_etl.segments import validate_segments
 
     for name, clause in validate_segments(project_dir()).items():
         click.echo(f"{name}: where {clause}")
+
+
+@segments.command("preview")
+@click.argument("name")
+@target_option
+def segments_preview(name: str, target: str | None) -> None:
+    """Size a declared segment now: members, consented per channel, suppressed (one read-only query)."""
+    from reverse_etl.audiences.definitions import load_project
+    from reverse_etl.audiences.preview import preview
+    from reverse_etl.project import load_target, project_dir
+    from reverse_etl.warehouse import Warehouse
+
+    warehouse = Warehouse(load_target(target))
+    project = load_project(project_dir(), warehouse.kind)
+    if name not in project.segments:
+        raise ConfigError(f"no declared segment '{name}' (known: {', '.join(sorted(project.segments))})")
+    result = preview(warehouse, project_dir(), project.segments[name], name, project)
+    for column, count in result["counts"].items():
+        click.echo(f"{column}: {count}")
+    click.echo(f"seconds: {result['seconds']}")
 
 
 cli.add_command(profiles_group)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reverse_etl.errors import DbtError
 from reverse_etl.project import project_dir
+
+# dbt's programmatic runner keeps global state (flags, adapters): one invocation at a time per process (the
+# scheduler's build and a segment build started from the app wait for each other).
+_INVOKING = threading.Lock()
 
 
 @dataclass
@@ -63,10 +68,11 @@ def run_dbt(
         if event.info.level == "error" and event.info.msg:
             logged_errors.append(_one_line(event.info.msg))
 
-    try:
-        outcome = dbtRunner(callbacks=[keep_errors]).invoke(full_args)
-    finally:
-        _release_duckdb()
+    with _INVOKING:
+        try:
+            outcome = dbtRunner(callbacks=[keep_errors]).invoke(full_args)
+        finally:
+            _release_duckdb()
     results = list(getattr(outcome.result, "results", None) or [])
     failures = [
         f"{_node_name(result)}: {result.status}"

@@ -12,9 +12,9 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import ROOT, Warehouse
+from reverse_etl.audiences.definitions import validate_segments
 from reverse_etl.cli import cli
 from reverse_etl.errors import ConfigError, DbtError
-from reverse_etl.segments import validate_segments
 
 
 def test_declared_segment_members_are_exactly_the_customers_meeting_the_conditions(
@@ -45,6 +45,7 @@ def test_declared_segment_members_are_exactly_the_customers_meeting_the_conditio
 def project_copy(tmp_path: Path, change) -> Path:
     (tmp_path / "models" / "marts").mkdir(parents=True)
     shutil.copy(ROOT / "models" / "marts" / "_marts__models.yml", tmp_path / "models" / "marts")
+    shutil.copytree(ROOT / "macros" / "segments", tmp_path / "macros" / "segments")
     project = yaml.safe_load((ROOT / "dbt_project.yml").read_text())
     change(project["vars"]["cdp_segments"])
     (tmp_path / "dbt_project.yml").write_text(yaml.safe_dump(project))

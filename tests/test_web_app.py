@@ -165,9 +165,13 @@ def test_a_viewer_reads_but_cannot_run(app: dict) -> None:
     page = viewer.get(f"{url}/syncs/people")
     assert page.status_code == 200 and 'id="read-only"' in page.text and 'id="run-now"' not in page.text
     nav = re.findall(r"<nav>(.*?)</nav>", page.text, re.DOTALL)[0]
-    assert re.findall(r'href="([^"]+)"', nav) == ["/", "/syncs", "/segments", "/identity"], (
-        "one link per page area"
-    )
+    assert re.findall(r'href="([^"]+)"', nav) == [
+        "/",
+        "/syncs",
+        "/segments",
+        "/identity",
+        "/audiences/new",
+    ], "one link per page area"
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
     refused = viewer.post(f"{url}/syncs/people/run", data={"csrf_token": csrf}, allow_redirects=False)
     assert refused.status_code == 403 and "viewer" in refused.json()["error"]

@@ -16,11 +16,11 @@ from starlette.staticfiles import StaticFiles
 
 from reverse_etl.web.context import WebContext
 from reverse_etl.web.gate import LoginWall
-from reverse_etl.web.pages import identity, login, segments, status, syncs
+from reverse_etl.web.pages import audiences, identity, login, segments, status, syncs
 from reverse_etl.web.security import Access, GuardMiddleware
 
 # The plug-in point (see the package docstring): one line per area of pages.
-PAGES: list[ModuleType] = [status, login, syncs, segments, identity]
+PAGES: list[ModuleType] = [status, login, syncs, segments, identity, audiences]
 SESSION_HOURS = 8
 
 
