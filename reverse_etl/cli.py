@@ -40,13 +40,21 @@ def dbt_command(target: str | None, dbt_args: tuple[str, ...]) -> None:
     help="How many people to generate.",
 )
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same tables.")
-def generate(target: str | None, people: int, seed: int) -> None:
+@click.option(
+    "--offline-share",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of known people who also get an offline record (CRM, store receipt or support call) with "
+    "no email or phone, only a name, date of birth and address with typos and gaps (fuzzy-matching data).",
+)
+def generate(target: str | None, people: int, seed: int, offline_share: float) -> None:
     """Write seeded demo raw tables (schema raw) and their ground truth into the warehouse."""
     from reverse_etl.generator.load import describe
     from reverse_etl.generator.load import generate as generate_tables
     from reverse_etl.project import load_target
 
-    summary = generate_tables(load_target(target), people=people, seed=seed)
+    summary = generate_tables(load_target(target), people=people, seed=seed, offline_share=offline_share)
     click.echo(describe(summary))
 
 

@@ -169,7 +169,7 @@ def normalize_on_composite(config: dict[str, Any]) -> None:
 
 
 def missing_column(config: dict[str, Any]) -> None:
-    config["sources"][0]["composite_identifiers"]["name_day"] = ["first_name", "last_name", "date_of_birth"]
+    config["sources"][0]["composite_identifiers"]["name_day"] = ["first_name", "last_name", "birth_date"]
 
 
 @pytest.mark.parametrize(
@@ -195,7 +195,7 @@ def missing_column(config: dict[str, Any]) -> None:
         ),
         (
             missing_column,
-            r"sources\[0\] \(stg_crm__contacts\): column 'date_of_birth' does not exist in stg_crm__contacts",
+            r"sources\[0\] \(stg_crm__contacts\): column 'birth_date' does not exist in stg_crm__contacts",
         ),
     ],
     ids=[
