@@ -60,6 +60,19 @@ def generate(target: str | None, people: int, seed: int, offline_share: float) -
 
 @cli.command()
 @target_option
+@click.option("--train", is_flag=True, help="Estimate the model again and rewrite its file before scoring.")
+def match(target: str | None, train: bool) -> None:
+    """Score pairs of records on names, date of birth and address (vars.cdp_matching) into
+    matching.record_links; trains the model file first when asked or when there is none."""
+    from reverse_etl.matching.config import load
+    from reverse_etl.matching.run import run_match
+    from reverse_etl.project import load_target, project_dir
+
+    click.echo(run_match(load_target(target), load(project_dir()), train=train).describe())
+
+
+@cli.command()
+@target_option
 def summary(target: str | None) -> None:
     """Print every table of the CDP's layers with its row count."""
     from reverse_etl.project import load_target
