@@ -19,6 +19,22 @@ from reverse_etl.sync.state import ensure_state
 from reverse_etl.warehouse import Warehouse, utc_now
 
 
+def match_before_identity(target: Target, say: Callable[[str], None]) -> None:
+    """With fuzzy matching on, build the matched models and run `cdp match` first: the identity models
+    read its groups (docs/identity.md, Fuzzy matching)."""
+    from reverse_etl.matching.config import load
+    from reverse_etl.matching.run import run_match
+    from reverse_etl.project import project_dir
+
+    config = load(project_dir())
+    if not config.enabled:
+        return
+    run_dbt(
+        ["build", "--quiet", "--select", *[source.model for source in config.sources]], target=target.name
+    )
+    say(run_match(target, config).describe())
+
+
 def build_and_sync(
     target: Target, allow_mass_change: bool, say: Callable[[str], None], warn: Callable[[str], None]
 ) -> None:
@@ -32,6 +48,7 @@ def build_and_sync(
             raise busy_error(target, error) from error
         warehouse.close()  # dbt opens the file itself
         try:
+            match_before_identity(target, say)
             result = run_dbt(["build", "--quiet"], target=target.name)
         except CdpError as error:
             if busy_reason(error):

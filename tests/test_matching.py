@@ -5,12 +5,15 @@ the switch off leaves no links table; configuration mistakes name the key."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from conftest import ROOT, Warehouse, fresh_warehouse, new_duckdb_warehouse
@@ -23,7 +26,7 @@ from reverse_etl.matching.records import load_records
 from reverse_etl.matching.run import run_match
 from reverse_etl.warehouse import Warehouse as Engine
 
-PEOPLE, SEED, SHARE = 400, 21, 0.3
+PEOPLE, SEED, SHARE = 250, 21, 0.3
 STAGING = ("stg_crm__contacts", "stg_shop__orders", "stg_support__tickets")
 RAW_TABLE = {
     "stg_crm__contacts": "crm_contacts",
@@ -190,3 +193,142 @@ def test_a_model_for_other_columns_is_refused(tmp_path: Path) -> None:
         ConfigError, match="no trained matching model at none.json; train one with `cdp match --train`"
     ):
         splink_model.load(missing)
+
+
+# --- the identity graph reads the groups -----------------------------------------------------------------
+
+IDENTITY_MODELS = ("+identity_graph", "+identity_records", "+identity_excluded_identifiers")
+
+
+def build_identity(warehouse: Warehouse, enabled: bool, *extra: str) -> None:
+    matching = yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"]["cdp_matching"]
+    matching["enabled"] = enabled
+    warehouse.dbt(
+        "build", "--select", *IDENTITY_MODELS, "--indirect-selection", "cautious",
+        "--vars", json.dumps({"cdp_matching": matching}), *extra,
+    )  # fmt: skip
+
+
+def graph(warehouse: Warehouse) -> dict[str, frozenset[tuple[str, str]]]:
+    members: dict[str, set[tuple[str, str]]] = {}
+    for customer_id, kind, value in warehouse.query(
+        "select customer_id, identifier_type, identifier_value from identity.identity_graph"
+    ):
+        members.setdefault(customer_id, set()).add((kind, value))
+    return {customer: frozenset(values) for customer, values in members.items()}
+
+
+def record_customers(warehouse: Warehouse) -> dict[tuple[str, str], str]:
+    return {
+        (table, record): customer
+        for table, record, customer in warehouse.query(
+            "select source_table, record_id, customer_id from identity.identity_records where is_resolved"
+        )
+    }
+
+
+@pytest.fixture(scope="module")
+def resolved(matched: Warehouse) -> dict[str, Any]:
+    before: dict[str, Any] = {"graph": {}, "records": {}}
+    if matched.kind == "duckdb":  # the switch-off comparison runs on one warehouse
+        build_identity(matched, enabled=False)
+        before = {"graph": graph(matched), "records": record_customers(matched)}
+    build_identity(matched, enabled=True)
+    return {
+        "warehouse": matched,
+        "before": before,
+        "graph": graph(matched),
+        "records": record_customers(matched),
+    }
+
+
+def test_offline_records_join_their_person_in_the_identity_graph(resolved: dict[str, Any]) -> None:
+    warehouse, records, before = resolved["warehouse"], resolved["records"], resolved["before"]["records"]
+    truth = person(warehouse)
+    offline = {key: customer for key, customer in records.items() if key[1].endswith("_o")}
+    assert not {key for key in before if key[1].endswith("_o")}, (
+        "without matching an offline record has no identifier"
+    )
+    joined = 0
+    for (table, record), customer in offline.items():
+        mates = [key for key, other in records.items() if other == customer and key != (table, record)]
+        if mates:
+            joined += 1
+            people = {
+                truth[(RAW_TABLE.get(key[0], key[0]), key[1])]
+                for key in mates
+                if (RAW_TABLE.get(key[0], key[0]), key[1]) in truth
+            }
+            assert people <= {truth[(RAW_TABLE[table], record)]}, f"{record} joined a stranger"
+    assert joined >= 0.5 * len(offline)
+
+
+def test_a_fuzzy_link_never_joins_two_accounts(resolved: dict[str, Any]) -> None:
+    """Two records of two people with different user ids (max_per_customer 1) put in one group: the limit
+    rule cuts the fuzzy link (the weakest), so neither customer gets a second account."""
+    warehouse = resolved["warehouse"]
+    first, second = warehouse.query(
+        "select min(order_id) from staging.stg_shop__orders where user_id is not null group by user_id "
+        "order by 1 limit 2"
+    )
+    warehouse.execute(
+        "insert into matching.record_groups values ('stg_shop__orders', %(a)s, 'bogus'), "
+        "('stg_shop__orders', %(b)s, 'bogus')".replace("%(a)s", f"'{first[0]}'").replace(
+            "%(b)s", f"'{second[0]}'"
+        )
+    )
+    warehouse.execute("update matching.record_groups_version set fingerprint = 'with a bogus group'")
+    build_identity(warehouse, enabled=True)
+    records = record_customers(warehouse)
+    assert records[("stg_shop__orders", first[0])] != records[("stg_shop__orders", second[0])]
+    accounts = warehouse.scalar(
+        "select max(accounts) from (select customer_id, count(*) as accounts from identity.identity_graph "
+        "where identifier_type = 'user_id' group by customer_id) as counted"
+    )
+    assert accounts == 1
+
+
+def test_explain_shows_a_fuzzy_link_with_probability_and_levels(
+    resolved: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = resolved["warehouse"]
+    if warehouse.kind != "duckdb":
+        pytest.skip("explain reads the same tables on every warehouse")
+    # An offline CRM contact merged into a customer that also has an email.
+    record, email = warehouse.query(
+        """
+        select offline.record_id, graph.identifier_value
+        from identity.identity_records as offline
+        join identity.identity_graph as graph on graph.customer_id = offline.customer_id and graph.identifier_type = 'email'
+        where offline.record_id like 'crm\\_%\\_o' escape '\\' and offline.is_resolved
+        order by offline.record_id limit 1
+        """
+    )[0]
+    group = warehouse.scalar("select match_group from matching.record_groups where record_id = ?", (record,))
+    for key, value in warehouse.env.items():
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(cli, ["identity", "explain", f"email:{email}", f"fuzzy_match:{group}"])
+    assert result.exit_code == 0, result.output
+    assert f"fuzzy_match:{group} is a fuzzy match (cdp match); its strongest scored pairs:" in result.output
+    assert re.search(
+        r"~ stg_\w+ \w+: probability (0\.99\d\d|1\.0000), weight \d+\.\d \(first_name: ", result.output
+    )
+    assert "date_of_birth: " in result.output
+
+
+def test_switched_off_the_graph_is_exactly_what_it_was(resolved: dict[str, Any]) -> None:
+    warehouse = resolved["warehouse"]
+    if warehouse.kind != "duckdb":
+        pytest.skip("one warehouse is enough to compare a build with itself")
+    assert resolved["graph"] != resolved["before"]["graph"], "matching changed the graph"
+    build_identity(warehouse, enabled=False)
+    # The same customers (ids may move: a merge undone hands an id to the larger part, as for any split).
+    assert set(graph(warehouse).values()) == set(resolved["before"]["graph"].values())
+    assert partition(record_customers(warehouse)) == partition(resolved["before"]["records"])
+
+
+def partition(assignment: dict[tuple[str, str], str]) -> set[frozenset[tuple[str, str]]]:
+    groups: dict[str, set[tuple[str, str]]] = {}
+    for key, customer in assignment.items():
+        groups.setdefault(customer, set()).add(key)
+    return {frozenset(group) for group in groups.values()}

@@ -78,7 +78,10 @@
     before the changes are, so a row written meanwhile is read again by the next build, never missed). -#}
 {% macro identity_build_plan(identity) -%}
     {#- The configuration and the version of the incremental state's layout: a change to either runs in full. -#}
-    {%- set config_hash = local_md5('state v3 ' ~ tojson(var('cdp_identity'), sort_keys=true)) -%}
+    {#- With fuzzy matching on, its configuration and the groups' version count too: new groups rebuild in full. -#}
+    {%- set matching = cdp.identity_match_config() -%}
+    {%- set fuzzy = '' if matching is none else ' fuzzy ' ~ tojson(var('cdp_matching'), sort_keys=true) ~ ' ' ~ matching.fingerprint -%}
+    {%- set config_hash = local_md5('state v3 ' ~ tojson(var('cdp_identity'), sort_keys=true) ~ fuzzy) -%}
     {%- set plan = {'mode': 'full', 'config_hash': config_hash, 'sources': {}, 'reason': 'first build'} -%}
     {%- if not execute -%}{{ return(plan) }}{%- endif -%}
     {%- set current = {} -%}
@@ -163,7 +166,10 @@
     {%- endfor -%}
     {%- for composite in source.composite_keys -%}
         {%- do keys.append({'alias': composite.alias, 'type': composite.type}) -%}
-    {%- endfor %}
+    {%- endfor -%}
+    {%- if source.match_groups is not none -%}
+        {%- do keys.append({'alias': 'cdp_match_group', 'type': 'fuzzy_match'}) -%}
+    {%- endif %}
     select
         '{{ source.model }}' as source_table,
         source_row.record_id,
@@ -186,7 +192,19 @@
             {%- for composite in source.composite_keys %},
             {{ cdp.composite_identifier(composite.columns, composite.parts) }} as {{ composite.alias }}
             {%- endfor %}
+            {%- if source.match_groups is not none %},
+            cdp_match.cdp_match_group
+            {%- endif %}
         from {{ ref(source.model) }}
+        {%- if source.match_groups is not none %}
+        {#- The record's fuzzy-matching group, when `cdp match` linked it (one group per record). #}
+        left join (
+            select record_id as cdp_match_record, match_group as cdp_match_group
+            from {{ source.match_groups }}
+            where source_table = '{{ source.model }}'
+        ) as cdp_match
+            on cdp_match.cdp_match_record = cast({{ source.record_id }} as {{ dbt.type_string() }})
+        {%- endif %}
         {%- if where %}
         where {{ where }}
         {%- endif %}

@@ -63,6 +63,17 @@
             'parts': parts,
         }}) -%}
     {%- endfor -%}
+    {%- set matching = cdp.identity_match_config() -%}
+    {%- if matching is not none -%}
+        {%- if 'fuzzy_match' in checked_types -%}
+            {{ exceptions.raise_compiler_error(where ~ ".identifier_types.fuzzy_match: the name is taken by fuzzy matching (vars.cdp_matching); rename the type") }}
+        {%- endif -%}
+        {%- do checked_types.update({'fuzzy_match': {
+            'priority': matching.rules.priority, 'normalize': 'trim', 'fold_gmail': false, 'valid_regex': none,
+            'blocklist': [], 'blocklist_regex': [], 'max_per_customer': matching.rules.max_per_customer,
+            'max_linked_identifiers': matching.rules.max_linked_identifiers, 'parts': [],
+        }}) -%}
+    {%- endif -%}
     {%- set sources = config.get('sources') -%}
     {%- if sources is string or sources is not iterable or sources | length == 0 -%}
         {{ exceptions.raise_compiler_error(where ~ ".sources must list at least one model with its identifier columns") }}
@@ -93,6 +104,7 @@
         {%- do checked_source.update(source) -%}
         {%- do checked_source.update({'identifiers': source.get('identifiers') or {}}) -%}
         {%- do checked_source.update({'composite_keys': cdp.identity_composite_keys(source, checked_types, key)}) -%}
+        {%- do checked_source.update({'match_groups': matching.relation if matching is not none and source.model in matching.models else none}) -%}
         {%- do checked_sources.append(checked_source) -%}
     {%- endfor -%}
     {{ return({'max_rounds': max_rounds, 'identifier_types': checked_types, 'sources': checked_sources}) }}

@@ -1,5 +1,5 @@
 """`cdp match`: read the configured records, train the model when asked (or when there is none), score the
-blocked pairs and replace the links table. With vars.cdp_matching.enabled false it drops the links table, so
+blocked pairs and replace the links and groups tables. With vars.cdp_matching.enabled false it drops them, so
 nothing stale is left for a reader."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class MatchSummary:
 
     def describe(self) -> str:
         if not self.enabled:
-            return "fuzzy matching is off (vars.cdp_matching.enabled: false): matching.record_links dropped"
+            return "fuzzy matching is off (vars.cdp_matching.enabled: false): the matching tables are dropped"
         trained = f", trained in {self.train_seconds:.1f}s" if self.trained else ""
         return (
             f"matched {self.records:,} records with model {self.model_version}{trained}: {self.links:,} scored "
@@ -64,7 +64,7 @@ def run_match(target: Target, config: MatchingConfig, train: bool = False) -> Ma
             summary.score_seconds = time.perf_counter() - started
         finally:
             memory.close()
-        link_table.write_links(warehouse, scored, summary.model_version)
+        link_table.write_links(warehouse, scored, summary.model_version, config.threshold)
         summary.links = len(scored)
         summary.above_threshold = sum(link.match_probability >= config.threshold for link in scored)
         return summary
