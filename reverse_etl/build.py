@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from reverse_etl.dbt import run_dbt
 from reverse_etl.errors import CdpError, WarehouseError
+from reverse_etl.matching.config import MatchingConfig
 from reverse_etl.project import Target
 from reverse_etl.publish import publish
 from reverse_etl.serve.health import busy_error, busy_reason
@@ -19,19 +20,19 @@ from reverse_etl.sync.state import ensure_state
 from reverse_etl.warehouse import Warehouse, utc_now
 
 
-def match_before_identity(target: Target, say: Callable[[str], None]) -> None:
-    """With fuzzy matching on, build the matched models and run `cdp match` first: the identity models
-    read its groups (docs/identity.md, Fuzzy matching)."""
+def match_before_identity(
+    target: Target, say: Callable[[str], None], config: MatchingConfig | None = None
+) -> None:
+    """With fuzzy matching on (the project's vars.cdp_matching, or `config`), build the matched models and
+    run `cdp match` first: the identity models read its groups (docs/identity.md, Fuzzy matching)."""
     from reverse_etl.matching.config import load
     from reverse_etl.matching.run import run_match
     from reverse_etl.project import project_dir
 
-    config = load(project_dir())
+    config = config or load(project_dir())
     if not config.enabled:
         return
-    run_dbt(
-        ["build", "--quiet", "--select", *[source.model for source in config.sources]], target=target.name
-    )
+    run_dbt(["run", "--quiet", "--select", *[source.model for source in config.sources]], target=target.name)
     say(run_match(target, config).describe())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -88,10 +89,13 @@ def summary(target: str | None) -> None:
 def demo(target: str | None, people: int, seed: int) -> None:
     """The whole CDP end to end: generate demo data, build every dbt model and test, sync every declared
     sync to the local sandbox destinations, and print rows per layer and per-destination counts."""
+    from reverse_etl.build import match_before_identity
     from reverse_etl.dbt import run_dbt
     from reverse_etl.generator.load import describe
     from reverse_etl.generator.load import generate as generate_tables
-    from reverse_etl.project import load_target
+    from reverse_etl.matching.config import load as load_matching
+    from reverse_etl.matching.demo import DEMO_OFFLINE_SHARE, demo_matching_vars, fuzzy_merges
+    from reverse_etl.project import load_target, project_dir
     from reverse_etl.sandbox.run import running_sandbox
     from reverse_etl.summary import layer_counts, render
     from reverse_etl.sync import state
@@ -100,10 +104,17 @@ def demo(target: str | None, people: int, seed: int) -> None:
     from reverse_etl.warehouse import Warehouse
 
     target_config = load_target(target)
-    click.echo(describe(generate_tables(target_config, people=people, seed=seed)))
+    generated = generate_tables(target_config, people=people, seed=seed, offline_share=DEMO_OFFLINE_SHARE)
+    click.echo(describe(generated))
+    # The demo turns fuzzy matching on for its own run: match the offline records, then build with it.
+    matching = demo_matching_vars()
+    match_before_identity(target_config, click.echo, load_matching(project_dir(), matching))
     click.echo(f"\ndbt build on {target_config.describe()} ...")
-    result = run_dbt(["build", "--quiet"], target=target_config.name)
-    click.echo(f"dbt build: {len(result.results)} nodes passed\n")
+    result = run_dbt(
+        ["build", "--quiet", "--vars", json.dumps({"cdp_matching": matching})], target=target_config.name
+    )
+    click.echo(f"dbt build: {len(result.results)} nodes passed")
+    click.echo(fuzzy_merges(target_config) + "\n")
     click.echo(render(layer_counts(target_config)))
     syncs = project_syncs(target_config, reparse=False)
     click.echo(f"\nsyncing {len(syncs)} declared syncs to the local sandbox")
