@@ -12,6 +12,7 @@ from collections.abc import Callable
 from reverse_etl.alerts import Alerts, AlertSettings
 from reverse_etl.dbt import DbtResult, run_dbt
 from reverse_etl.errors import CdpError, WarehouseError
+from reverse_etl.matching.config import MatchingConfig
 from reverse_etl.project import Target
 from reverse_etl.publish import publish
 from reverse_etl.serve.health import busy_error, busy_reason
@@ -20,6 +21,22 @@ from reverse_etl.sync.runner import run_sync
 from reverse_etl.sync.service import last_started, project_syncs
 from reverse_etl.sync.state import ensure_state
 from reverse_etl.warehouse import Warehouse, utc_now
+
+
+def match_before_identity(
+    target: Target, say: Callable[[str], None], config: MatchingConfig | None = None
+) -> None:
+    """With fuzzy matching on (the project's vars.cdp_matching, or `config`), build the matched models and
+    run `cdp match` first: the identity models read its groups (docs/identity.md, Fuzzy matching)."""
+    from reverse_etl.matching.config import load
+    from reverse_etl.matching.run import run_match
+    from reverse_etl.project import project_dir
+
+    config = config or load(project_dir())
+    if not config.enabled:
+        return
+    run_dbt(["run", "--quiet", "--select", *[source.model for source in config.sources]], target=target.name)
+    say(run_match(target, config).describe())
 
 
 def build_and_sync(
@@ -43,6 +60,7 @@ def build_and_sync(
             raise busy_error(target, error) from error
         warehouse.close()  # dbt opens the file itself
         try:
+            match_before_identity(target, say)
             return run_dbt(["build", "--quiet"], target=target.name)
         except CdpError as error:
             if busy_reason(error):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -40,14 +41,35 @@ def dbt_command(target: str | None, dbt_args: tuple[str, ...]) -> None:
     help="How many people to generate.",
 )
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same tables.")
-def generate(target: str | None, people: int, seed: int) -> None:
+@click.option(
+    "--offline-share",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of known people who also get an offline record (CRM, store receipt or support call) with "
+    "no email or phone, only a name, date of birth and address with typos and gaps (fuzzy-matching data).",
+)
+def generate(target: str | None, people: int, seed: int, offline_share: float) -> None:
     """Write seeded demo raw tables (schema raw) and their ground truth into the warehouse."""
     from reverse_etl.generator.load import describe
     from reverse_etl.generator.load import generate as generate_tables
     from reverse_etl.project import load_target
 
-    summary = generate_tables(load_target(target), people=people, seed=seed)
+    summary = generate_tables(load_target(target), people=people, seed=seed, offline_share=offline_share)
     click.echo(describe(summary))
+
+
+@cli.command()
+@target_option
+@click.option("--train", is_flag=True, help="Estimate the model again and rewrite its file before scoring.")
+def match(target: str | None, train: bool) -> None:
+    """Score pairs of records on names, date of birth and address (vars.cdp_matching) into
+    matching.record_links; trains the model file first when asked or when there is none."""
+    from reverse_etl.matching.config import load
+    from reverse_etl.matching.run import run_match
+    from reverse_etl.project import load_target, project_dir
+
+    click.echo(run_match(load_target(target), load(project_dir()), train=train).describe())
 
 
 @cli.command()
@@ -67,10 +89,13 @@ def summary(target: str | None) -> None:
 def demo(target: str | None, people: int, seed: int) -> None:
     """The whole CDP end to end: generate demo data, build every dbt model and test, sync every declared
     sync to the local sandbox destinations, and print rows per layer and per-destination counts."""
+    from reverse_etl.build import match_before_identity
     from reverse_etl.dbt import run_dbt
     from reverse_etl.generator.load import describe
     from reverse_etl.generator.load import generate as generate_tables
-    from reverse_etl.project import load_target
+    from reverse_etl.matching.config import load as load_matching
+    from reverse_etl.matching.demo import DEMO_OFFLINE_SHARE, demo_matching_vars, fuzzy_merges
+    from reverse_etl.project import load_target, project_dir
     from reverse_etl.sandbox.run import running_sandbox
     from reverse_etl.summary import layer_counts, render
     from reverse_etl.sync import state
@@ -79,10 +104,17 @@ def demo(target: str | None, people: int, seed: int) -> None:
     from reverse_etl.warehouse import Warehouse
 
     target_config = load_target(target)
-    click.echo(describe(generate_tables(target_config, people=people, seed=seed)))
+    generated = generate_tables(target_config, people=people, seed=seed, offline_share=DEMO_OFFLINE_SHARE)
+    click.echo(describe(generated))
+    # The demo turns fuzzy matching on for its own run: match the offline records, then build with it.
+    matching = demo_matching_vars()
+    match_before_identity(target_config, click.echo, load_matching(project_dir(), matching))
     click.echo(f"\ndbt build on {target_config.describe()} ...")
-    result = run_dbt(["build", "--quiet"], target=target_config.name)
-    click.echo(f"dbt build: {len(result.results)} nodes passed\n")
+    result = run_dbt(
+        ["build", "--quiet", "--vars", json.dumps({"cdp_matching": matching})], target=target_config.name
+    )
+    click.echo(f"dbt build: {len(result.results)} nodes passed")
+    click.echo(fuzzy_merges(target_config) + "\n")
     click.echo(render(layer_counts(target_config)))
     syncs = project_syncs(target_config, parse="if-missing")
     click.echo(f"\nsyncing {len(syncs)} declared syncs to the local sandbox")

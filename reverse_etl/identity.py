@@ -124,6 +124,26 @@ class IdentityLookup:
         )
         return [Link(Identifier(r[0], r[1]), Identifier(r[2], r[3]), r[4], r[5]) for r in rows]
 
+    def fuzzy_links(self, group: str, limit: int = 5) -> list[tuple[Any, ...]]:
+        """The strongest scored pairs inside one fuzzy-matching group, with their probability and levels."""
+        return self._query(
+            """
+            select links.source_table_l, links.record_id_l, links.source_table_r, links.record_id_r,
+                   links.match_probability, links.match_weight, links.fired_levels
+            from matching.record_links as links
+            join matching.record_groups as left_group
+                on left_group.source_table = links.source_table_l and left_group.record_id = links.record_id_l
+            join matching.record_groups as right_group
+                on right_group.source_table = links.source_table_r and right_group.record_id = links.record_id_r
+            where left_group.match_group = ? and right_group.match_group = ?
+            order by links.match_probability desc, links.record_id_l, links.record_id_r
+            """,
+            (group, group),
+        )[:limit]
+
+
+FUZZY = "fuzzy_match"
+
 
 def shortest_chain(links: list[Link], start: Identifier, goal: Identifier) -> list[Link] | None:
     """Breadth-first search over the links: the fewest records that connect two identifiers."""
@@ -189,4 +209,18 @@ def explain(target: Target, first: str, second: str | None = None) -> str:
             following = link.right if link.left == current else link.left
             lines.append(f"  {current} -- {link.source_table} {link.record_id} -- {following}")
             current = following
+        groups = sorted(
+            {step.identifier_value for step in [identifier, *members] if step.identifier_type == FUZZY}
+        )
+        for group in (
+            groups
+            if any(FUZZY in (link.left.identifier_type, link.right.identifier_type) for link in chain)
+            else []
+        ):
+            lines.append(f"{FUZZY}:{group} is a fuzzy match (cdp match); its strongest scored pairs:")
+            for table_l, record_l, table_r, record_r, probability, weight, fired in lookup.fuzzy_links(group):
+                lines.append(
+                    f"  {table_l} {record_l} ~ {table_r} {record_r}: probability {probability:.4f}, "
+                    f"weight {weight:.1f} ({fired})"
+                )
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ def test_demo_generates_builds_and_prints_rows_per_layer(
     result = run_demo()
     assert "generated 120 people (seed 5)" in result.output
     assert "dbt build:" in result.output
+    merged = re.search(r"fuzzy matching merged records into (\d+) customers", result.output)
+    assert merged and int(merged.group(1)) >= 1, "the demo runs fuzzy matching on its offline records"
     for layer in ("raw (", "staging ("):
         assert layer in result.output
     staged_contacts = next(line for line in result.output.splitlines() if "stg_crm__contacts" in line)

@@ -78,7 +78,10 @@
     before the changes are, so a row written meanwhile is read again by the next build, never missed). -#}
 {% macro identity_build_plan(identity) -%}
     {#- The configuration and the version of the incremental state's layout: a change to either runs in full. -#}
-    {%- set config_hash = local_md5('state v3 ' ~ tojson(var('cdp_identity'), sort_keys=true)) -%}
+    {#- With fuzzy matching on, its configuration and the groups' version count too: new groups rebuild in full. -#}
+    {%- set matching = cdp.identity_match_config() -%}
+    {%- set fuzzy = '' if matching is none else ' fuzzy ' ~ tojson(var('cdp_matching'), sort_keys=true) ~ ' ' ~ matching.fingerprint -%}
+    {%- set config_hash = local_md5('state v3 ' ~ tojson(var('cdp_identity'), sort_keys=true) ~ fuzzy) -%}
     {%- set plan = {'mode': 'full', 'config_hash': config_hash, 'sources': {}, 'reason': 'first build'} -%}
     {%- if not execute -%}{{ return(plan) }}{%- endif -%}
     {%- set current = {} -%}
@@ -153,16 +156,27 @@
 {%- endmacro %}
 
 {#- One source's identifier rows (source_table, record_id, identifier_type, identifier_value_raw, observed_at,
-    changed_at: null for a source without a changed_at column), one per non-null identifier column, limited
-    to the rows matching `where` when given; the source is scanned once. -#}
+    changed_at: null for a source without a changed_at column), one per non-null identifier column or composite
+    key (its parts normalized and joined, composite_identifier), limited to the rows matching `where` when given;
+    the source is scanned once. -#}
 {% macro identity_source_rows(source, where=none) -%}
+    {%- set keys = [] -%}
+    {%- for column, identifier_type in source.identifiers.items() -%}
+        {%- do keys.append({'alias': column, 'type': identifier_type}) -%}
+    {%- endfor -%}
+    {%- for composite in source.composite_keys -%}
+        {%- do keys.append({'alias': composite.alias, 'type': composite.type}) -%}
+    {%- endfor -%}
+    {%- if source.match_groups is not none -%}
+        {%- do keys.append({'alias': 'cdp_match_group', 'type': 'fuzzy_match'}) -%}
+    {%- endif %}
     select
         '{{ source.model }}' as source_table,
         source_row.record_id,
         identifier_column.identifier_type,
         case identifier_column.column_name
-            {%- for column in source.identifiers %}
-            when '{{ column }}' then source_row.{{ column }}
+            {%- for key in keys %}
+            when '{{ key.alias }}' then source_row.{{ key.alias }}
             {%- endfor %}
         end as identifier_value_raw,
         source_row.observed_at,
@@ -175,14 +189,29 @@
             {%- for column in source.identifiers %},
             cast({{ column }} as {{ dbt.type_string() }}) as {{ column }}
             {%- endfor %}
+            {%- for composite in source.composite_keys %},
+            {{ cdp.composite_identifier(composite.columns, composite.parts) }} as {{ composite.alias }}
+            {%- endfor %}
+            {%- if source.match_groups is not none %},
+            cdp_match.cdp_match_group
+            {%- endif %}
         from {{ ref(source.model) }}
+        {%- if source.match_groups is not none %}
+        {#- The record's fuzzy-matching group, when `cdp match` linked it (one group per record). #}
+        left join (
+            select record_id as cdp_match_record, match_group as cdp_match_group
+            from {{ source.match_groups }}
+            where source_table = '{{ source.model }}'
+        ) as cdp_match
+            on cdp_match.cdp_match_record = cast({{ source.record_id }} as {{ dbt.type_string() }})
+        {%- endif %}
         {%- if where %}
         where {{ where }}
         {%- endif %}
     ) as source_row
     cross join (
-        {%- for column, identifier_type in source.identifiers.items() %}
-        select '{{ column }}' as column_name, '{{ identifier_type }}' as identifier_type
+        {%- for key in keys %}
+        select '{{ key.alias }}' as column_name, '{{ key.type }}' as identifier_type
         {%- if not loop.last %}
         union all
         {%- endif %}
@@ -190,8 +219,8 @@
     ) as identifier_column
     where
         case identifier_column.column_name
-            {%- for column in source.identifiers %}
-            when '{{ column }}' then source_row.{{ column }}
+            {%- for key in keys %}
+            when '{{ key.alias }}' then source_row.{{ key.alias }}
             {%- endfor %}
         end is not null
 {%- endmacro %}
@@ -204,7 +233,7 @@
         {%- if available | length == 0 -%}
             {{ exceptions.raise_compiler_error("dbt_project.yml: vars.cdp_identity.sources[" ~ source_index ~ "]: " ~ source.model ~ " has not been built (or has no columns); build it first") }}
         {%- endif -%}
-        {%- for column in [source.record_id, source.observed_at] + ([source.changed_at] if source.changed_at else []) + (source.identifiers.keys() | list) -%}
+        {%- for column in [source.record_id, source.observed_at] + ([source.changed_at] if source.changed_at else []) + (source.identifiers.keys() | list) + (source.composite_keys | map(attribute='columns') | sum(start=[])) -%}
             {%- if column | lower not in available -%}
                 {{ exceptions.raise_compiler_error("dbt_project.yml: vars.cdp_identity.sources[" ~ source_index ~ "] (" ~ source.model ~ "): column '" ~ column ~ "' does not exist in " ~ source.model ~ "; it has " ~ available | join(', ')) }}
             {%- endif -%}

@@ -26,7 +26,7 @@
         {%- if rules is not mapping -%}
             {{ exceptions.raise_compiler_error(key ~ " must be a mapping of rules (priority, valid_regex, ...)") }}
         {%- endif -%}
-        {%- set known = ['priority', 'normalize', 'fold_gmail', 'valid_regex', 'blocklist', 'blocklist_regex', 'max_per_customer', 'max_linked_identifiers'] -%}
+        {%- set known = ['priority', 'normalize', 'fold_gmail', 'parts', 'valid_regex', 'blocklist', 'blocklist_regex', 'max_per_customer', 'max_linked_identifiers'] -%}
         {%- for rule in rules -%}
             {%- if rule not in known -%}
                 {{ exceptions.raise_compiler_error(key ~ "." ~ rule ~ " is not a rule; use one of " ~ known | join(', ')) }}
@@ -50,6 +50,7 @@
         {%- for pattern in rules.get('blocklist_regex', []) -%}
             {{ cdp.check_identity_regex(pattern, key ~ ".blocklist_regex") }}
         {%- endfor -%}
+        {%- set parts = cdp.identity_key_parts(rules, key) -%}
         {%- do checked_types.update({name: {
             'priority': priority,
             'normalize': rules.get('normalize', 'trim'),
@@ -59,15 +60,28 @@
             'blocklist_regex': rules.get('blocklist_regex', []) + config.get('blocklist_regex', []),
             'max_per_customer': rules.get('max_per_customer'),
             'max_linked_identifiers': rules.get('max_linked_identifiers'),
+            'parts': parts,
         }}) -%}
     {%- endfor -%}
+    {%- set matching = cdp.identity_match_config() -%}
+    {%- if matching is not none -%}
+        {%- if 'fuzzy_match' in checked_types -%}
+            {{ exceptions.raise_compiler_error(where ~ ".identifier_types.fuzzy_match: the name is taken by fuzzy matching (vars.cdp_matching); rename the type") }}
+        {%- endif -%}
+        {%- do checked_types.update({'fuzzy_match': {
+            'priority': matching.rules.priority, 'normalize': 'trim', 'fold_gmail': false, 'valid_regex': none,
+            'blocklist': [], 'blocklist_regex': [], 'max_per_customer': matching.rules.max_per_customer,
+            'max_linked_identifiers': matching.rules.max_linked_identifiers, 'parts': [],
+        }}) -%}
+    {%- endif -%}
     {%- set sources = config.get('sources') -%}
     {%- if sources is string or sources is not iterable or sources | length == 0 -%}
         {{ exceptions.raise_compiler_error(where ~ ".sources must list at least one model with its identifier columns") }}
     {%- endif -%}
+    {%- set checked_sources = [] -%}
     {%- for source in sources -%}
         {%- set key = where ~ ".sources[" ~ loop.index0 ~ "]" -%}
-        {%- for required in ['model', 'record_id', 'observed_at', 'identifiers'] -%}
+        {%- for required in ['model', 'record_id', 'observed_at'] -%}
             {%- if source is not mapping or source.get(required) is none -%}
                 {{ exceptions.raise_compiler_error(key ~ "." ~ required ~ " is missing") }}
             {%- endif -%}
@@ -75,14 +89,23 @@
         {%- if source.get('changed_at') is not none and source.changed_at is not string -%}
             {{ exceptions.raise_compiler_error(key ~ ".changed_at must name a column of " ~ source.model ~ " (a load or update time), or be left out") }}
         {%- endif -%}
-        {%- if source.identifiers is not mapping or source.identifiers | length == 0 -%}
+        {%- if source.get('identifiers', {}) is not mapping or (source.get('identifiers') or {}) | length + (source.get('composite_identifiers') or {}) | length == 0 -%}
             {{ exceptions.raise_compiler_error(key ~ ".identifiers must map columns of " ~ source.model ~ " to identifier types") }}
         {%- endif -%}
-        {%- for column, type in source.identifiers.items() -%}
+        {%- for column, type in (source.get('identifiers') or {}).items() -%}
             {%- if type not in checked_types -%}
                 {{ exceptions.raise_compiler_error(key ~ ".identifiers." ~ column ~ ": unknown identifier type '" ~ type ~ "'; declare it under " ~ where ~ ".identifier_types (known: " ~ checked_types.keys() | list | sort | join(', ') ~ ")") }}
             {%- endif -%}
+            {%- if checked_types[type].parts -%}
+                {{ exceptions.raise_compiler_error(key ~ ".identifiers." ~ column ~ ": '" ~ type ~ "' is a composite key; list its columns under " ~ key ~ ".composite_identifiers." ~ type) }}
+            {%- endif -%}
         {%- endfor -%}
+        {%- set checked_source = {} -%}
+        {%- do checked_source.update(source) -%}
+        {%- do checked_source.update({'identifiers': source.get('identifiers') or {}}) -%}
+        {%- do checked_source.update({'composite_keys': cdp.identity_composite_keys(source, checked_types, key)}) -%}
+        {%- do checked_source.update({'match_groups': matching.relation if matching is not none and source.model in matching.models else none}) -%}
+        {%- do checked_sources.append(checked_source) -%}
     {%- endfor -%}
-    {{ return({'max_rounds': max_rounds, 'identifier_types': checked_types, 'sources': sources}) }}
+    {{ return({'max_rounds': max_rounds, 'identifier_types': checked_types, 'sources': checked_sources}) }}
 {%- endmacro %}

@@ -33,6 +33,24 @@ create or replace macro gmail_variant(e, r) as
         when e like '%@gmail.com' and r < 0.18 then split_part(e, '@', 1) || '+' || pick(['shop', 'news', 'promo'], r * 5 % 1) || '@gmail.com'
         else e
     end;
+-- A typing mistake in a name or street (offline records typed by staff): a letter dropped, two swapped, one
+-- replaced or doubled, never the first letter.
+create or replace macro typo_at(s, i, kind) as
+    case kind
+        when 0 then s[1:i - 1] || s[i + 1:]
+        when 1 then s[1:i - 1] || s[i + 1:i + 1] || s[i:i] || s[i + 2:]
+        when 2 then s[1:i - 1] || chr(97 + (ascii(lower(s[i:i])) - 96) % 26) || s[i + 1:]
+        else s[1:i] || s[i:]
+    end;
+create or replace macro typo(s, r) as
+    case when s is null or length(s) < 3 then s else typo_at(s, 2 + floor((r * 7 % 1) * (length(s) - 2))::integer, floor(r * 4)::integer) end;
+-- A date of birth as typed: day and month swapped (when both can be months), a day or a year off by one.
+create or replace macro dob_error(d, r) as
+    case
+        when r < 0.4 and day(d) <= 12 and day(d) <> month(d) then make_date(year(d), day(d), month(d))
+        when r < 0.7 then d + interval 1 day
+        else d - interval 1 year
+    end;
 create or replace macro format_phone(country, cc, n, r) as
     case
         when country = 'US' then
@@ -115,8 +133,60 @@ select
     case when is_known and u(p, 'tickets') < 0.18 then 1 + (u(p, 'tickets_2') < 0.3)::integer else 0 end as n_tickets,
     case when is_known and u(p, 'subscribed') < 0.75 then 3 + floor(u(p, 'sends') * 8)::integer else 0 end as n_sends,
     u(p, 'open_rate') * 0.6 as open_rate,
-    timestamp '2024-07-01' + to_seconds(floor(u(p, 'first_seen') * 600 * 86400)::bigint) as first_seen_at
+    timestamp '2024-07-01' + to_seconds(floor(u(p, 'first_seen') * 600 * 86400)::bigint) as first_seen_at,
+    date '1945-01-01' + floor(u(p, 'dob') * 22000)::integer as date_of_birth
 from drawn;
+
+-- Offline records (cdp_offline_share of known people, one each: a CRM contact typed by staff, a store receipt
+-- or a support call): no email or phone, only a name, a date of birth and an address, with typos and gaps.
+create or replace table offline_people as
+select
+    p,
+    pick(['crm', 'pos', 'support'], u(p, 'off_kind')) as kind,
+    country,
+    household_key,
+    first_seen_at,
+    case
+        when u(p, 'off_first') < 0.05 then null
+        when u(p, 'off_first') < 0.20 then typo(first_name, u(p, 'off_first_t'))
+        when u(p, 'off_first') < 0.26 then upper(first_name)
+        else first_name
+    end as first_name,
+    case
+        when u(p, 'off_last') < 0.02 then null
+        when u(p, 'off_last') < 0.14 then typo(last_name, u(p, 'off_last_t'))
+        when u(p, 'off_last') < 0.22 then upper(last_name)
+        else last_name
+    end as last_name,
+    case
+        when u(p, 'off_dob') < 0.12 then null
+        when u(p, 'off_dob') < 0.22 then dob_error(date_of_birth, u(p, 'off_dob_e'))
+        else date_of_birth
+    end as date_of_birth,
+    case
+        when u(p, 'off_street') < 0.15 then null
+        when u(p, 'off_street') < 0.27 then typo(street, u(p, 'off_street_t'))
+        else street
+    end as street,
+    city,
+    case
+        when u(p, 'off_zip') < 0.10 then null
+        when u(p, 'off_zip') < 0.15 then typo(postal_code, u(p, 'off_zip_t'))
+        else postal_code
+    end as postal_code,
+    plus_seconds(first_seen_at, u(p, 'off_t') * 300 * 86400) as seen_at
+from (
+    select
+        *,
+        -- The household's current address, as its CRM contacts have it.
+        (10 + floor(u(household_key, 'house_number') * 9000)::integer)::varchar || ' '
+            || pick(['Main St', 'Oak Ave', 'Pine Rd', 'Maple Dr', 'Cedar Ln', 'Elm St', 'Park Ave', 'Lake Rd', 'Hill St', 'River Rd'],
+                    u(household_key, 'street')) as street,
+        pick(['Springfield', 'Riverside', 'Franklin', 'Greenville', 'Bristol', 'Fairview', 'Salem', 'Madison'], u(household_key, 'city')) as city,
+        lpad((floor(u(household_key, 'zip') * 99999))::integer::varchar, 5, '0') as postal_code
+    from people
+) as known
+where is_known and u(p, 'offline') < getvariable('cdp_offline_share');
 
 create or replace table person_emails as
 select
@@ -364,6 +434,16 @@ select * from online
 union all
 select * from in_store;
 
+insert into gen_orders_base by name
+select
+    p,
+    'ord_' || p || '_o' as order_id,
+    'pos' as channel,
+    'store_' || lpad((1 + floor(u(household_key, 'store') * 40))::varchar, 3, '0') as store_id,
+    seen_at as ordered_at
+from offline_people
+where kind = 'pos';
+
 create or replace table gen_order_items as
 select
     orders.p,
@@ -390,9 +470,14 @@ select
     case people.country when 'US' then 'USD' when 'GB' then 'GBP' else 'EUR' end as currency,
     round(totals.total_amount, 2) as total_amount,
     ordered_at,
-    received(ordered_at, u(orders.order_id, 'late')) as received_at
+    received(ordered_at, u(orders.order_id, 'late')) as received_at,
+    offline.first_name,
+    offline.last_name,
+    strftime(offline.date_of_birth, '%Y-%m-%d') as date_of_birth,
+    offline.postal_code
 from gen_orders_base as orders
 inner join people using (p)
+left join offline_people as offline on offline.kind = 'pos' and orders.order_id = 'ord_' || offline.p || '_o'
 inner join (select order_id, sum(quantity * unit_price) as total_amount from gen_order_items group by order_id) as totals using (order_id);
 
 create or replace table gen_tracks as
@@ -473,10 +558,28 @@ select
     case when u(contact_id, 'crm_country') < 0.05 then '' when u(contact_id, 'crm_country') < 0.15 then lower(contacts.country) else contacts.country end as country,
     pick(['subscriber', 'lead', 'customer', 'customer'], u(contact_id, 'crm_stage')) as lifecycle_stage,
     plus_seconds(first_seen_at, (n_crm - 1 - r) * 45 * 86400 + u(contact_id, 'crm_t') * 86400) as created_at,
-    plus_seconds(first_seen_at, (n_crm - 1 - r) * 45 * 86400 + u(contact_id, 'crm_t') * 86400 + u(contact_id, 'crm_u') * 90 * 86400) as updated_at
+    plus_seconds(first_seen_at, (n_crm - 1 - r) * 45 * 86400 + u(contact_id, 'crm_t') * 86400 + u(contact_id, 'crm_u') * 90 * 86400) as updated_at,
+    strftime(date_of_birth, '%Y-%m-%d') as date_of_birth
 from contacts
 inner join person_emails as emails on emails.p = contacts.p and emails.k = (r % contacts.n_emails) + 1
 left join person_phones as phones on phones.p = contacts.p and phones.k = (r % greatest(contacts.n_phones, 1)) + 1;
+
+insert into gen_crm_contacts by name
+select
+    p,
+    'crm_' || p || '_o' as contact_id,
+    first_name,
+    last_name,
+    street,
+    city,
+    postal_code,
+    country,
+    'lead' as lifecycle_stage,
+    seen_at as created_at,
+    seen_at as updated_at,
+    strftime(date_of_birth, '%Y-%m-%d') as date_of_birth
+from offline_people
+where kind = 'crm';
 
 create or replace table gen_email_events as
 with sends as (
@@ -519,10 +622,28 @@ select
     pick(['Where is my order?', 'Return request', 'Wrong size', 'Payment failed', 'Account locked'], u(ticket_id, 'tkt_subject')) as subject,
     case when u(ticket_id, 'tkt_status') < 0.85 then 'solved' else 'open' end as status,
     plus_seconds(first_seen_at, u(ticket_id, 'tkt_t') * 650 * 86400) as created_at,
-    case when u(ticket_id, 'tkt_status') < 0.85 then plus_seconds(first_seen_at, u(ticket_id, 'tkt_t') * 650 * 86400 + 3600 + u(ticket_id, 'tkt_solve') * 72 * 3600) end as solved_at
+    case when u(ticket_id, 'tkt_status') < 0.85 then plus_seconds(first_seen_at, u(ticket_id, 'tkt_t') * 650 * 86400 + 3600 + u(ticket_id, 'tkt_solve') * 72 * 3600) end as solved_at,
+    cast(null as varchar) as first_name,
+    cast(null as varchar) as last_name,
+    cast(null as varchar) as date_of_birth
 from tickets
 inner join person_emails as emails on emails.p = tickets.p and emails.k = 1
 left join person_phones as phones on phones.p = tickets.p and phones.k = 1;
+
+insert into gen_support_tickets by name
+select
+    p,
+    'tkt_' || p || '_o' as ticket_id,
+    'phone' as channel,
+    pick(['Where is my order?', 'Return request', 'Wrong size', 'Payment failed', 'Account locked'], u(p, 'off_subject')) as subject,
+    'solved' as status,
+    seen_at as created_at,
+    plus_seconds(seen_at, 1800) as solved_at,
+    first_name,
+    last_name,
+    strftime(date_of_birth, '%Y-%m-%d') as date_of_birth
+from offline_people
+where kind = 'support';
 
 create or replace table gen_consents as
 with known as (

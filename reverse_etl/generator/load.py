@@ -63,13 +63,16 @@ def _ground_truth_query() -> str:
     return " union all ".join(parts)
 
 
-def build_in_memory(people: int, seed: int, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def build_in_memory(
+    people: int, seed: int, threads: int | None = None, offline_share: float = 0.0
+) -> duckdb.DuckDBPyConnection:
     """Run the generator SQL; returns the in-memory connection holding gen_<table> tables."""
     memory = duckdb.connect(":memory:")
     if threads:
         memory.execute(f"set threads = {int(threads)}")
     memory.execute("set variable cdp_seed = ?", [seed])
     memory.execute("set variable cdp_people = ?", [people])
+    memory.execute("set variable cdp_offline_share = ?", [float(offline_share)])
     for statement in GENERATE_SQL.read_text().split(";\n"):
         if statement.strip() and not all(
             line.strip().startswith("--") or not line.strip() for line in statement.splitlines()
@@ -176,9 +179,17 @@ def _after_table_loaded(table: str) -> None:
 
 
 def generate(
-    target: Target, people: int = 2000, seed: int = 42, threads: int | None = None
+    target: Target,
+    people: int = 2000,
+    seed: int = 42,
+    threads: int | None = None,
+    offline_share: float = 0.0,
 ) -> GenerateSummary:
-    """Generate `people` people's raw records and replace the target's raw and ground-truth tables."""
+    """Generate `people` people's raw records and replace the target's raw and ground-truth tables.
+    `offline_share` of known people also get one offline record (a CRM contact, a store receipt or a support
+    call) with no email or phone, only their name, date of birth and address, with typos and gaps."""
+    if not isinstance(offline_share, (int, float)) or not 0 <= offline_share <= 1:
+        raise ConfigError(f"--offline-share must be between 0 and 1, got {offline_share!r}")
     if not isinstance(people, int) or people < 1:
         raise ConfigError(f"--people must be a positive whole number, got {people!r}")
     if people > MAX_PEOPLE:
@@ -186,7 +197,7 @@ def generate(
     check_fits(people, available_bytes())
     connect(target).close()  # an unreachable or unwritable warehouse is named before any work is done
     started = time.perf_counter()
-    memory = build_in_memory(people, seed, threads)
+    memory = build_in_memory(people, seed, threads, offline_share)
     summary = GenerateSummary(people=people, seed=seed, target=target.describe())
     summary.generate_seconds = time.perf_counter() - started
     for table in RAW_TABLES:

@@ -67,6 +67,7 @@ RAW_TABLES: dict[str, Columns] = {
         ("lifecycle_stage", "varchar"),
         ("created_at", "timestamp"),
         ("updated_at", "timestamp"),
+        ("date_of_birth", "varchar"),
     ],
     "orders": [
         ("order_id", "varchar"),
@@ -81,6 +82,10 @@ RAW_TABLES: dict[str, Columns] = {
         ("total_amount", "double"),
         ("ordered_at", "timestamp"),
         ("received_at", "timestamp"),
+        ("first_name", "varchar"),
+        ("last_name", "varchar"),
+        ("date_of_birth", "varchar"),
+        ("postal_code", "varchar"),
     ],
     "order_items": [
         ("order_item_id", "varchar"),
@@ -114,6 +119,9 @@ RAW_TABLES: dict[str, Columns] = {
         ("status", "varchar"),
         ("created_at", "timestamp"),
         ("solved_at", "timestamp"),
+        ("first_name", "varchar"),
+        ("last_name", "varchar"),
+        ("date_of_birth", "varchar"),
     ],
     "consents": [
         ("consent_id", "varchar"),

@@ -22,7 +22,8 @@ renamed as (
         upper({{ cdp.clean_string('country') }}) as country_code,
         lower({{ cdp.clean_string('lifecycle_stage') }}) as lifecycle_stage,
         cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
-        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at
+        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
+        cast({{ cdp.clean_string('date_of_birth') }} as date) as date_of_birth
 
     from source
 

@@ -24,7 +24,11 @@ renamed as (
         lower(status) = 'completed' as is_completed,
         lower(channel) = 'pos' as is_in_store,
         cast(ordered_at as {{ dbt.type_timestamp() }}) as ordered_at,
-        cast(received_at as {{ dbt.type_timestamp() }}) as received_at
+        cast(received_at as {{ dbt.type_timestamp() }}) as received_at,
+        {{ cdp.clean_string('first_name') }} as first_name,
+        {{ cdp.clean_string('last_name') }} as last_name,
+        cast({{ cdp.clean_string('date_of_birth') }} as date) as date_of_birth,
+        {{ cdp.clean_string('postal_code') }} as postal_code
 
     from source
 

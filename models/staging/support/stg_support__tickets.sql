@@ -19,7 +19,10 @@ renamed as (
         lower({{ cdp.clean_string('status') }}) as ticket_status,
         lower(status) = 'solved' as is_solved,
         cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
-        cast(solved_at as {{ dbt.type_timestamp() }}) as solved_at
+        cast(solved_at as {{ dbt.type_timestamp() }}) as solved_at,
+        {{ cdp.clean_string('first_name') }} as first_name,
+        {{ cdp.clean_string('last_name') }} as last_name,
+        cast({{ cdp.clean_string('date_of_birth') }} as date) as date_of_birth
 
     from source
 

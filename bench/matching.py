@@ -1,0 +1,198 @@
+"""Benchmark: what each identity layer adds on offline records (no shared email or phone), against the
+generator's ground truth, and how long fuzzy matching takes.
+
+    python bench/matching.py --people 200000 --offline-share 0.1
+
+On a DuckDB file of `--people` generated people (a share of whom get one offline record), it builds the identity
+layer three ways: exact identifiers only (the shipped configuration), plus a composite key name_dob
+(last name, first name, date of birth) on CRM contacts, store receipts and support calls, and plus fuzzy
+matching (`cdp match` with the project's model, at its threshold). For each it prints the pairwise precision
+and recall on pairs (offline record, record of a CRM contact, order or ticket): a pair is predicted when both
+are one customer, true when both are one person. Then the fuzzy layer across thresholds: the exact-only
+customers joined by the groups that links at or above each threshold form (before the identity guards, which
+only cut). It also prints the matching's read, training (into a scratch model file) and scoring times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from conftest import ROOT, Warehouse, new_duckdb_warehouse  # noqa: E402
+from reverse_etl.generator.load import generate  # noqa: E402
+from reverse_etl.matching import model as splink_model  # noqa: E402
+from reverse_etl.matching.config import load  # noqa: E402
+from reverse_etl.matching.links import ScoredLink, match_groups, score  # noqa: E402
+from reverse_etl.matching.records import load_records  # noqa: E402
+from reverse_etl.matching.run import run_match  # noqa: E402
+from reverse_etl.warehouse import Warehouse as Engine  # noqa: E402
+
+RAW = {
+    "stg_crm__contacts": "crm_contacts",
+    "stg_shop__orders": "orders",
+    "stg_support__tickets": "support_tickets",
+}
+NAME_DOB = {
+    "priority": 9,
+    "parts": {"last_name": "compact", "first_name": "compact", "date_of_birth": "date"},
+}
+NAME_DOB.update(max_linked_identifiers=20)
+THRESHOLDS = [0.5, 0.8, 0.9, 0.95, 0.99, 0.999]
+Record = tuple[str, str]
+
+
+def project_vars() -> dict:
+    return yaml.safe_load((ROOT / "dbt_project.yml").read_text())["vars"]
+
+
+def build(warehouse: Warehouse, variables: dict) -> float:
+    started = time.perf_counter()
+    warehouse.dbt(
+        "build", "--quiet", "--select", "+identity_records", "--indirect-selection", "cautious",
+        "--vars", json.dumps(variables),
+    )  # fmt: skip
+    return time.perf_counter() - started
+
+
+def customers(warehouse: Warehouse) -> dict[Record, str]:
+    rows = warehouse.query(
+        "select source_table, record_id, customer_id from identity.identity_records where is_resolved "
+        f"and source_table in ({', '.join(repr(model) for model in RAW)})"
+    )
+    return {(table, record): customer for table, record, customer in rows}
+
+
+def truth(warehouse: Warehouse) -> dict[Record, str]:
+    model_of = {raw: model for model, raw in RAW.items()}
+    rows = warehouse.query(
+        "select source_table, record_id, person_id from ground_truth.record_people "
+        f"where source_table in ({', '.join(repr(raw) for raw in RAW.values())})"
+    )
+    return {(model_of[table], record): person for table, record, person in rows}
+
+
+def quality(assignment: dict[Record, str], people: dict[Record, str]) -> tuple[float, float, int]:
+    """Pairwise precision and recall on pairs with an offline record; and how many offline records are
+    in a customer with another record."""
+    cluster_members: dict[str, list[Record]] = {}
+    for record, customer in assignment.items():
+        cluster_members.setdefault(customer, []).append(record)
+    person_members = Counter(people.values())
+    true_positive = predicted = actual = joined = 0
+    for record, person in people.items():
+        if not record[1].endswith("_o"):
+            continue
+        actual += person_members[person] - 1
+        customer = assignment.get(record)
+        if customer is None:
+            continue
+        mates = [other for other in cluster_members[customer] if other != record]
+        joined += bool(mates)
+        predicted += len(mates)
+        true_positive += sum(people.get(other) == person for other in mates)
+    return true_positive / max(predicted, 1), true_positive / max(actual, 1), joined
+
+
+def with_groups(
+    assignment: dict[Record, str], links: list[ScoredLink], threshold: float
+) -> dict[Record, str]:
+    """The exact-only customers joined by the fuzzy groups at `threshold` (union of both partitions)."""
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for record, group in match_groups(links, threshold).items():
+        node = assignment.get(record, "record:" + "|".join(record))
+        left, right = root(node), root("group:" + group)
+        if left != right:
+            parent[max(left, right)] = min(left, right)
+    result = {record: root(customer) for record, customer in assignment.items()}
+    for record in match_groups(links, threshold):
+        result.setdefault(record, root("record:" + "|".join(record)))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--people", type=int, default=20_000)
+    parser.add_argument("--offline-share", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cdp-bench-matching-") as folder:
+        warehouse = new_duckdb_warehouse(Path(folder))
+        started = time.perf_counter()
+        generate(warehouse.target, people=args.people, seed=args.seed, offline_share=args.offline_share)
+        print(f"generated {args.people:,} people in {time.perf_counter() - started:.0f}s")
+        variables = project_vars()
+        exact_seconds = build(warehouse, {"cdp_identity": variables["cdp_identity"]})
+        people = truth(warehouse)
+        results = {"exact identifiers only": (quality(customers(warehouse), people), exact_seconds)}
+        exact = customers(warehouse)
+
+        composite = copy.deepcopy(variables["cdp_identity"])
+        composite["identifier_types"]["name_dob"] = NAME_DOB
+        for source in composite["sources"]:
+            if source["model"] in RAW:
+                source["composite_identifiers"] = {"name_dob": ["last_name", "first_name", "date_of_birth"]}
+        seconds = build(warehouse, {"cdp_identity": composite})
+        results["+ composite key name_dob"] = (quality(customers(warehouse), people), seconds)
+
+        config = load(ROOT, {"enabled": True})
+        summary = run_match(warehouse.target, config)
+        matching = {**variables["cdp_matching"], "enabled": True}
+        seconds = build(warehouse, {"cdp_identity": variables["cdp_identity"], "cdp_matching": matching})
+        label = f"+ fuzzy matching (threshold {config.threshold})"
+        results[label] = (quality(customers(warehouse), people), seconds)
+
+        offline = sum(record[1].endswith("_o") for record in people)
+        print(f"\n{offline:,} offline records among {len(people):,} CRM contacts, orders and tickets\n")
+        print(f"{'layer':<40} {'precision':>9} {'recall':>7} {'joined':>8} {'build s':>8}")
+        for name, ((precision, recall, joined), build_seconds) in results.items():
+            print(f"{name:<40} {precision:>9.4f} {recall:>7.4f} {joined:>8,} {build_seconds:>8.0f}")
+
+        memory = duckdb.connect(":memory:")
+        try:
+            started = time.perf_counter()
+            records = load_records(Engine(warehouse.target), config, memory)
+            read_seconds = time.perf_counter() - started
+            scratch = dataclasses.replace(config, model_file=Path(folder) / "model.json")
+            started = time.perf_counter()
+            splink_model.train(scratch, memory)
+            train_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            links = score(config, splink_model.load(config), memory)
+            score_seconds = time.perf_counter() - started
+        finally:
+            memory.close()
+        print("\nfuzzy layer across thresholds (exact-only customers joined by the groups, before guards)")
+        print(f"{'threshold':>9} {'precision':>9} {'recall':>7} {'joined':>8}")
+        for threshold in THRESHOLDS:
+            precision, recall, joined = quality(with_groups(exact, links, threshold), people)
+            print(f"{threshold:>9} {precision:>9.4f} {recall:>7.4f} {joined:>8,}")
+        print(
+            f"\nmatching {records:,} records: read {read_seconds:.1f}s, train {train_seconds:.1f}s, "
+            f"score {score_seconds:.1f}s ({len(links):,} pairs >= 0.5); cdp match {summary.score_seconds:.1f}s scoring"
+        )
+
+
+if __name__ == "__main__":
+    main()

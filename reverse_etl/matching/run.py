@@ -1,0 +1,72 @@
+"""`cdp match`: read the configured records, train the model when asked (or when there is none), score the
+blocked pairs and replace the links and groups tables. With vars.cdp_matching.enabled false it drops them, so
+nothing stale is left for a reader."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import duckdb
+
+from reverse_etl.matching import links as link_table
+from reverse_etl.matching import model as splink_model
+from reverse_etl.matching.config import MatchingConfig
+from reverse_etl.matching.records import load_records
+from reverse_etl.project import Target
+from reverse_etl.warehouse import Warehouse, quote
+
+
+@dataclass
+class MatchSummary:
+    enabled: bool
+    records: int = 0
+    links: int = 0
+    above_threshold: int = 0
+    threshold: float = 0.0
+    model_version: str = ""
+    trained: bool = False
+    train_seconds: float = 0.0
+    score_seconds: float = 0.0
+
+    def describe(self) -> str:
+        if not self.enabled:
+            return "fuzzy matching is off (vars.cdp_matching.enabled: false): the matching tables are dropped"
+        trained = f", trained in {self.train_seconds:.1f}s" if self.trained else ""
+        return (
+            f"matched {self.records:,} records with model {self.model_version}{trained}: {self.links:,} scored "
+            f"pairs in matching.record_links, {self.above_threshold:,} at or above the threshold "
+            f"{self.threshold} (scored in {self.score_seconds:.1f}s)"
+        )
+
+
+def run_match(target: Target, config: MatchingConfig, train: bool = False) -> MatchSummary:
+    warehouse = Warehouse(target)
+    try:
+        if not config.enabled:
+            with warehouse.transaction():
+                warehouse.execute(
+                    f"drop table if exists {quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}"
+                )
+            return MatchSummary(enabled=False)
+        summary = MatchSummary(enabled=True, threshold=config.threshold)
+        memory = duckdb.connect(":memory:")
+        try:
+            summary.records = load_records(warehouse, config, memory)
+            if train or not config.model_file.exists():
+                started = time.perf_counter()
+                splink_model.train(config, memory)
+                summary.trained, summary.train_seconds = True, time.perf_counter() - started
+            model = splink_model.load(config)
+            summary.model_version = splink_model.version(config.model_file)
+            started = time.perf_counter()
+            scored = link_table.score(config, model, memory)
+            summary.score_seconds = time.perf_counter() - started
+        finally:
+            memory.close()
+        link_table.write_links(warehouse, scored, summary.model_version, config.threshold)
+        summary.links = len(scored)
+        summary.above_threshold = sum(link.match_probability >= config.threshold for link in scored)
+        return summary
+    finally:
+        warehouse.close()
