@@ -1,3 +1,4 @@
+{%- if cdp.source_family_enabled('web_events') %}
 with
 
 source as (
@@ -28,3 +29,9 @@ renamed as (
 )
 
 select * from renamed
+
+{%- else %}
+
+-- The web_events source family is switched off (vars.cdp_sources): no rows, the same columns.
+{{ cdp.empty_rows(model.columns) }}
+{%- endif %}
