@@ -44,9 +44,11 @@ def staging_columns(warehouse: Warehouse, model: str) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def generated_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small generated DuckDB file each configuration starts from (a copy of it)."""
+    """A small generated DuckDB file with the seeds loaded; each configuration starts from a copy of it."""
     folder = tmp_path_factory.mktemp("families_base")
-    new_duckdb_warehouse(folder).generate(people=PEOPLE)
+    warehouse = new_duckdb_warehouse(folder)
+    warehouse.generate(people=PEOPLE)
+    warehouse.dbt("seed")
     return folder / "cdp.duckdb"
 
 
