@@ -3,7 +3,9 @@ with
 
 source as (
 
-    select * from {{ source('segment', 'identifies') }}
+    select
+        {{ cdp.source_columns('segment', 'identifies') }}
+    from {{ source('segment', 'identifies') }}
 
 ),
 

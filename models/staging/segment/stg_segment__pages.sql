@@ -3,7 +3,9 @@ with
 
 source as (
 
-    select * from {{ source('segment', 'pages') }}
+    select
+        {{ cdp.source_columns('segment', 'pages') }}
+    from {{ source('segment', 'pages') }}
 
 ),
 
