@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from reverse_etl.dbt import run_dbt
 from reverse_etl.errors import CdpError, WarehouseError
+from reverse_etl.freshness import FreshnessGate, check_sources
 from reverse_etl.project import Target
 from reverse_etl.publish import publish
 from reverse_etl.serve.health import busy_error, busy_reason
@@ -20,7 +21,11 @@ from reverse_etl.warehouse import Warehouse, utc_now
 
 
 def build_and_sync(
-    target: Target, allow_mass_change: bool, say: Callable[[str], None], warn: Callable[[str], None]
+    target: Target,
+    allow_mass_change: bool,
+    say: Callable[[str], None],
+    warn: Callable[[str], None],
+    check_freshness: bool = False,
 ) -> None:
     warehouse = Warehouse(target)
     try:
@@ -46,6 +51,16 @@ def build_and_sync(
         except CdpError as error:
             warn(f"publish: {error}")
             failures.append(error)
+        gate = None
+        if check_freshness:
+            outcomes = check_sources(target)
+            for outcome in sorted(outcomes.values(), key=lambda outcome: outcome.source):
+                if outcome.status != "pass":
+                    warn(f"source {outcome.source}: {outcome.status} ({outcome.detail})")
+            say(
+                f"source freshness: {sum(not o.is_stale for o in outcomes.values())} of {len(outcomes)} fresh"
+            )
+            gate = FreshnessGate(outcomes)
         syncs = project_syncs(target, reparse=False)
         bad_schedules = schedule_errors(syncs)
         for problem in bad_schedules.values():
@@ -63,6 +78,10 @@ def build_and_sync(
                 and not is_due(schedule, last_started(warehouse, name), now)
             ):
                 say(f"{name}: not due ({schedule})")
+                continue
+            held_back = gate.reason(declared.model) if gate is not None else None
+            if held_back:
+                warn(f"{name}: skipped ({held_back})")
                 continue
             try:
                 say(run_sync(warehouse, declared, allow_mass_change=allow_mass_change).describe())

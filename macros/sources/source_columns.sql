@@ -8,7 +8,8 @@
 
 {% macro default__source_columns(source_name, table_name) -%}
     {%- set relation = source(source_name, table_name) -%}
-    {#- Unit tests give the source as fixture rows with the columns they name: read them as they are. -#}
+    {#- A unit test's fixture rows have the table's columns, and its compile context has no graph: read them
+        as they are. -#}
     {%- if not execute or (model is mapping and model.get('resource_type') == 'unit_test') -%}
         {{ return('*') }}
     {%- endif -%}
