@@ -25,8 +25,8 @@ HORIZON_DAYS = 90
 # Buyers as of the cutoff, their scores and what they did in (cutoff, cutoff + horizon].
 OUTCOMES_SQL = """
 with future as (
-    select records.customer_id, count(*) as actual_orders, sum(orders.order_amount) as actual_revenue
-    from staging.stg_shop__orders as orders
+    select records.customer_id, count(*) as actual_orders, sum(orders.reporting_order_amount) as actual_revenue
+    from intermediate.int_orders_converted as orders
     inner join identity.identity_records as records
         on records.source_table = 'stg_shop__orders' and records.record_id = orders.order_id
     where orders.is_completed and orders.ordered_at > {p} and orders.ordered_at <= {p}
@@ -200,6 +200,7 @@ def main() -> None:
         warehouse = new_duckdb_warehouse(Path(folder))
         started = time.perf_counter()
         warehouse.generate(people=args.people, seed=args.seed)
+        warehouse.dbt("seed")  # the seeds staging and orders read (dialling plan, event names, rates)
         warehouse.dbt("run", "--select", "stg_shop__orders")  # the view the cutoff is read from
         cutoff = cutoff_for(warehouse)
         build_as_of(warehouse, cutoff)

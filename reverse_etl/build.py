@@ -12,6 +12,7 @@ from collections.abc import Callable
 from reverse_etl.alerts import Alerts, AlertSettings
 from reverse_etl.dbt import DbtResult, run_dbt
 from reverse_etl.errors import CdpError, WarehouseError
+from reverse_etl.freshness import FreshnessGate, check_sources
 from reverse_etl.matching.config import MatchingConfig
 from reverse_etl.project import Target
 from reverse_etl.publish import publish
@@ -45,6 +46,7 @@ def build_and_sync(
     say: Callable[[str], None],
     warn: Callable[[str], None],
     alerts: Alerts | None = None,
+    check_freshness: bool = False,
 ) -> None:
     """`alerts` writes the run events and sends the alerts (reverse_etl.alerts); by default from the
     environment, with the JSON lines on stderr."""
@@ -78,6 +80,16 @@ def build_and_sync(
         except CdpError as error:
             warn(f"publish: {error}")
             failures.append(error)
+        gate = None
+        if check_freshness:
+            outcomes = check_sources(target)
+            for outcome in sorted(outcomes.values(), key=lambda outcome: outcome.source):
+                if outcome.status != "pass":
+                    warn(f"source {outcome.source}: {outcome.status} ({outcome.detail})")
+            say(
+                f"source freshness: {sum(not o.is_stale for o in outcomes.values())} of {len(outcomes)} fresh"
+            )
+            gate = FreshnessGate(outcomes)
         syncs = project_syncs(target, parse="if-missing")
         bad_schedules = schedule_errors(syncs)
         for problem in bad_schedules.values():
@@ -95,6 +107,10 @@ def build_and_sync(
                 and not is_due(schedule, last_started(warehouse, name), now)
             ):
                 say(f"{name}: not due ({schedule})")
+                continue
+            held_back = gate.reason(declared.model) if gate is not None else None
+            if held_back:
+                warn(f"{name}: skipped ({held_back})")
                 continue
             try:
                 summary = alerts.observed(

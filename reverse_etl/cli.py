@@ -191,9 +191,15 @@ def identity_explain(target: str | None, identifier: str, other: str | None) -> 
 @click.option(
     "--allow-mass-change", is_flag=True, help="Let syncs change or remove more than their max_change_share."
 )
-def build(target: str | None, allow_mass_change: bool) -> None:
+@click.option(
+    "--check-freshness",
+    is_flag=True,
+    help="Run dbt source freshness after the build and skip the syncs that read a source past its error_after.",
+)
+def build(target: str | None, allow_mass_change: bool, check_freshness: bool) -> None:
     """dbt build, then the BI copy (DuckDB), then every sync that is due by its schedule (syncs only run when
-    the build passed). A sync with an unusable schedule is reported and skipped; the others still run."""
+    the build passed). A sync with an unusable schedule is reported and skipped; the others still run. With
+    --check-freshness, a sync whose model reads a stale source is reported and skipped too."""
     from reverse_etl.build import build_and_sync
     from reverse_etl.project import load_target
 
@@ -202,6 +208,7 @@ def build(target: str | None, allow_mass_change: bool) -> None:
         allow_mass_change,
         say=click.echo,
         warn=lambda line: click.echo(line, err=True),
+        check_freshness=check_freshness,
     )
 
 

@@ -20,6 +20,7 @@ def test_a_build_left_unfinished_makes_the_next_one_full(tmp_path: Path) -> None
     # The decision is the same on every adapter (the build log), so one warehouse is enough.
     warehouse = new_duckdb_warehouse(tmp_path)
     warehouse.generate(people=100, seed=5)
+    warehouse.dbt("seed")
     assert run_identity(warehouse) == "full"
     # Only the first models of the layer apply a build: the next build cannot trust the later ones' state.
     warehouse.dbt("run", "--select", "int_identity_record_changes", "int_identifiers_validated")
@@ -30,6 +31,7 @@ def test_a_build_left_unfinished_makes_the_next_one_full(tmp_path: Path) -> None
 def test_a_log_written_before_boundary_rows_gains_the_column(tmp_path: Path) -> None:
     warehouse = new_duckdb_warehouse(tmp_path)
     warehouse.generate(people=100, seed=6)
+    warehouse.dbt("seed")
     run_identity(warehouse)
     # A log of the layout before boundary_rows: no such column, and builds logged under another state version.
     warehouse.execute("alter table intermediate.identity_build_log drop column boundary_rows")

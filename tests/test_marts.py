@@ -118,7 +118,7 @@ def test_orders_mart_holds_every_order_except_those_of_forgotten_customers(
     mismatched = built_warehouse.query(
         """
         with by_customer as (
-            select customer_id, count(*) as orders, sum(order_amount) as revenue
+            select customer_id, count(*) as orders, sum(reporting_order_amount) as revenue
             from marts.orders
             where is_completed and ordered_at <= (select max(as_of_at) from marts.customer_traits)
             group by customer_id

@@ -65,6 +65,8 @@ def _sql_answers(warehouse: Warehouse, tmp_path: Path) -> list[tuple[str, str, s
         "else {{ cdp.normalize_identifier('input', types.user_id) }} end as normalized "
         f"from (values {values}) as cases (position, kind, input) order by position"
     )
+    # normalize_phone reads the default country's dialling plan from its seed at compile time.
+    warehouse.dbt("seed", "--select", "country_phone_plans", "--quiet")
     result = warehouse.dbt("compile", "--inline", inline, "--quiet")
     compiled = result.results[0].node.compiled_code
     return [(kind, value, normalized) for _, kind, value, normalized in warehouse.query(compiled)]

@@ -71,6 +71,7 @@ def test_backtest_scores_beat_chance_and_naive_rates(tmp_path: Path) -> None:
     backtest = load_backtest()
     warehouse = new_duckdb_warehouse(tmp_path)
     warehouse.generate(people=2000, seed=42)
+    warehouse.dbt("seed")  # the seeds staging and orders read (dialling plan, event names, rates)
     warehouse.dbt("run", "--select", "stg_shop__orders")
     cutoff = backtest.cutoff_for(warehouse)
     backtest.build_as_of(warehouse, cutoff)

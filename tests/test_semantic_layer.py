@@ -127,7 +127,7 @@ def test_metrics_add_up_to_the_marts(built_warehouse: Warehouse, parsed: dict) -
     warehouse = built_warehouse
     # Completed orders straight from staging: every order except those of forgotten customers.
     completed_orders = """
-        from staging.stg_shop__orders as orders
+        from intermediate.int_orders_converted as orders
         left join identity.identity_records as records
           on records.source_table = 'stg_shop__orders' and records.record_id = orders.order_id
         where orders.is_completed
@@ -137,7 +137,7 @@ def test_metrics_add_up_to_the_marts(built_warehouse: Warehouse, parsed: dict) -
     expected = {
         "customers": warehouse.scalar("select count(*) from marts.customers"),
         "known_customers": warehouse.scalar("select count(*) from marts.customers where is_known"),
-        "revenue": float(warehouse.scalar(f"select sum(orders.order_amount) {completed_orders}")),
+        "revenue": float(warehouse.scalar(f"select sum(orders.reporting_order_amount) {completed_orders}")),
         "completed_orders": warehouse.scalar(f"select count(*) {completed_orders}"),
         "buying_customers": warehouse.scalar(
             f"select count(distinct records.customer_id) {completed_orders}"

@@ -18,5 +18,6 @@
         'stg_privacy__consents': 'consent',
         'stg_privacy__requests': 'privacy_request',
         'stg_dmp__cookie_syncs': 'dmp',
+        'stg_custom__records': 'custom',
     }) }}
 {%- endmacro %}

@@ -1,23 +1,35 @@
 {#- Dialling facts of one country, used to read national phone numbers: calling code, trunk prefix
-    (dialled before a national number inside the country), international prefix and national number length. -#}
+    (dialled before a national number inside the country), international prefix and national number length.
+    Read at compile time from the seed country_phone_plans (seeds/country_phone_plans.csv). -#}
 {% macro phone_numbering_plan(country) -%}
-    {%- set plans = {
-        'US': {'calling_code': '1', 'trunk_prefix': '1', 'international_prefix': '011', 'min_length': 10, 'max_length': 10},
-        'CA': {'calling_code': '1', 'trunk_prefix': '1', 'international_prefix': '011', 'min_length': 10, 'max_length': 10},
-        'GB': {'calling_code': '44', 'trunk_prefix': '0', 'international_prefix': '00', 'min_length': 9, 'max_length': 10},
-        'DE': {'calling_code': '49', 'trunk_prefix': '0', 'international_prefix': '00', 'min_length': 6, 'max_length': 13},
-        'FR': {'calling_code': '33', 'trunk_prefix': '0', 'international_prefix': '00', 'min_length': 9, 'max_length': 9},
-        'ES': {'calling_code': '34', 'trunk_prefix': '', 'international_prefix': '00', 'min_length': 9, 'max_length': 9},
-        'IT': {'calling_code': '39', 'trunk_prefix': '', 'international_prefix': '00', 'min_length': 6, 'max_length': 11},
-        'NL': {'calling_code': '31', 'trunk_prefix': '0', 'international_prefix': '00', 'min_length': 9, 'max_length': 9},
-        'AU': {'calling_code': '61', 'trunk_prefix': '0', 'international_prefix': '0011', 'min_length': 9, 'max_length': 9},
-        'IN': {'calling_code': '91', 'trunk_prefix': '0', 'international_prefix': '00', 'min_length': 10, 'max_length': 10},
-        'BR': {'calling_code': '55', 'trunk_prefix': '0', 'international_prefix': '00', 'min_length': 10, 'max_length': 11},
-        'JP': {'calling_code': '81', 'trunk_prefix': '0', 'international_prefix': '010', 'min_length': 9, 'max_length': 10},
-    } -%}
+    {{ return(adapter.dispatch('phone_numbering_plan', 'cdp')(country)) }}
+{%- endmacro %}
+
+{% macro default__phone_numbering_plan(country) -%}
     {%- set key = (country or '') | upper -%}
-    {%- if key not in plans -%}
-        {{ exceptions.raise_compiler_error("dbt_project.yml: vars.cdp_default_country '" ~ country ~ "' has no numbering plan; use one of " ~ (plans.keys() | list | sort | join(', ')) ~ " or add it in macros/normalization/phone_numbering_plan.sql") }}
+    {%- set where = "dbt_project.yml: vars.cdp_default_country '" ~ country ~ "'" -%}
+    {%- if key | length != 2 or not key.isalpha() -%}
+        {{ exceptions.raise_compiler_error(where ~ " is not an ISO 3166 alpha-2 country code") }}
     {%- endif -%}
-    {{ return(plans[key]) }}
+    {%- set plans = cdp.seed_rows('country_phone_plans', ['upper(country_code)', 'calling_code', 'trunk_prefix', 'international_prefix', 'min_length', 'max_length'], needed_by=where) -%}
+    {%- if not execute -%}
+        {{ return({'calling_code': '1', 'trunk_prefix': '1', 'international_prefix': '011', 'min_length': 10, 'max_length': 10}) }}
+    {%- endif -%}
+    {%- set found = [] -%}
+    {%- set known = [] -%}
+    {%- for plan in plans -%}
+        {%- do known.append(plan[0]) -%}
+        {%- if plan[0] == key -%}{%- do found.append(plan) -%}{%- endif -%}
+    {%- endfor -%}
+    {%- if found | length != 1 -%}
+        {{ exceptions.raise_compiler_error(where ~ " has " ~ ("no" if found | length == 0 else "more than one") ~ " numbering plan in seeds/country_phone_plans.csv; use one of " ~ known | join(', ') ~ " or add a row there") }}
+    {%- endif -%}
+    {%- set row = found[0] -%}
+    {{ return({
+        'calling_code': row[1] | string,
+        'trunk_prefix': (row[2] or '') | string,
+        'international_prefix': row[3] | string,
+        'min_length': row[4] | int,
+        'max_length': row[5] | int,
+    }) }}
 {%- endmacro %}

@@ -20,7 +20,7 @@ orders as (
     select
         records.customer_id,
         orders.*
-    from {{ ref('stg_shop__orders') }} as orders
+    from {{ ref('int_orders_converted') }} as orders
     inner join records on records.source_table = 'stg_shop__orders' and orders.order_id = records.record_id
 
 ),
@@ -30,7 +30,7 @@ as_of as (
     {%- if as_of_var %}
         select cast('{{ as_of_var }}' as {{ dbt.type_timestamp() }}) as as_of_at
     {%- else %}
-        select max(ordered_at) as as_of_at from {{ ref('stg_shop__orders') }}
+        select max(ordered_at) as as_of_at from {{ ref('int_orders_converted') }}
     {%- endif %}
 
 ),
@@ -40,7 +40,7 @@ order_traits as (
     select
         customer_id,
         count(*) as orders,
-        sum(order_amount) as revenue,
+        sum(reporting_order_amount) as revenue,
         min(ordered_at) as first_order_at,
         max(ordered_at) as last_order_at,
         count(case when is_in_store then 1 end) as in_store_orders

@@ -5,7 +5,7 @@ with
 
 orders as (
 
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('int_orders_converted') }}
 
 ),
 
@@ -45,6 +45,8 @@ joined as (
         orders.store_id,
         orders.currency_code,
         cast(orders.order_amount as {{ cdp.type_double() }}) as order_amount,
+        orders.reporting_currency_code,
+        cast(orders.reporting_order_amount as {{ cdp.type_double() }}) as reporting_order_amount,
         cast(coalesce(order_lines.order_lines, 0) as {{ dbt.type_bigint() }}) as order_lines,
         cast(coalesce(order_lines.units, 0) as {{ dbt.type_bigint() }}) as units,
         orders.ordered_at,

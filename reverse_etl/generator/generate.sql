@@ -519,7 +519,9 @@ select
     id,
     anonymous_id,
     user_id,
-    event,
+    -- As Segment and RudderStack load them: a snake_case slug in event, the name as sent in event_text.
+    lower(replace(event, ' ', '_')) as event,
+    event as event_text,
     product_id,
     cart_id,
     revenue,

@@ -23,6 +23,7 @@ RAW_TABLES: dict[str, Columns] = {
         ("anonymous_id", "varchar"),
         ("user_id", "varchar"),
         ("event", "varchar"),
+        ("event_text", "varchar"),
         ("product_id", "varchar"),
         ("cart_id", "varchar"),
         ("revenue", "double"),

@@ -4,13 +4,13 @@
 The rules are the dbt project's: staging reads every email through macros/normalization/normalize_email.sql and
 every phone through normalize_phone.sql (E.164, national numbers read in vars.cdp_default_country), then the
 identity layer applies each type's rule from vars.cdp_identity.identifier_types (macros/identity/
-normalize_identifier.sql: trim, lower, or email with fold_gmail). The configuration and the dialling plans are
-read from the project's own files, not copied; tests/test_profiles_normalize.py runs the SQL macros and this
+normalize_identifier.sql: trim, lower, or email with fold_gmail). The configuration and the dialling plans
+(seeds/country_phone_plans.csv) are read from the project's own files, not copied; tests/test_profiles_normalize.py runs the SQL macros and this
 module on the same inputs and requires the same answers."""
 
 from __future__ import annotations
 
-import ast
+import csv
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -21,9 +21,7 @@ import yaml
 
 from reverse_etl.errors import ConfigError
 
-PLAN_MACRO = Path("macros") / "normalization" / "phone_numbering_plan.sql"
-# The dict literal the macro sets (Jinja's and Python's literal syntax agree for it).
-PLANS_LITERAL = re.compile(r"set plans = (\{.*?\}) -%\}", re.DOTALL)
+PLANS_SEED = Path("seeds") / "country_phone_plans.csv"
 # SQL's trim() removes spaces only; [[:space:]] is ASCII white space.
 SPACE = "[ \t\n\v\f\r]"
 EXTENSION = re.compile(SPACE + r"*(x|ext\.?|extension)" + SPACE + r"*[0-9]+\Z")
@@ -119,28 +117,40 @@ def normalize_phone(value: str, plan: PhonePlan) -> str | None:
 
 @cache
 def load_rules(root: Path) -> IdentityRules:
-    """The identity rules of the project at `root` (dbt_project.yml and the dialling-plan macro)."""
+    """The identity rules of the project at `root` (dbt_project.yml and the dialling-plan seed)."""
     project_file = root / "dbt_project.yml"
     try:
         project: dict[str, Any] = yaml.safe_load(project_file.read_text()) or {}
-        plans_text = (root / PLAN_MACRO).read_text()
-    except (OSError, yaml.YAMLError) as error:
+        with (root / PLANS_SEED).open(newline="") as plans_file:
+            plans = {row["country_code"].strip().upper(): row for row in csv.DictReader(plans_file)}
+    except (OSError, yaml.YAMLError, csv.Error, KeyError) as error:
         raise ConfigError(f"cannot read the identity rules of {root}: {error}") from error
     variables = project.get("vars") or {}
     types = ((variables.get("cdp_identity") or {}).get("identifier_types")) or {}
     if not isinstance(types, dict) or not types:
         raise ConfigError(f"{project_file}: vars.cdp_identity.identifier_types is missing")
-    match = PLANS_LITERAL.search(plans_text)
-    if match is None:
-        raise ConfigError(f"{root / PLAN_MACRO}: no `set plans = {{...}}` literal found")
-    plans = ast.literal_eval(match.group(1))
     country = str(variables.get("cdp_default_country", "US")).upper()
     if country not in plans:
-        raise ConfigError(f"{project_file}: vars.cdp_default_country '{country}' has no numbering plan")
+        raise ConfigError(
+            f"{project_file}: vars.cdp_default_country '{country}' has no numbering plan in {root / PLANS_SEED}"
+        )
+    plan = plans[country]
+    try:
+        phone_plan = PhonePlan(
+            calling_code=plan["calling_code"].strip(),
+            trunk_prefix=(plan["trunk_prefix"] or "").strip(),
+            international_prefix=plan["international_prefix"].strip(),
+            min_length=int(plan["min_length"]),
+            max_length=int(plan["max_length"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigError(
+            f"{root / PLANS_SEED}: the row of {country} is not a numbering plan: {error}"
+        ) from error
     return IdentityRules(
         types={
             name: TypeRule(str((rules or {}).get("normalize", "trim")), bool((rules or {}).get("fold_gmail")))
             for name, rules in types.items()
         },
-        phone_plan=PhonePlan(**plans[country]),
+        phone_plan=phone_plan,
     )

@@ -1,3 +1,4 @@
+{%- if cdp.source_family_enabled('app') %}
 with
 
 source as (
@@ -25,3 +26,9 @@ renamed as (
 )
 
 select * from renamed
+
+{%- else %}
+
+-- The app source family is switched off (vars.cdp_sources): no rows, the same columns.
+{{ cdp.empty_rows(model.columns) }}
+{%- endif %}

@@ -1,3 +1,4 @@
+{%- if cdp.source_family_enabled('crm') %}
 with
 
 source as (
@@ -30,3 +31,9 @@ renamed as (
 )
 
 select * from renamed
+
+{%- else %}
+
+-- The crm source family is switched off (vars.cdp_sources): no rows, the same columns.
+{{ cdp.empty_rows(model.columns) }}
+{%- endif %}

@@ -1,3 +1,4 @@
+{%- if cdp.source_family_enabled('dmp') %}
 with
 
 source as (
@@ -20,3 +21,9 @@ renamed as (
 )
 
 select * from renamed
+
+{%- else %}
+
+-- The dmp source family is switched off (vars.cdp_sources): no rows, the same columns.
+{{ cdp.empty_rows(model.columns) }}
+{%- endif %}

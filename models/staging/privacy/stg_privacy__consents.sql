@@ -1,3 +1,4 @@
+{%- if cdp.source_family_enabled('consent') %}
 with
 
 source as (
@@ -26,3 +27,9 @@ renamed as (
 )
 
 select * from renamed
+
+{%- else %}
+
+-- The consent source family is switched off (vars.cdp_sources): no rows, the same columns.
+{{ cdp.empty_rows(model.columns) }}
+{%- endif %}

@@ -1,3 +1,4 @@
+{%- if cdp.source_family_enabled('privacy') %}
 with
 
 source as (
@@ -23,3 +24,9 @@ renamed as (
 )
 
 select * from renamed
+
+{%- else %}
+
+-- The privacy source family is switched off (vars.cdp_sources): no rows, the same columns.
+{{ cdp.empty_rows(model.columns) }}
+{%- endif %}

@@ -1,8 +1,11 @@
+{%- if cdp.source_family_enabled('web_events') %}
 with
 
 source as (
 
-    select * from {{ source('segment', 'identifies') }}
+    select
+        {{ cdp.source_columns('segment', 'identifies') }}
+    from {{ source('segment', 'identifies') }}
 
 ),
 
@@ -28,3 +31,9 @@ renamed as (
 )
 
 select * from renamed
+
+{%- else %}
+
+-- The web_events source family is switched off (vars.cdp_sources): no rows, the same columns.
+{{ cdp.empty_rows(model.columns) }}
+{%- endif %}

@@ -1,8 +1,11 @@
+{%- if cdp.source_family_enabled('web_events') %}
 with
 
 source as (
 
-    select * from {{ source('segment', 'pages') }}
+    select
+        {{ cdp.source_columns('segment', 'pages') }}
+    from {{ source('segment', 'pages') }}
 
 ),
 
@@ -25,3 +28,9 @@ renamed as (
 )
 
 select * from renamed
+
+{%- else %}
+
+-- The web_events source family is switched off (vars.cdp_sources): no rows, the same columns.
+{{ cdp.empty_rows(model.columns) }}
+{%- endif %}

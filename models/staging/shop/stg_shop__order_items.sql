@@ -1,3 +1,4 @@
+{%- if cdp.source_family_enabled('orders') %}
 with
 
 source as (
@@ -22,3 +23,9 @@ renamed as (
 )
 
 select * from renamed
+
+{%- else %}
+
+-- The orders source family is switched off (vars.cdp_sources): no rows, the same columns.
+{{ cdp.empty_rows(model.columns) }}
+{%- endif %}

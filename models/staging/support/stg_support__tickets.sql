@@ -1,3 +1,4 @@
+{%- if cdp.source_family_enabled('support') %}
 with
 
 source as (
@@ -29,3 +30,9 @@ renamed as (
 )
 
 select * from renamed
+
+{%- else %}
+
+-- The support source family is switched off (vars.cdp_sources): no rows, the same columns.
+{{ cdp.empty_rows(model.columns) }}
+{%- endif %}

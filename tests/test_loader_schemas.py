@@ -1,0 +1,144 @@
+"""Web events read from loader tables as Segment and RudderStack really write them: the column lists of their
+documented warehouse schemas, with traits only as columns once a value arrived (no phone here), the event name
+in event_text beside a snake_case slug in event, and no revenue/product/cart columns on tracks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import Warehouse, new_duckdb_warehouse
+from reverse_etl.errors import DbtError
+
+PEOPLE = 30
+OTHER_FAMILIES_OFF = dict.fromkeys(
+    ["app", "crm", "orders", "email", "dmp", "support", "consent", "privacy"], False
+)
+
+# Columns per table, as each vendor's warehouse schema documents them (traits and properties become columns).
+SEGMENT = {
+    "identifies": {
+        "id": "id",
+        "anonymous_id": "anonymous_id",
+        "user_id": "user_id",
+        "context_ip": "context_ip",
+        "context_library_name": "'analytics.js'",
+        "context_user_agent": "context_user_agent",
+        "email": "email",
+        "first_name": "first_name",
+        "last_name": "last_name",
+        "received_at": "received_at",
+        "sent_at": "received_at",
+        "timestamp": '"timestamp"',
+        "uuid_ts": "received_at",
+    },
+    "tracks": {
+        "id": "id",
+        "anonymous_id": "anonymous_id",
+        "user_id": "user_id",
+        "context_ip": "context_ip",
+        "context_user_agent": "context_user_agent",
+        "event": "event",
+        "event_text": "event_text",
+        "received_at": "received_at",
+        "sent_at": "received_at",
+        "timestamp": '"timestamp"',
+        "uuid_ts": "received_at",
+    },
+    "pages": {
+        "id": "id",
+        "anonymous_id": "anonymous_id",
+        "user_id": "user_id",
+        "context_user_agent": "context_user_agent",
+        "name": "title",
+        "path": "path",
+        "referrer": "referrer",
+        "search": "cast(null as varchar)",
+        "title": "title",
+        "url": "url",
+        "received_at": "received_at",
+        "sent_at": "received_at",
+        "timestamp": '"timestamp"',
+        "uuid_ts": "received_at",
+    },
+}
+# RudderStack adds original_timestamp and channel to every table and keeps the same core names.
+RUDDERSTACK = {
+    table: {**columns, "original_timestamp": '"timestamp"', "channel": "'web'"}
+    for table, columns in SEGMENT.items()
+}
+
+
+def load_vendor_schema(warehouse: Warehouse, schema: str, tables: dict[str, dict[str, str]]) -> None:
+    """Copy the generated web events into a loader-shaped schema (only the vendor's columns)."""
+    warehouse.execute(f"create schema {schema}")
+    for table, columns in tables.items():
+        select = ", ".join(f"{expression} as {name}" for name, expression in columns.items())
+        warehouse.execute(f"create table {schema}.{table} as select {select} from raw.{table}")
+
+
+@pytest.mark.parametrize("vendor, tables", [("segment", SEGMENT), ("rudderstack", RUDDERSTACK)])
+def test_a_loader_schema_builds_and_resolves_identities(
+    vendor: str, tables: dict[str, dict[str, str]], tmp_path: Path
+) -> None:
+    warehouse = new_duckdb_warehouse(tmp_path)
+    warehouse.generate(people=PEOPLE)
+    load_vendor_schema(warehouse, vendor, tables)
+    variables = {"cdp_raw_schema": vendor, "cdp_sources": OTHER_FAMILIES_OFF}
+    warehouse.dbt("build", "--vars", json.dumps(variables))
+    # Event names come from event_text, not the slug; absent columns are nulls.
+    assert warehouse.query(
+        "select distinct event_name from staging.stg_segment__tracks order by 1"
+    ) == warehouse.query("select distinct event_text from raw.tracks order by 1")
+    assert warehouse.scalar("select count(*) from staging.stg_segment__tracks where revenue is not null") == 0
+    assert (
+        warehouse.scalar("select count(*) from staging.stg_segment__identifies where phone is not null") == 0
+    )
+    assert warehouse.scalar("select count(*) from staging.stg_segment__identifies") == warehouse.scalar(
+        "select count(*) from raw.identifies"
+    )
+    # Identities resolve: every anonymous id an identify call tied to a user id is in that user's customer.
+    split = warehouse.scalar(
+        """
+        select count(*) from (
+            select identifies.user_id
+            from staging.stg_segment__identifies as identifies
+            join identity.identity_records as records
+              on records.source_table = 'stg_segment__identifies' and records.record_id = identifies.identify_id
+            where identifies.user_id is not null
+            group by identifies.user_id
+            having count(distinct records.customer_id) > 1
+        ) as split_users
+        """
+    )
+    assert split == 0
+    linked = warehouse.scalar(
+        """
+        select count(distinct tracks_records.customer_id)
+        from identity.identity_records as tracks_records
+        join identity.identity_records as identify_records on identify_records.customer_id = tracks_records.customer_id
+        where tracks_records.source_table = 'stg_segment__tracks'
+          and identify_records.source_table = 'stg_segment__identifies'
+        """
+    )
+    assert linked > 0
+    assert warehouse.scalar("select count(*) from marts.customer_360") > 0
+    # A tracks table without event_text: the slugs in event are mapped by seeds/event_name_mappings.csv.
+    warehouse.execute(f"alter table {vendor}.tracks drop column event_text")
+    warehouse.dbt("run", "--select", "stg_segment__tracks", "--vars", json.dumps(variables))
+    assert warehouse.query(
+        "select distinct event_name from staging.stg_segment__tracks order by 1"
+    ) == warehouse.query("select distinct event_text from raw.tracks order by 1")
+
+
+def test_a_missing_required_column_is_a_compile_error_naming_it(tmp_path: Path) -> None:
+    warehouse = new_duckdb_warehouse(tmp_path)
+    warehouse.generate(people=5)
+    tables = {table: dict(columns) for table, columns in SEGMENT.items()}
+    del tables["tracks"]["received_at"]
+    load_vendor_schema(warehouse, "segment", tables)
+    variables = {"cdp_raw_schema": "segment", "cdp_sources": OTHER_FAMILIES_OFF}
+    with pytest.raises(DbtError, match=r"source segment.tracks: .* has no column received_at"):
+        warehouse.dbt("compile", "--select", "stg_segment__tracks", "--vars", json.dumps(variables))
