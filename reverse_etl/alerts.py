@@ -7,7 +7,10 @@ people). A run that calls for an alert (`alert_for`, the one rule) also posts a 
     CDP_ALERT_WEBHOOK_URL="https://hooks.example.com/..."   (a secret: never logged or shown)
     CDP_ALERT_REJECT_SHARE=0.05                              (default 0.05: more than 5% of sent rows)
 
-A webhook that cannot be reached is logged as an "alert_failed" line; it never fails the run."""
+The webhook never holds up or fails a run: alerts are posted in order by a thread of their own, with a timeout
+of 5 seconds per attempt and no new attempt after 10 seconds; a webhook that is down, slow or refuses the post
+is logged as an "alert_failed" line (its URL masked). A command waits for its alerts at its end, at most 16
+seconds; `cdp serve` never waits."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -29,6 +33,9 @@ from reverse_etl.sync.run import RunSummary
 WEBHOOK_ENV = "CDP_ALERT_WEBHOOK_URL"
 SHARE_ENV = "CDP_ALERT_REJECT_SHARE"
 DEFAULT_SHARE = 0.05
+TIMEOUT_SECONDS = 5.0  # one attempt to post an alert
+DEADLINE_SECONDS = 10.0  # every attempt of one alert
+MAX_PENDING = 20  # alerts queued or being posted; past that an alert is only logged (a webhook that hangs)
 BUILD_SUBJECT = "cdp dbt build"
 _stream_lock = threading.Lock()
 T = TypeVar("T")
@@ -105,25 +112,82 @@ def message(subject: str, kind: str, detail: str) -> dict[str, Any]:
 @dataclass
 class Alerts:
     settings: AlertSettings = field(default_factory=AlertSettings)
-    http: HttpClient = field(
-        default_factory=lambda: HttpClient(timeout=10, retry=RetryPolicy(max_attempts=3, deadline_seconds=30))
-    )
     # Where the JSON lines go: stdout under `cdp serve` (a log), stderr from the CLI (stdout is for people).
     to_stderr: bool = False
+    timeout_seconds: float = TIMEOUT_SECONDS
+    deadline_seconds: float = DEADLINE_SECONDS
+    _queue: deque[tuple[dict[str, Any], str, str, dict[str, Any]]] = field(default_factory=deque, repr=False)
+    _unfinished: int = field(default=0, repr=False)
+    _worker: threading.Thread | None = field(default=None, repr=False)
+    _changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
     def emit(self, event: str, **values: Any) -> None:
         emit(event, self.to_stderr, **values)
 
     def send(self, subject: str, kind: str, detail: str, **about: Any) -> None:
+        """Log the alert, and queue it for the webhook: it is posted by a thread of its own, in order, and the
+        run goes on at once."""
         detail = secrets.redact_text(detail)
         self.emit("alert", subject=subject, **about, kind=kind, detail=detail)
         if not self.settings.webhook_url:
             return
-        request = HttpRequest("POST", self.settings.webhook_url, json=message(subject, kind, detail))
-        try:
-            self.http.send(request, idempotent=True)
-        except CdpError as error:
-            self.emit("alert_failed", subject=subject, **about, kind=kind, error=str(error))
+        with self._changed:
+            full = self._unfinished >= MAX_PENDING
+            if not full:
+                self._queue.append((message(subject, kind, detail), subject, kind, about))
+                self._unfinished += 1
+                if self._worker is None:
+                    self._worker = threading.Thread(target=self._deliver, name="cdp-alerts", daemon=True)
+                    self._worker.start()
+                self._changed.notify_all()
+        if full:
+            error = f"{MAX_PENDING} alerts are still waiting for the webhook; this one is only logged"
+            self.emit("alert_failed", subject=subject, **about, kind=kind, error=error)
+
+    def _deliver(self) -> None:
+        """The sender: posts what is queued, one at a time; ends when nothing came for a few seconds."""
+        http = HttpClient(
+            timeout=self.timeout_seconds,
+            retry=RetryPolicy(max_attempts=3, base_delay=0.2, deadline_seconds=self.deadline_seconds),
+            destination="the alert webhook",
+        )
+        while True:
+            with self._changed:
+                if not self._queue:
+                    self._changed.wait(timeout=5)
+                if not self._queue:
+                    self._worker = None
+                    return
+                body, subject, kind, about = self._queue.popleft()
+            try:
+                http.send(HttpRequest("POST", str(self.settings.webhook_url), json=body), idempotent=True)
+            except Exception as error:  # noqa: BLE001 - an alert that cannot be posted is logged, never raised
+                self.emit("alert_failed", subject=subject, **about, kind=kind, error=str(error))
+            with self._changed:
+                self._unfinished -= 1
+                self._changed.notify_all()
+
+    def waiting(self) -> int:
+        """Alerts queued or being posted."""
+        with self._changed:
+            return self._unfinished
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait for the queued alerts, at most `timeout` seconds (by default as long as one alert can take: its
+        deadline, a last attempt's timeout and a second). True when all were posted or failed; else what is
+        left is logged as not posted."""
+        longest = self.deadline_seconds + self.timeout_seconds + 1
+        deadline = time.monotonic() + (longest if timeout is None else timeout)
+        with self._changed:
+            while self._unfinished:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            left = self._unfinished
+        if left:
+            self.emit("alert_failed", error=f"{left} alerts not posted: the webhook did not answer in time")
+        return not left
 
     def observed(
         self,

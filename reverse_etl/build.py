@@ -92,3 +92,4 @@ def build_and_sync(
             raise max(failures, key=lambda error: error.exit_code)
     finally:
         warehouse.close()
+        alerts.flush()  # the alerts of this build, bounded by their deadline

@@ -64,6 +64,8 @@ def _run(target: str | None, name: str, dry_run: bool, allow_mass_change: bool, 
         return alerts.observed(name, "retry rejects" if only_rejected else "cli", with_progress)
     finally:
         warehouse.close()
+        if alerts is not None:
+            alerts.flush()  # the alert of this run, bounded by its deadline
 
 
 @sync.command("plan")

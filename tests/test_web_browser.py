@@ -123,7 +123,7 @@ def test_an_operator_runs_a_sync_and_sees_the_run_the_rejects_and_the_alert(brow
     assert requests_shown.startswith("POST http://127.0.0.1") and "Authorization: ***" in requests_shown
     assert SINK_TOKEN not in page.content()
     shot(page, "sync")
-    (alert,) = receiver.received
+    (alert,) = receiver.wait_for(1)
     assert alert["text"].startswith("cdp sync customers_to_webhook rejected more rows than allowed")
 
     page.goto(f"{url}/")

@@ -55,6 +55,15 @@ class AlertReceiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/alerts"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[dict]:
+        """The bodies once at least `count` arrived (alerts are posted from a thread of their own)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return list(self.received)
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()

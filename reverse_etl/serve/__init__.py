@@ -66,3 +66,4 @@ def serve(
         scheduler.run_forever(interval)
     finally:
         server.stop()
+        scheduler.alerts.flush()

@@ -141,11 +141,14 @@ async def api_runs(request: Request) -> Response:
     if isinstance(picked, Response):
         return JSONResponse({"error": f"no sync named '{request.path_params['name']}'"}, status_code=404)
     found, name = picked
+    # Asked before the runs are read: a run that ends in between is then "running" with its final row, never
+    # "not running" with a row still saying running.
+    running = name in found.running
     try:
         runs = _runs(found, name, limit=50)
     except CdpError as error:
         return JSONResponse({"error": str(error)}, status_code=503)
-    return json_response({"sync": name, "running": name in found.running, "runs": runs})
+    return json_response({"sync": name, "running": running, "runs": runs})
 
 
 routes = [
