@@ -455,3 +455,30 @@ def test_an_attached_segment_builds_and_syncs_to_the_webhook_fake(
         members = {row[0] for row in warehouse.query("select customer_id from segments.seg_local_or_cart")}
         warehouse.close()
     assert len(members) > 10 and summary.confirmed == len(members) and set(service.records) == members
+
+
+def test_a_sync_attached_from_the_page_copies_connection_options_never_a_list_id() -> None:
+    from types import SimpleNamespace
+
+    from reverse_etl.destinations.base import Mode
+    from reverse_etl.sync.config import Relation, SyncConfig
+    from reverse_etl.web.pages.audiences import ACTIVATION
+
+    def sync(name: str, destination: str, options: dict) -> SyncConfig:
+        relation = Relation(None, "activation", name)
+        return SyncConfig(name, name, relation, destination, Mode.UPSERT, "customer_id", options=options)
+
+    syncs = {
+        "b_to_mailchimp": sync("b_to_mailchimp", "mailchimp", {"list_id": "other"}),
+        "a_to_mailchimp": sync(
+            "a_to_mailchimp",
+            "mailchimp",
+            {"base_url": "${CDP_MAILCHIMP_BASE_URL}", "api_key_env": "CDP_MAILCHIMP_API_KEY", "list_id": "x"},
+        ),
+    }
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(cdp=SimpleNamespace(syncs=syncs))))
+    assert ACTIVATION.default_options(request, "mailchimp") == {
+        "base_url": "${CDP_MAILCHIMP_BASE_URL}",
+        "api_key_env": "CDP_MAILCHIMP_API_KEY",
+    }
+    assert ACTIVATION.default_options(request, "webhook") is None
