@@ -4,7 +4,6 @@ the live preview; saved segments and attached syncs are validated files written 
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -301,46 +300,6 @@ def test_endpoints_validate_save_behind_the_guard_and_attach(tmp_path: Path) -> 
     assert attached.status_code == 200 and "seg_local_or_cart" in attached.json()["yaml"]
 
 
-def test_a_build_is_guarded_one_at_a_time_and_its_failure_is_one_clear_line(tmp_path: Path) -> None:
-    """The build endpoint over a real SegmentBuilds: refused without the guard, an unsaved segment named, a
-    second start while one runs is 409, and a dbt failure (this copy has no profiles.yml) ends as a failed
-    build with dbt's message, never a traceback."""
-    from reverse_etl.audiences.build import SegmentBuilds
-    from reverse_etl.audiences.routes import Activation
-
-    root = project_copy(tmp_path)
-    builds = SegmentBuilds()
-    activation = Activation(
-        start_build=lambda request, segment: {"build": builds.start(root, "duckdb", segment).as_dict()},
-        build_state=lambda request: (lambda state: state.as_dict() if state else None)(builds.state(root)),
-        default_options=lambda request, destination: None,
-        attached=lambda request: None,
-    )
-
-    def app(operator: bool) -> TestClient:
-        def guard(request: Request) -> Response | None:
-            return None if operator else JSONResponse({"error": "operators only"}, status_code=403)
-
-        router = audience_router(lambda request: root, lambda request: None, guard, activation)
-        return TestClient(Starlette(routes=[Mount("/api/v1/audiences", app=router)]))
-
-    viewer, operator = app(False), app(True)
-    assert viewer.post("/api/v1/audiences/builds", json={"segment": "engaged_shoppers"}).status_code == 403
-    unsaved = operator.post("/api/v1/audiences/builds", json={"segment": "nobody_saved_this"})
-    assert unsaved.status_code == 400 and "segment nobody_saved_this is not saved" in unsaved.json()["error"]
-    started = operator.post("/api/v1/audiences/builds", json={"segment": "engaged_shoppers"})
-    assert started.status_code == 200 and started.json()["build"]["state"] == "running"
-    again = operator.post("/api/v1/audiences/builds", json={"segment": "engaged_shoppers"})
-    assert again.status_code == 409 and "seg_declared" not in again.json()["error"]
-    assert "a build of segment engaged_shoppers is running" in again.json()["error"]
-    deadline = time.monotonic() + 120
-    while (state := viewer.get("/api/v1/audiences/builds").json()["build"])["state"] == "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    assert state["state"] == "failed" and state["message"].startswith("dbt build failed: ")
-    assert "Traceback" not in state["message"] and "\n" not in state["message"]
-
-
 def hand_made_warehouse(tmp_path: Path) -> Path:
     """Five hand-made customers. For the preview test's rule c1-c3 are members (c3 through its event, c2 despite an unknown
     unsubscribe), c4 is excluded as unsubscribed, c5 meets nothing; c2 is suppressed. engaged_shoppers: c1, c2."""
@@ -455,30 +414,3 @@ def test_an_attached_segment_builds_and_syncs_to_the_webhook_fake(
         members = {row[0] for row in warehouse.query("select customer_id from segments.seg_local_or_cart")}
         warehouse.close()
     assert len(members) > 10 and summary.confirmed == len(members) and set(service.records) == members
-
-
-def test_a_sync_attached_from_the_page_copies_connection_options_never_a_list_id() -> None:
-    from types import SimpleNamespace
-
-    from reverse_etl.destinations.base import Mode
-    from reverse_etl.sync.config import Relation, SyncConfig
-    from reverse_etl.web.pages.audiences import ACTIVATION
-
-    def sync(name: str, destination: str, options: dict) -> SyncConfig:
-        relation = Relation(None, "activation", name)
-        return SyncConfig(name, name, relation, destination, Mode.UPSERT, "customer_id", options=options)
-
-    syncs = {
-        "b_to_mailchimp": sync("b_to_mailchimp", "mailchimp", {"list_id": "other"}),
-        "a_to_mailchimp": sync(
-            "a_to_mailchimp",
-            "mailchimp",
-            {"base_url": "${CDP_MAILCHIMP_BASE_URL}", "api_key_env": "CDP_MAILCHIMP_API_KEY", "list_id": "x"},
-        ),
-    }
-    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(cdp=SimpleNamespace(syncs=syncs))))
-    assert ACTIVATION.default_options(request, "mailchimp") == {
-        "base_url": "${CDP_MAILCHIMP_BASE_URL}",
-        "api_key_env": "CDP_MAILCHIMP_API_KEY",
-    }
-    assert ACTIVATION.default_options(request, "webhook") is None
