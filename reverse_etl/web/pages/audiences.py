@@ -69,12 +69,21 @@ def _build_state(request: Request) -> dict[str, Any] | None:
     return state.as_dict() if state is not None else None
 
 
+# Options that say where a destination is and how to log in to it, copied to a sync attached without options.
+# Anything else (a list, audience or account id, an id field) is never copied: two syncs writing into one
+# list would each remove the other's members.
+CONNECTION_OPTIONS = frozenset(
+    {"url", "base_url", "instance_url", "rest_endpoint", "token_env", "api_key_env", "developer_token_env"}
+)
+
+
 def _default_options(request: Request, destination: str) -> dict[str, Any] | None:
-    """The options of the project's first sync (by name) to that destination: a new sync reaches the same
-    endpoint with the same credentials (both usually ${ENV} references). None when none is declared."""
+    """The connection options of the project's first sync (by name) to that destination, so a new sync reaches
+    the same endpoint with the same credentials (both usually ${ENV} references). None when there is none."""
     for _, sync in sorted(context(request).syncs.items()):
         if sync.destination == destination and sync.options:
-            return dict(sync.options)
+            kept = {key: value for key, value in sync.options.items() if key in CONNECTION_OPTIONS}
+            return kept or None
     return None
 
 
