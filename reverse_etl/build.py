@@ -36,6 +36,7 @@ def match_before_identity(
     config = config or load(project_dir())
     if not config.enabled:
         return
+    run_dbt(["seed", "--quiet"], target=target.name)  # staging reads the seeds (dialling plans, event names)
     run_dbt(["run", "--quiet", "--select", *[source.model for source in config.sources]], target=target.name)
     say(run_match(target, config).describe())
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reverse_etl.dbt import run_dbt
 from reverse_etl.errors import ConfigError
-from reverse_etl.project import Target, project_dir
+from reverse_etl.project import Target, target_dir
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class FreshnessGate:
     """Which syncs must wait: those whose model reads a stale source (through target/manifest.json)."""
 
     def __init__(self, outcomes: dict[str, SourceFreshness], root: Path | None = None) -> None:
-        manifest_path = (root or project_dir()) / "target" / "manifest.json"
+        manifest_path = target_dir(root) / "manifest.json"
         try:
             manifest = json.loads(manifest_path.read_text())
         except (OSError, ValueError) as error:

@@ -20,6 +20,7 @@ from web_server import AlertReceiver, start_app
 
 from conftest import ROOT, Warehouse
 from reverse_etl.alerts import Alerts, AlertSettings
+from reverse_etl.project import target_dir
 from reverse_etl.sandbox.server import FakeServer, Faults
 from reverse_etl.sandbox.webhook import WebhookFake
 from reverse_etl.sync.service import project_syncs
@@ -49,9 +50,9 @@ def app(built_duckdb: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> It
     shutil.copy(built_duckdb.target.path, folder / "cdp.duckdb")
     project = folder / "project"
     shutil.copytree(ROOT, project, ignore=SKIPPED)
-    (project / "target").mkdir()
+    target_dir(project).mkdir(parents=True)
     for kept in ("manifest.json", "partial_parse.msgpack"):  # dbt then parses only what the test changes
-        shutil.copy(ROOT / "target" / kept, project / "target")
+        shutil.copy(target_dir(ROOT) / kept, target_dir(project))
     warehouse = Warehouse("duckdb", {"CDP_DUCKDB_PATH": str(folder / "cdp.duckdb")})
     service = WebhookFake(Faults(seed=7, record_reject_rate=0.2), token="audience-browser-sink-token")
     receiver = AlertReceiver()
@@ -66,7 +67,7 @@ def app(built_duckdb: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> It
         }.items():
             monkeypatch.setenv(key, value)
         auth = AuthSettings(users={"olivia": User("olivia", "operator", hash_password("operator password"))})
-        syncs = project_syncs(warehouse.target, project, reparse=False)
+        syncs = project_syncs(warehouse.target, project, parse="if-missing")
         server = start_app(
             warehouse.target, syncs, auth=auth, alerts=Alerts(AlertSettings.from_environment())
         )

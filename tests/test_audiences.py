@@ -24,7 +24,7 @@ from reverse_etl.audiences.routes import audience_router
 from reverse_etl.audiences.store import attach_sync, save_segment
 from reverse_etl.cli import cli
 from reverse_etl.errors import ConfigError
-from reverse_etl.project import Target, load_target
+from reverse_etl.project import Target, load_target, target_dir
 from reverse_etl.warehouse import Warehouse as SyncWarehouse
 
 # The project's saved example (models/segments/declared/seg_engaged_shoppers.yml), written by hand in SQL.
@@ -408,7 +408,7 @@ def test_an_attached_segment_builds_and_syncs_to_the_webhook_fake(
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("CDP_DUCKDB_PATH", str(tmp_path / "cdp.duckdb"))
         run_dbt(["build", "--select", "seg_declared", "seg_local_or_cart"], target="duckdb", root=project)
-        sync = load_syncs(project / "target" / "manifest.json")["local_or_cart_to_webhook"]
+        sync = load_syncs(target_dir(project) / "manifest.json")["local_or_cart_to_webhook"]
         warehouse = SyncWarehouse(load_target("duckdb", root=project))
         summary = run_sync(warehouse, sync)
         members = {row[0] for row in warehouse.query("select customer_id from segments.seg_local_or_cart")}

@@ -43,6 +43,7 @@ def config(**overrides: Any) -> MatchingConfig:
 def matched(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     warehouse = fresh_warehouse(request.param, request, tmp_path_factory.mktemp("matching"), "cdp_match")
     generate(warehouse.target, people=PEOPLE, seed=SEED, offline_share=SHARE)
+    warehouse.dbt("seed")  # staging reads the dialling plan and the event names
     warehouse.dbt("run", "--select", *STAGING)
     summary = run_match(warehouse.target, config())
     assert summary.enabled and not summary.trained and summary.links > 0
@@ -110,6 +111,7 @@ def test_both_warehouses_score_the_same_pairs(request: pytest.FixtureRequest, ma
         pytest.skip("compared from the PostgreSQL run, against a DuckDB run of the same data")
     other = new_duckdb_warehouse(request.getfixturevalue("tmp_path"))
     generate(other.target, people=PEOPLE, seed=SEED, offline_share=SHARE)
+    other.dbt("seed")
     other.dbt("run", "--select", *STAGING)
     run_match(other.target, config())
     rounded = lambda rows: sorted((*row[:4], round(row[4], 9), row[6]) for row in rows)  # noqa: E731

@@ -15,7 +15,6 @@ from reverse_etl.profiles.settings import StoreSettings
 from reverse_etl.sync.config import SyncConfig, expand_env
 
 
-
 def profile_syncs(syncs: Mapping[str, SyncConfig]) -> list[SyncConfig]:
     return [sync for sync in syncs.values() if sync.destination == "profile_store"]
 

@@ -53,10 +53,10 @@ def note_request(request: HttpRequest) -> None:
 
 
 def directory() -> Path:
-    from reverse_etl.project import project_dir
+    from reverse_etl.project import target_dir
 
     configured = os.environ.get(DIRECTORY_ENV)
-    return Path(configured) if configured else project_dir() / "target" / "run_requests"
+    return Path(configured) if configured else target_dir() / "run_requests"
 
 
 def _path(sync_name: str) -> Path:
