@@ -71,9 +71,19 @@ RUDDERSTACK = {
 }
 
 
-# Tables read on request (vars.cdp_loader_tables). order_completed: the per-event table, the track columns plus
-# the Order Completed properties as columns (products as a JSON string), made from the generated online orders,
-# with one event delivered twice.
+# Tables read on request (vars.cdp_loader_tables). users: the latest traits per user id (id is the user id;
+# Segment writes no anonymous_id there, and no phone here since none was sent). order_completed: the per-event
+# table, the track columns plus the Order Completed properties as columns (products as a JSON string), made from
+# the generated online orders, with one event delivered twice.
+USERS = """
+    select user_id as id, arg_max(email, received_at) as email, arg_max(first_name, received_at) as first_name,
+        arg_max(last_name, received_at) as last_name, max(received_at) as received_at, max(received_at) as uuid_ts
+    from raw.identifies where user_id is not null group by user_id
+"""
+# RudderStack's users table also keeps the latest anonymous id.
+RUDDERSTACK_USERS = USERS.replace(
+    "select user_id as id,", "select user_id as id, arg_max(anonymous_id, received_at) as anonymous_id,"
+)
 ORDER_COMPLETED = """
     select 'oc_' || order_id as id, cast(null as varchar) as anonymous_id, user_id, email as context_traits_email,
         'order_completed' as event, 'Order Completed' as event_text, order_id, total_amount as total,
@@ -81,7 +91,7 @@ ORDER_COMPLETED = """
         received_at, received_at as sent_at, received_at as uuid_ts
     from raw.orders where channel = 'online' and status = 'completed'
 """
-LOADER_TABLES_ON = {"order_completed": True}
+LOADER_TABLES_ON = {"users": True, "order_completed": True}
 
 
 def load_vendor_schema(warehouse: Warehouse, schema: str, tables: dict[str, dict[str, str]]) -> None:
@@ -90,6 +100,8 @@ def load_vendor_schema(warehouse: Warehouse, schema: str, tables: dict[str, dict
     for table, columns in tables.items():
         select = ", ".join(f"{expression} as {name}" for name, expression in columns.items())
         warehouse.execute(f"create table {schema}.{table} as select {select} from raw.{table}")
+    users = RUDDERSTACK_USERS if schema == "rudderstack" else USERS
+    warehouse.execute(f"create table {schema}.users as {users}")
     warehouse.execute(f"create table {schema}.order_completed as {ORDER_COMPLETED}")
     warehouse.execute(f"insert into {schema}.order_completed select * from {schema}.order_completed limit 1")
 
@@ -155,6 +167,33 @@ def test_a_loader_schema_builds_and_resolves_identities(
     assert warehouse.scalar("select count(*) from marts.orders where reporting_order_amount is null") == 0
     assert warehouse.scalar("select count(*) from marts.orders where customer_id is null") == 0
     assert warehouse.scalar("select sum(orders) from marts.customer_traits") == orders
+    # The users table is one more identity source: each user id is one customer with its identify calls.
+    users = warehouse.scalar(f"select count(*) from {vendor}.users")
+    assert users > 0
+    with_anonymous_id = users if vendor == "rudderstack" else 0
+    assert warehouse.scalar("select count(anonymous_id) from staging.stg_segment__users") == with_anonymous_id
+    assert warehouse.scalar("select count(*) from staging.stg_segment__users where phone is null") == users
+    assert (
+        warehouse.scalar(
+            """
+            select count(*) from staging.stg_segment__users as users
+            join identity.identity_records as user_records
+              on user_records.source_table = 'stg_segment__users' and user_records.record_id = users.user_id
+            join staging.stg_segment__identifies as identifies on identifies.user_id = users.user_id
+            join identity.identity_records as identify_records
+              on identify_records.source_table = 'stg_segment__identifies'
+             and identify_records.record_id = identifies.identify_id
+            where identify_records.customer_id <> user_records.customer_id
+            """
+        )
+        == 0
+    )
+    assert (
+        warehouse.scalar(
+            "select count(distinct record_id) from identity.identity_records where source_table = 'stg_segment__users'"
+        )
+        == users
+    )
     # A tracks table without event_text: the slugs in event are mapped by seeds/event_name_mappings.csv.
     warehouse.execute(f"alter table {vendor}.tracks drop column event_text")
     warehouse.dbt("run", "--select", "stg_segment__tracks", "--vars", json.dumps(variables))

@@ -1,13 +1,14 @@
 {#- Whether one of the loader tables read only on request is switched on (vars.cdp_loader_tables in
-    dbt_project.yml; off unless set): `order_completed` (the per-event table of Order Completed, read as the
-    orders when no commerce source exists). Orders come from one place: order_completed with the orders family still on is a
+    dbt_project.yml; off unless set): `users` (Segment's and RudderStack's latest traits per user id, one more
+    identity source) and `order_completed` (the per-event table of Order Completed, read as the orders when no
+    commerce source exists). Orders come from one place: order_completed with the orders family still on is a
     compile error, as is an unknown key or a value other than true/false. -#}
 {% macro loader_table_enabled(table) -%}
     {{ return(adapter.dispatch('loader_table_enabled', 'cdp')(table)) }}
 {%- endmacro %}
 
 {% macro default__loader_table_enabled(table) -%}
-    {%- set tables = ['order_completed'] -%}
+    {%- set tables = ['users', 'order_completed'] -%}
     {%- set where = "dbt_project.yml: vars.cdp_loader_tables" -%}
     {%- set switches = var('cdp_loader_tables', {}) -%}
     {%- if switches is not mapping -%}
