@@ -71,12 +71,39 @@ RUDDERSTACK = {
 }
 
 
+# Tables read on request (vars.cdp_loader_tables). users: the latest traits per user id (id is the user id;
+# Segment writes no anonymous_id there, and no phone here since none was sent). order_completed: the per-event
+# table, the track columns plus the Order Completed properties as columns (products as a JSON string), made from
+# the generated online orders, with one event delivered twice.
+USERS = """
+    select user_id as id, arg_max(email, received_at) as email, arg_max(first_name, received_at) as first_name,
+        arg_max(last_name, received_at) as last_name, max(received_at) as received_at, max(received_at) as uuid_ts
+    from raw.identifies where user_id is not null group by user_id
+"""
+# RudderStack's users table also keeps the latest anonymous id.
+RUDDERSTACK_USERS = USERS.replace(
+    "select user_id as id,", "select user_id as id, arg_max(anonymous_id, received_at) as anonymous_id,"
+)
+ORDER_COMPLETED = """
+    select 'oc_' || order_id as id, cast(null as varchar) as anonymous_id, user_id, email as context_traits_email,
+        'order_completed' as event, 'Order Completed' as event_text, order_id, total_amount as total,
+        round(total_amount * 0.8, 2) as revenue, currency, '[]' as products, ordered_at as "timestamp",
+        received_at, received_at as sent_at, received_at as uuid_ts
+    from raw.orders where channel = 'online' and status = 'completed'
+"""
+LOADER_TABLES_ON = {"users": True, "order_completed": True}
+
+
 def load_vendor_schema(warehouse: Warehouse, schema: str, tables: dict[str, dict[str, str]]) -> None:
     """Copy the generated web events into a loader-shaped schema (only the vendor's columns)."""
     warehouse.execute(f"create schema {schema}")
     for table, columns in tables.items():
         select = ", ".join(f"{expression} as {name}" for name, expression in columns.items())
         warehouse.execute(f"create table {schema}.{table} as select {select} from raw.{table}")
+    users = RUDDERSTACK_USERS if schema == "rudderstack" else USERS
+    warehouse.execute(f"create table {schema}.users as {users}")
+    warehouse.execute(f"create table {schema}.order_completed as {ORDER_COMPLETED}")
+    warehouse.execute(f"insert into {schema}.order_completed select * from {schema}.order_completed limit 1")
 
 
 @pytest.mark.parametrize("vendor, tables", [("segment", SEGMENT), ("rudderstack", RUDDERSTACK)])
@@ -86,7 +113,11 @@ def test_a_loader_schema_builds_and_resolves_identities(
     warehouse = new_duckdb_warehouse(tmp_path)
     warehouse.generate(people=PEOPLE)
     load_vendor_schema(warehouse, vendor, tables)
-    variables = {"cdp_raw_schema": vendor, "cdp_sources": OTHER_FAMILIES_OFF}
+    variables = {
+        "cdp_raw_schema": vendor,
+        "cdp_sources": OTHER_FAMILIES_OFF,
+        "cdp_loader_tables": LOADER_TABLES_ON,
+    }
     warehouse.dbt("build", "--vars", json.dumps(variables))
     # Event names come from event_text, not the slug; absent columns are nulls.
     assert warehouse.query(
@@ -125,6 +156,44 @@ def test_a_loader_schema_builds_and_resolves_identities(
     )
     assert linked > 0
     assert warehouse.scalar("select count(*) from marts.customer_360") > 0
+    # The orders are the Order Completed events, once each, for their total; every one converts and most have
+    # their buyer.
+    fixture = f"select distinct order_id, total, currency, user_id from {vendor}.order_completed"
+    orders, revenue = warehouse.query(f"select count(*), round(sum(total), 2) from ({fixture}) as events")[0]
+    assert orders > 0
+    assert warehouse.query("select count(*), round(sum(order_amount), 2) from marts.orders") == [
+        (orders, revenue)
+    ]
+    assert warehouse.scalar("select count(*) from marts.orders where reporting_order_amount is null") == 0
+    assert warehouse.scalar("select count(*) from marts.orders where customer_id is null") == 0
+    assert warehouse.scalar("select sum(orders) from marts.customer_traits") == orders
+    # The users table is one more identity source: each user id is one customer with its identify calls.
+    users = warehouse.scalar(f"select count(*) from {vendor}.users")
+    assert users > 0
+    with_anonymous_id = users if vendor == "rudderstack" else 0
+    assert warehouse.scalar("select count(anonymous_id) from staging.stg_segment__users") == with_anonymous_id
+    assert warehouse.scalar("select count(*) from staging.stg_segment__users where phone is null") == users
+    assert (
+        warehouse.scalar(
+            """
+            select count(*) from staging.stg_segment__users as users
+            join identity.identity_records as user_records
+              on user_records.source_table = 'stg_segment__users' and user_records.record_id = users.user_id
+            join staging.stg_segment__identifies as identifies on identifies.user_id = users.user_id
+            join identity.identity_records as identify_records
+              on identify_records.source_table = 'stg_segment__identifies'
+             and identify_records.record_id = identifies.identify_id
+            where identify_records.customer_id <> user_records.customer_id
+            """
+        )
+        == 0
+    )
+    assert (
+        warehouse.scalar(
+            "select count(distinct record_id) from identity.identity_records where source_table = 'stg_segment__users'"
+        )
+        == users
+    )
     # A tracks table without event_text: the slugs in event are mapped by seeds/event_name_mappings.csv.
     warehouse.execute(f"alter table {vendor}.tracks drop column event_text")
     warehouse.dbt("run", "--select", "stg_segment__tracks", "--vars", json.dumps(variables))
@@ -133,7 +202,7 @@ def test_a_loader_schema_builds_and_resolves_identities(
     ) == warehouse.query("select distinct event_text from raw.tracks order by 1")
 
 
-def test_a_missing_required_column_is_a_compile_error_naming_it(tmp_path: Path) -> None:
+def test_a_missing_required_column_or_two_order_sources_is_a_compile_error(tmp_path: Path) -> None:
     warehouse = new_duckdb_warehouse(tmp_path)
     warehouse.generate(people=5)
     tables = {table: dict(columns) for table, columns in SEGMENT.items()}
@@ -142,3 +211,9 @@ def test_a_missing_required_column_is_a_compile_error_naming_it(tmp_path: Path) 
     variables = {"cdp_raw_schema": "segment", "cdp_sources": OTHER_FAMILIES_OFF}
     with pytest.raises(DbtError, match=r"source segment.tracks: .* has no column received_at"):
         warehouse.dbt("compile", "--select", "stg_segment__tracks", "--vars", json.dumps(variables))
+    # Orders come from one place: the loader's order_completed needs the orders family off.
+    both = {"cdp_raw_schema": "segment", "cdp_loader_tables": {"order_completed": True}}
+    with pytest.raises(
+        DbtError, match=r"cdp_loader_tables\.order_completed .* set vars\.cdp_sources\.orders to false"
+    ):
+        warehouse.dbt("compile", "--select", "stg_shop__orders", "--vars", json.dumps(both))

@@ -11,6 +11,7 @@
         'stg_segment__identifies': 'web',
         'stg_segment__tracks': 'web_event',
         'stg_segment__pages': 'web_page',
+        'stg_segment__users': 'web',
         'stg_app__events': 'app',
         'stg_shop__orders': 'shop',
         'stg_esp__email_events': 'esp',

@@ -1,5 +1,5 @@
--- Every name a customer was given, one row per source record: CRM contacts (crm) and web identify traits
--- (web). Survivorship (vars.cdp_survivorship.name) picks one in int_customer_golden_attributes.
+-- Every name a customer was given, one row per source record: CRM contacts (crm) and web identify traits and
+-- the loader's users table (web). Survivorship (vars.cdp_survivorship.name) picks one in int_customer_golden_attributes.
 with
 
 records as (
@@ -38,11 +38,28 @@ web_names as (
 
 ),
 
+user_names as (
+
+    select
+        records.customer_id,
+        users.user_id as record_id,
+        'web' as source,
+        users.received_at as observed_at,
+        users.first_name,
+        users.last_name
+    from {{ ref('stg_segment__users') }} as users
+    inner join records on records.source_table = 'stg_segment__users' and users.user_id = records.record_id
+    where users.first_name is not null or users.last_name is not null
+
+),
+
 candidates as (
 
     select * from crm_names
     union all
     select * from web_names
+    union all
+    select * from user_names
 
 )
 
