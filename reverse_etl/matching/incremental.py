@@ -1,7 +1,7 @@
 """Incremental scoring. matching.scored_records keeps the content hash of every record the last run scored and
 the scoring version it ran with (the model file's version, the blocking rules and the lowest probability
-kept). A run with the same scoring version scores only the new and changed records, against each other and
-against all the other records, in the same blocks; the links of the unchanged records stay as they are and the
+kept). A run with the same scoring version scores only the new and changed records against all the records
+(themselves included), in the same blocks; the links of the unchanged records stay as they are and the
 links of changed and removed records are replaced. Match probabilities depend only on the pair and the model,
 so the result is the links a full run would write. Anything else (no state, another model or rules, `--full`,
 training) is a full run."""
@@ -73,35 +73,32 @@ def delta(warehouse: Warehouse, version: str, current: dict[str, str]) -> Delta 
 def score_changed(
     config: MatchingConfig, model: dict[str, Any], memory: duckdb.DuckDBPyConnection, changed: set[str]
 ) -> list[link_table.ScoredLink]:
-    """The pairs with at least one changed record: the changed ones among themselves (dedupe) and against
-    all the others (link only), under the model's blocking rules."""
+    """The pairs with at least one changed record: the changed records linked against all the records (one
+    Splink link-only run under the model's blocking rules), without a record's pair with itself and with
+    each pair of two changed records once."""
     from splink import DuckDBAPI, Linker
 
+    if not changed:
+        return []
     memory.register("changed_ids", pa.table({"unique_id": pa.array(sorted(changed), type=pa.string())}))
     try:
         memory.execute(
             "create or replace table changed_records as "
             "select * from records where unique_id in (select unique_id from changed_ids)"
         )
-        memory.execute(
-            "create or replace table other_records as "
-            "select * from records where unique_id not in (select unique_id from changed_ids)"
-        )
     finally:
         memory.unregister("changed_ids")
     api = DuckDBAPI(connection=memory)
-    scored = []
-    if len(changed) > 1:
-        linker = Linker(api.register("changed_records"), model)
-        scored += link_table.predict(linker, config, model)
-    if memory.sql("select count(*) from other_records").fetchall()[0][0]:
-        across = copy.deepcopy(model)
-        across["link_type"] = "link_only"
-        linker = Linker([api.register("changed_records"), api.register("other_records")], across)
-        scored += link_table.predict(linker, config, model)
+    across = copy.deepcopy(model)
+    across["link_type"] = "link_only"
+    linker = Linker([api.register("changed_records"), api.register("records")], across)
+    scored = {
+        link_table.pair(link): link
+        for link in link_table.predict(linker, config, model)
+        if (link.source_table_l, link.record_id_l) != (link.source_table_r, link.record_id_r)
+    }
     memory.execute("drop table changed_records")
-    memory.execute("drop table other_records")
-    return sorted(scored, key=link_table.pair)
+    return sorted(scored.values(), key=link_table.pair)
 
 
 def save(
