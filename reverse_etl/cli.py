@@ -62,14 +62,16 @@ def generate(target: str | None, people: int, seed: int, offline_share: float) -
 @cli.command()
 @target_option
 @click.option("--train", is_flag=True, help="Estimate the model again and rewrite its file before scoring.")
-def match(target: str | None, train: bool) -> None:
+@click.option("--full", is_flag=True, help="Score every record, not only the new and changed ones.")
+def match(target: str | None, train: bool, full: bool) -> None:
     """Score pairs of records on names, date of birth and address (vars.cdp_matching) into
-    matching.record_links; trains the model file first when asked or when there is none."""
+    matching.record_links; trains the model file first when asked or when there is none. Only new and changed
+    records are scored, against all the others, unless --full, training or a changed model file asks for all."""
     from reverse_etl.matching.config import load
     from reverse_etl.matching.run import run_match
     from reverse_etl.project import load_target, project_dir
 
-    click.echo(run_match(load_target(target), load(project_dir()), train=train).describe())
+    click.echo(run_match(load_target(target), load(project_dir()), train=train, full=full).describe())
 
 
 @cli.command()

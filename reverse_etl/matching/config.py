@@ -97,7 +97,7 @@ def parse(config: Any, root: Path) -> MatchingConfig:
     enabled = config.get("enabled", False)
     if not isinstance(enabled, bool):
         raise ConfigError(f"{WHERE}.enabled must be true or false, got {enabled!r}")
-    threshold = config.get("threshold", 0.99)
+    threshold = config.get("threshold", 0.999)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
         raise ConfigError(f"{WHERE}.threshold must be a match probability between 0 and 1, got {threshold!r}")
     model_file = config.get("model_file", "matching/model.json")

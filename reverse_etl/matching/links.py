@@ -1,5 +1,6 @@
 """Scoring and the links table. `score` runs the trained model over the configured blocks of the records
-table; `write_links` replaces the warehouse table matching.record_links in one transaction:
+table (or, for an incremental run, the changed records against the others: reverse_etl.matching.incremental);
+`write_links` writes the warehouse table matching.record_links:
 
     source_table_l, record_id_l, source_table_r, record_id_r   the record pair (l < r)
     match_probability, match_weight                             the model's score
@@ -55,9 +56,17 @@ def score(
     """Every blocked pair of `memory`'s records table scoring at least KEPT_FROM (or the threshold)."""
     from splink import DuckDBAPI, Linker
 
-    records = DuckDBAPI(connection=memory).register("records")
-    linker = Linker(records, model)
-    predictions = linker.inference.predict(threshold_match_probability=min(KEPT_FROM, config.threshold))
+    return predict(Linker(DuckDBAPI(connection=memory).register("records"), model), config, model)
+
+
+def kept_from(config: MatchingConfig) -> float:
+    """The lowest match probability a scored pair is kept with."""
+    return min(KEPT_FROM, config.threshold)
+
+
+def predict(linker: Any, config: MatchingConfig, model: dict[str, Any]) -> list[ScoredLink]:
+    """The pairs `linker` blocks and scores at least `kept_from`, each with its smaller record on the left."""
+    predictions = linker.inference.predict(threshold_match_probability=kept_from(config))
     labels = level_labels(model)
     relation = predictions.as_duckdbpyrelation()
     gammas = [f"gamma_{name}" for name in labels]
@@ -77,9 +86,11 @@ def score(
             ScoredLink(table_l, record_l, table_r, record_r, float(probability), float(weight), fired)
         )
     predictions.drop_table_from_database_and_remove_from_cache()
-    return sorted(
-        links, key=lambda link: (link.source_table_l, link.record_id_l, link.source_table_r, link.record_id_r)
-    )
+    return sorted(links, key=pair)
+
+
+def pair(link: ScoredLink) -> tuple[str, str, str, str]:
+    return (link.source_table_l, link.record_id_l, link.source_table_r, link.record_id_r)
 
 
 def match_groups(links: list[ScoredLink], threshold: float) -> dict[tuple[str, str], str]:
@@ -105,36 +116,59 @@ def match_groups(links: list[ScoredLink], threshold: float) -> dict[tuple[str, s
     return {record: "|".join(root(record)) for record in parent}
 
 
-def write_links(warehouse: Warehouse, links: list[ScoredLink], model_version: str, threshold: float) -> str:
-    """Replace matching.record_links with `links`, and matching.record_groups with the groups they form at
-    `threshold` (what the identity graph reads), in one transaction: readers see the old or the new set.
-    Returns the groups' fingerprint, also kept in matching.record_groups_version."""
+def write_links(
+    warehouse: Warehouse,
+    links: list[ScoredLink],
+    model_version: str,
+    threshold: float,
+    replaced: set[str] | None = None,
+) -> str:
+    """Write `links` into matching.record_links, and matching.record_groups with the groups all its links form
+    at `threshold` (what the identity graph reads). With `replaced` None the table is replaced; else only the
+    links of the `replaced` records ('<source_table>|<record_id>') are deleted first and the others kept.
+    The caller holds the transaction, so readers see the old or the new set. Returns the groups' fingerprint,
+    also kept in matching.record_groups_version."""
     text = "varchar" if warehouse.kind == "duckdb" else "text"
     number = "double" if warehouse.kind == "duckdb" else "double precision"
     stamp = "timestamp"
     table = f"{quote(SCHEMA)}.{quote(TABLE)}"
     columns = [*TEXT_COLUMNS[:4], *NUMBER_COLUMNS, *TEXT_COLUMNS[4:]]
-    with warehouse.transaction():
-        warehouse.execute(f"create schema if not exists {quote(SCHEMA)}")
+    warehouse.execute(f"create schema if not exists {quote(SCHEMA)}")
+    if replaced is None:
         warehouse.execute(f"drop table if exists {table}")
         definitions = [f"{quote(name)} {number if name in NUMBER_COLUMNS else text}" for name in columns]
         warehouse.execute(f"create table {table} ({', '.join(definitions)}, scored_at {stamp})")
-        if links:
-            values: dict[str, list[str]] = {name: [] for name in columns}
-            for link in links:
-                row = {**link.__dict__, "model_version": model_version}
-                for name in columns:
-                    values[name].append(repr(row[name]) if name in NUMBER_COLUMNS else str(row[name]))
-            casts = ", ".join(
-                f"cast({quote(name)} as {number})" if name in NUMBER_COLUMNS else quote(name)
-                for name in columns
-            )
-            warehouse.execute(
-                f"insert into {table} select {casts}, ? from {warehouse.rows_subquery(columns)} as batch",  # noqa: S608
-                [utc_now(), *[values[name] for name in columns]],
-            )
-        groups = match_groups(links, threshold)
-        return _write_groups(warehouse, groups, model_version, threshold)
+    elif replaced:
+        ids = f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as replaced)"  # noqa: S608 - quoted names, bound values
+        warehouse.execute(
+            f"delete from {table} where source_table_l || '|' || record_id_l in {ids} "  # noqa: S608
+            f"or source_table_r || '|' || record_id_r in {ids}",
+            [sorted(replaced), sorted(replaced)],
+        )
+    if links:
+        values: dict[str, list[str]] = {name: [] for name in columns}
+        for link in links:
+            row = {**link.__dict__, "model_version": model_version}
+            for name in columns:
+                values[name].append(repr(row[name]) if name in NUMBER_COLUMNS else str(row[name]))
+        casts = ", ".join(
+            f"cast({quote(name)} as {number})" if name in NUMBER_COLUMNS else quote(name) for name in columns
+        )
+        warehouse.execute(
+            f"insert into {table} select {casts}, ? from {warehouse.rows_subquery(columns)} as batch",  # noqa: S608
+            [utc_now(), *[values[name] for name in columns]],
+        )
+    strong = [
+        ScoredLink(
+            str(table_l), str(record_l), str(table_r), str(record_r), float(probability), float(weight), ""
+        )
+        for table_l, record_l, table_r, record_r, probability, weight in warehouse.query(
+            f"select source_table_l, record_id_l, source_table_r, record_id_r, match_probability, "  # noqa: S608
+            f"match_weight from {table} where match_probability >= ?",
+            (threshold,),
+        )
+    ]
+    return _write_groups(warehouse, match_groups(strong, threshold), model_version, threshold)
 
 
 def _write_groups(

@@ -1,6 +1,7 @@
 """`cdp match`: read the configured records, train the model when asked (or when there is none), score the
-blocked pairs and replace the links and groups tables. With vars.cdp_matching.enabled false it drops them, so
-nothing stale is left for a reader."""
+blocked pairs of the new and changed records (or of all of them on a full run: reverse_etl.matching.incremental)
+and write the links and groups tables. With vars.cdp_matching.enabled false it drops them, so nothing stale is
+left for a reader."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from reverse_etl.matching import incremental
 from reverse_etl.matching import links as link_table
 from reverse_etl.matching import model as splink_model
 from reverse_etl.matching.config import MatchingConfig
@@ -26,6 +28,8 @@ class MatchSummary:
     threshold: float = 0.0
     model_version: str = ""
     trained: bool = False
+    full: bool = True
+    scored_records: int = 0
     train_seconds: float = 0.0
     score_seconds: float = 0.0
 
@@ -33,14 +37,22 @@ class MatchSummary:
         if not self.enabled:
             return "fuzzy matching is off (vars.cdp_matching.enabled: false): the matching tables are dropped"
         trained = f", trained in {self.train_seconds:.1f}s" if self.trained else ""
+        scope = (
+            "all of them (a full run)"
+            if self.full
+            else f"{self.scored_records:,} new or changed against the others (an incremental run)"
+        )
         return (
-            f"matched {self.records:,} records with model {self.model_version}{trained}: {self.links:,} scored "
-            f"pairs in matching.record_links, {self.above_threshold:,} at or above the threshold "
-            f"{self.threshold} (scored in {self.score_seconds:.1f}s)"
+            f"matched {self.records:,} records with model {self.model_version}{trained}, scoring {scope}: "
+            f"{self.links:,} scored pairs in matching.record_links, {self.above_threshold:,} at or above the "
+            f"threshold {self.threshold} (scored in {self.score_seconds:.1f}s)"
         )
 
 
-def run_match(target: Target, config: MatchingConfig, train: bool = False) -> MatchSummary:
+def run_match(
+    target: Target, config: MatchingConfig, train: bool = False, full: bool = False
+) -> MatchSummary:
+    """Match the configured records; `full` scores every record even when an incremental run would do."""
     warehouse = Warehouse(target)
     try:
         if not config.enabled:
@@ -48,6 +60,7 @@ def run_match(target: Target, config: MatchingConfig, train: bool = False) -> Ma
                 warehouse.execute(
                     f"drop table if exists {quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}"
                 )
+                incremental.drop(warehouse)
             return MatchSummary(enabled=False)
         summary = MatchSummary(enabled=True, threshold=config.threshold)
         memory = duckdb.connect(":memory:")
@@ -59,14 +72,27 @@ def run_match(target: Target, config: MatchingConfig, train: bool = False) -> Ma
                 summary.trained, summary.train_seconds = True, time.perf_counter() - started
             model = splink_model.load(config)
             summary.model_version = splink_model.version(config.model_file)
+            version = incremental.scoring_version(config, summary.model_version)
+            hashes = incremental.content_hashes(config, memory)
+            delta = None if full or summary.trained else incremental.delta(warehouse, version, hashes)
             started = time.perf_counter()
-            scored = link_table.score(config, model, memory)
+            if delta is None:
+                scored = link_table.score(config, model, memory)
+            else:
+                scored = incremental.score_changed(config, model, memory, delta.changed)
             summary.score_seconds = time.perf_counter() - started
         finally:
             memory.close()
-        link_table.write_links(warehouse, scored, summary.model_version, config.threshold)
-        summary.links = len(scored)
-        summary.above_threshold = sum(link.match_probability >= config.threshold for link in scored)
+        replaced = None if delta is None else delta.replaced
+        summary.full, summary.scored_records = delta is None, len(hashes if delta is None else delta.changed)
+        with warehouse.transaction():
+            link_table.write_links(warehouse, scored, summary.model_version, config.threshold, replaced)
+            incremental.save(warehouse, version, hashes, replaced)
+        table = f"{quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}"
+        summary.links, summary.above_threshold = warehouse.query(
+            f"select count(*), count(case when match_probability >= ? then 1 end) from {table}",  # noqa: S608
+            (config.threshold,),
+        )[0]
         return summary
     finally:
         warehouse.close()

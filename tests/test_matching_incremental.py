@@ -1,0 +1,133 @@
+"""Incremental fuzzy matching: after records are added, changed and removed, `cdp match` scores only those
+against the others and writes the same links as a full scoring run; a changed model file, training or `--full`
+score everything again."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import ROOT, Warehouse, fresh_warehouse
+from reverse_etl.generator.load import generate
+from reverse_etl.matching.config import MatchingConfig, load
+from reverse_etl.matching.run import MatchSummary, run_match
+
+PEOPLE, SEED, SHARE = 250, 23, 0.3
+STAGING = ("stg_crm__contacts", "stg_shop__orders", "stg_support__tickets")
+ADDED = 8
+LINKS = (
+    "select source_table_l, record_id_l, source_table_r, record_id_r, match_probability, match_weight, "
+    "fired_levels, model_version, scored_at from matching.record_links"
+)
+
+
+def config() -> MatchingConfig:
+    return load(ROOT, {"enabled": True})
+
+
+def links(warehouse: Warehouse) -> dict[tuple[str, ...], tuple[Any, ...]]:
+    """Each pair's values, its probability and weight rounded (the same scores, summed in another order)."""
+    return {tuple(row[:4]): (round(row[4], 9), round(row[5], 6), *row[6:]) for row in warehouse.query(LINKS)}
+
+
+def scored(rows: dict[tuple[str, ...], tuple[Any, ...]]) -> dict[tuple[str, ...], tuple[Any, ...]]:
+    """The links without when they were scored."""
+    return {pair: values[:-1] for pair, values in rows.items()}
+
+
+def groups(warehouse: Warehouse) -> set[tuple[Any, ...]]:
+    return set(warehouse.query("select source_table, record_id, match_group from matching.record_groups"))
+
+
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A matched warehouse; then offline CRM contacts copied with a typo (added), one contact's surname
+    changed and one linked contact removed, matched incrementally; then the same records matched in full."""
+    warehouse = fresh_warehouse(request.param, request, tmp_path_factory.mktemp("incremental"), "cdp_incr")
+    generate(warehouse.target, people=PEOPLE, seed=SEED, offline_share=SHARE)
+    warehouse.dbt("run", "--select", *STAGING)  # views: raw changes show through
+    first = run_match(warehouse.target, config())
+    before = links(warehouse)
+    offline = sorted(
+        {record for pair in before for record in (pair[:2], pair[2:]) if record[1].endswith("_o")}
+        & {
+            ("stg_crm__contacts", row[0])
+            for row in warehouse.query("select contact_id from raw.crm_contacts")
+        }
+    )
+    added, changed, removed = offline[:ADDED], offline[ADDED], offline[ADDED + 1]
+    for _, contact in added:
+        warehouse.execute(
+            "insert into raw.crm_contacts select contact_id || '_copy', email, phone, first_name || 'e', "
+            "last_name, street, city, postal_code, country, lifecycle_stage, created_at, updated_at, "
+            "date_of_birth from raw.crm_contacts where contact_id = %s",
+            (contact,),
+        ) if request.param == "postgres" else warehouse.execute(
+            "insert into raw.crm_contacts by name select * replace (contact_id || '_copy' as contact_id, "
+            "first_name || 'e' as first_name) from raw.crm_contacts where contact_id = ?",
+            (contact,),
+        )
+    mark = "%s" if request.param == "postgres" else "?"
+    warehouse.execute(
+        f"update raw.crm_contacts set last_name = last_name || 'x' where contact_id = {mark}", (changed[1],)
+    )
+    warehouse.execute(f"delete from raw.crm_contacts where contact_id = {mark}", (removed[1],))
+    incremental = run_match(warehouse.target, config())
+    after, after_groups = links(warehouse), groups(warehouse)
+    again = run_match(warehouse.target, config())
+    unchanged = links(warehouse)
+    full = run_match(warehouse.target, config(), full=True)
+    return {
+        "first": first, "before": before, "incremental": incremental, "after": after, "again": again,
+        "unchanged": unchanged, "full": full, "full_links": links(warehouse), "full_groups": groups(warehouse),
+        "after_groups": after_groups, "added": added, "changed": changed, "removed": removed,
+        "warehouse": warehouse,
+    }  # fmt: skip
+
+
+def test_incremental_links_equal_a_full_scoring_run(runs: dict[str, Any]) -> None:
+    incremental: MatchSummary = runs["incremental"]
+    assert runs["first"].full and not incremental.full
+    assert incremental.scored_records == ADDED + 1, "only the added and the changed records are scored"
+    assert runs["full"].full and runs["full"].scored_records == runs["full"].records
+    assert scored(runs["after"]) == scored(runs["full_links"])
+    assert runs["after_groups"] == runs["full_groups"]
+    assert (incremental.links, incremental.above_threshold) == (
+        runs["full"].links,
+        runs["full"].above_threshold,
+    )
+
+
+def test_changes_replace_their_links_and_keep_the_others(runs: dict[str, Any]) -> None:
+    before, after = runs["before"], runs["after"]
+    touched = {*runs["added"], runs["changed"], runs["removed"]}
+    copies = {(table, f"{record}_copy") for table, record in runs["added"]}
+    for pair, values in after.items():
+        if not {pair[:2], pair[2:]} & (touched | copies):
+            assert before[pair] == values, "a link between unchanged records is kept, scored_at included"
+    linked = {record for pair in after for record in (pair[:2], pair[2:])}
+    assert runs["removed"] not in linked
+    assert copies <= linked, "each added copy links at least to the record it was copied from"
+    assert not any(runs["changed"] in (pair[:2], pair[2:]) and pair in before and after[pair] == before[pair]
+                   for pair in after), "the changed record's links are scored again"  # fmt: skip
+
+
+def test_a_run_without_changes_scores_nothing(runs: dict[str, Any]) -> None:
+    assert not runs["again"].full and runs["again"].scored_records == 0
+    assert runs["unchanged"] == runs["after"]
+
+
+def test_a_changed_model_file_scores_everything_again(runs: dict[str, Any], tmp_path: Path) -> None:
+    warehouse: Warehouse = runs["warehouse"]
+    model = json.loads(config().model_file.read_text())
+    model_file = tmp_path / "model.json"
+    model_file.write_text(json.dumps(model, indent=1))  # same parameters, another file: another version
+    changed = run_match(warehouse.target, dataclasses.replace(config(), model_file=model_file))
+    assert changed.full and changed.model_version != runs["full"].model_version
+    back = run_match(warehouse.target, config())
+    assert back.full, "the model version differs from the one the last run scored with"
+    assert scored(links(warehouse)) == scored(runs["full_links"])
