@@ -57,7 +57,12 @@ select
     is_completed,
     is_in_store,
     ordered_at,
-    received_at
+    received_at,
+    -- The till's name, date of birth and postal code (offline orders) have no Order Completed property.
+    cast(null as {{ dbt.type_string() }}) as first_name,
+    cast(null as {{ dbt.type_string() }}) as last_name,
+    cast(null as date) as date_of_birth,
+    cast(null as {{ dbt.type_string() }}) as postal_code
 from renamed
 -- A loader may deliver an event twice; the order is the latest delivery.
 where delivery_rank = 1
