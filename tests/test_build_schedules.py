@@ -29,7 +29,7 @@ def project(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("bad_schedule")
     for name in ("dbt_project.yml", "profiles.yml"):
         shutil.copy(ROOT / name, root / name)
-    for folder in ("models", "macros", "data-tests"):
+    for folder in ("models", "macros", "seeds", "data-tests"):
         shutil.copytree(ROOT / folder, root / folder)
     exposures = root / "models" / "activation" / "_activation__models.yml"
     text = exposures.read_text()

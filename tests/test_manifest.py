@@ -20,7 +20,7 @@ EXPOSURES = Path("models") / "activation" / "_activation__models.yml"
 def copy_project(folder: Path) -> Path:
     for name in ("dbt_project.yml", "profiles.yml"):
         shutil.copy(ROOT / name, folder / name)
-    for name in ("models", "macros", "data-tests"):
+    for name in ("models", "macros", "seeds", "data-tests"):
         shutil.copytree(ROOT / name, folder / name)
     return folder
 
