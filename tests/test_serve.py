@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 from bi_reader import bi_user
-from web_server import start_app
+from web_server import start_app, webhook_sync
 
 from conftest import new_duckdb_warehouse
-from reverse_etl.destinations.base import Mode
 from reverse_etl.errors import ConfigError
 from reverse_etl.sandbox.server import FakeServer
 from reverse_etl.sandbox.webhook import WebhookFake
@@ -47,15 +46,14 @@ def scheduled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     service = WebhookFake()
     with FakeServer(service) as server:
         monkeypatch.setenv("TEST_WEBHOOK_TOKEN", service.token)
-        sync = SyncConfig(
-            name="scheduled_people",
-            model="people",
-            relation=Relation(None, "activation", "people"),
-            destination="webhook",
-            mode=Mode.UPSERT,
-            primary_key="person_key",
-            fields={"email": "email"},
-            options={"url": f"{server.url}/records", "token_env": "TEST_WEBHOOK_TOKEN", "batch_size": 100},
+        sync = webhook_sync(
+            "scheduled_people",
+            Relation(None, "activation", "people"),
+            "person_key",
+            {"email": "email"},
+            server.url,
+            "TEST_WEBHOOK_TOKEN",
+            100,
             schedule="*/10 * * * *",
         )
         yield warehouse, service, sync

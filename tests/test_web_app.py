@@ -13,16 +13,15 @@ from pathlib import Path
 
 import pytest
 import requests
-from web_server import AlertReceiver, start_app
+from web_server import AlertReceiver, start_app, webhook_sync
 
 from conftest import fresh_warehouse, new_duckdb_warehouse
 from reverse_etl.alerts import Alerts, AlertSettings
-from reverse_etl.destinations.base import Mode
 from reverse_etl.errors import ConfigError
 from reverse_etl.sandbox.server import FakeServer, Faults
 from reverse_etl.sandbox.webhook import WebhookFake
 from reverse_etl.serve import Scheduler
-from reverse_etl.sync.config import Relation, SyncConfig
+from reverse_etl.sync.config import Relation
 from reverse_etl.web.auth import AuthSettings, User, hash_password, parse_users, password_matches
 
 TOKEN = "operator-token-for-web-tests-0123"
@@ -56,15 +55,14 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     service = WebhookFake(Faults(seed=3, record_reject_rate=0.2), token=SINK_TOKEN)
     receiver = AlertReceiver()
     with FakeServer(service) as sink:
-        sync = SyncConfig(
-            name="people",
-            model="people",
-            relation=Relation(None, "activation", "people"),
-            destination="webhook",
-            mode=Mode.UPSERT,
-            primary_key="person_key",
-            fields={"email": "email"},
-            options={"url": f"{sink.url}/records", "token_env": "WEB_TEST_SINK_TOKEN", "batch_size": 100},
+        sync = webhook_sync(
+            "people",
+            Relation(None, "activation", "people"),
+            "person_key",
+            {"email": "email"},
+            sink.url,
+            "WEB_TEST_SINK_TOKEN",
+            100,
             schedule="0 6 * * *",
         )
         auth = AuthSettings(
@@ -275,15 +273,14 @@ def test_pages_read_state_read_only_on_each_warehouse(
     monkeypatch.setenv("WEB_TEST_SINK_TOKEN", SINK_TOKEN)
     service = WebhookFake(Faults(seed=11, record_reject_rate=0.25), token=SINK_TOKEN)
     with FakeServer(service) as sink:
-        sync = SyncConfig(
-            name="fresh",
-            model="people",
-            relation=Relation(None, "activation", "people"),
-            destination="webhook",
-            mode=Mode.UPSERT,
-            primary_key="person_key",
-            fields={"email": "email"},
-            options={"url": f"{sink.url}/records", "token_env": "WEB_TEST_SINK_TOKEN", "batch_size": 50},
+        sync = webhook_sync(
+            "fresh",
+            Relation(None, "activation", "people"),
+            "person_key",
+            {"email": "email"},
+            sink.url,
+            "WEB_TEST_SINK_TOKEN",
+            50,
         )
         server = start_app(warehouse.target, {"fresh": sync})
         try:

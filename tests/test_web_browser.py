@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from web_server import AlertReceiver, start_app
+from web_server import AlertReceiver, start_app, webhook_sync
 
 from conftest import IN_CI, ROOT, Warehouse
 from reverse_etl.alerts import Alerts, AlertSettings
-from reverse_etl.destinations.base import Mode
 from reverse_etl.sandbox.server import FakeServer, Faults
 from reverse_etl.sandbox.webhook import WebhookFake
-from reverse_etl.sync.config import Relation, SyncConfig
+from reverse_etl.sync.config import Relation
 from reverse_etl.web.auth import AuthSettings, User, hash_password
 
 SCREENSHOTS = ROOT / "docs" / "app"
@@ -54,15 +53,14 @@ def app(built_duckdb: Warehouse, tmp_path_factory: pytest.TempPathFactory) -> It
     service = WebhookFake(Faults(seed=5, record_reject_rate=0.2), token=SINK_TOKEN)
     receiver = AlertReceiver()
     with FakeServer(service) as sink:
-        sync = SyncConfig(
-            name="customers_to_webhook",
-            model="customers",
-            relation=Relation(None, "marts", "customers"),
-            destination="webhook",
-            mode=Mode.UPSERT,
-            primary_key="customer_id",
-            fields={"email": "primary_email", "city": "city"},
-            options={"url": f"{sink.url}/records", "token_env": "BROWSER_TEST_SINK_TOKEN", "batch_size": 100},
+        sync = webhook_sync(
+            "customers_to_webhook",
+            Relation(None, "marts", "customers"),
+            "customer_id",
+            {"email": "primary_email", "city": "city"},
+            sink.url,
+            "BROWSER_TEST_SINK_TOKEN",
+            100,
             schedule="0 6 * * *",
         )
         auth = AuthSettings(

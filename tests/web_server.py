@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from reverse_etl.alerts import Alerts
+from reverse_etl.destinations.base import Mode
 from reverse_etl.project import Target
 from reverse_etl.serve import Scheduler
-from reverse_etl.sync.config import SyncConfig
+from reverse_etl.sync.config import Relation, SyncConfig
 from reverse_etl.web import AppServer, make_app
 from reverse_etl.web.auth import AuthSettings
 from reverse_etl.web.context import WebContext
@@ -26,6 +27,30 @@ def start_app(
     scheduler = scheduler or Scheduler(target, syncs, alerts=alerts or Alerts())
     app = make_app(WebContext(target, syncs, scheduler, auth), access_for("127.0.0.1", auth, allowed_hosts))
     return AppServer(app).start()
+
+
+def webhook_sync(
+    name: str,
+    relation: Relation,
+    primary_key: str,
+    fields: dict[str, str],
+    sink_url: str,
+    token_env: str,
+    batch_size: int,
+    schedule: str | None = None,
+) -> SyncConfig:
+    """An upsert sync of `relation` to the sandbox webhook fake at `sink_url` (its token read from `token_env`)."""
+    return SyncConfig(
+        name=name,
+        model=relation.name,
+        relation=relation,
+        destination="webhook",
+        mode=Mode.UPSERT,
+        primary_key=primary_key,
+        fields=fields,
+        options={"url": f"{sink_url}/records", "token_env": token_env, "batch_size": batch_size},
+        schedule=schedule,
+    )
 
 
 class AlertReceiver:
