@@ -109,6 +109,14 @@
       oninput: function (event) { node.value = typed(kind, event.target.value); changed(false); } })];
   }
 
+  // The "N days" window of an event or category condition.
+  function appendDays(row, node) {
+    row.append(el("input", { "class": "ab-days", type: "number", min: "1", value: node.in_last_days, oninput: function (event) {
+      node.in_last_days = typed("number", event.target.value); changed(false);
+    } }));
+    row.append(el("span", { text: "days" }));
+  }
+
   function drawCondition(node, remove) {
     var type = conditionType(node);
     var row = el("div", { "class": "ab-condition" });
@@ -137,19 +145,13 @@
         node.at_least = typed("number", event.target.value); changed(false);
       } }));
       row.append(el("span", { text: "times in the last" }));
-      row.append(el("input", { "class": "ab-days", type: "number", min: "1", value: node.in_last_days, oninput: function (event) {
-        node.in_last_days = typed("number", event.target.value); changed(false);
-      } }));
-      row.append(el("span", { text: "days" }));
+      appendDays(row, node);
     } else if (type === "bought_category") {
       row.append(el("input", { "class": "ab-category", placeholder: "category", value: node.bought_category, oninput: function (event) {
         node.bought_category = event.target.value; changed(false);
       } }));
       row.append(el("span", { text: "in the last" }));
-      row.append(el("input", { "class": "ab-days", type: "number", min: "1", value: node.in_last_days, oninput: function (event) {
-        node.in_last_days = typed("number", event.target.value); changed(false);
-      } }));
-      row.append(el("span", { text: "days" }));
+      appendDays(row, node);
     } else {
       var options = type === "segment" ? catalog.segments : catalog.channels;
       row.append(choice(options.map(function (name) { return [name, name]; }), node[type], { "class": "ab-" + type, onchange: function (event) {
