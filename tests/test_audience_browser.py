@@ -3,8 +3,8 @@ destination: an operator builds a rule with an OR group and an event condition, 
 SQL count of the same rule, saves it, sees the YAML written into the project, builds the segment from the page,
 attaches a sync to the sandbox webhook (which rejects a share of the records), runs it from the sync page, sees
 the run with its counts and a rejected row with its error, and the alert arrives on a local webhook. One app
-over a copy of the session's built demo warehouse and a copy of the project's files; screenshots go to
-docs/app/."""
+over a copy of the session's built demo warehouse and a copy of the project's files; screenshots go where
+test_web_browser puts them."""
 
 from __future__ import annotations
 

@@ -1,12 +1,15 @@
 """The web app in a real browser (the system's headless Chromium, driven by Playwright): log in, open the
 sync page, run a sync against the sandbox, see the run and a rejected row, receive the alert on a local
 webhook, be refused without the CSRF token and as a viewer, and walk the segment and identity pages. One app
-over a copy of the session's built demo warehouse. Screenshots of the main pages go to docs/app/."""
+over a copy of the session's built demo warehouse. Screenshots of the main pages go to a temporary folder, or
+to the folder CDP_SCREENSHOTS_DIR names (`CDP_SCREENSHOTS_DIR=docs/app` refreshes the documentation's)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +24,8 @@ from reverse_etl.sandbox.webhook import WebhookFake
 from reverse_etl.sync.config import Relation
 from reverse_etl.web.auth import AuthSettings, User, hash_password
 
-SCREENSHOTS = ROOT / "docs" / "app"
+# A test run leaves the committed screenshots alone unless asked to refresh them.
+SCREENSHOTS = ROOT / os.environ.get("CDP_SCREENSHOTS_DIR", tempfile.mkdtemp(prefix="cdp-screenshots-"))
 SINK_TOKEN = "browser-test-sink-token-0123"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
