@@ -52,7 +52,7 @@ class SegmentBuilds:
             return self._last.get(root.resolve())
 
     def start(
-        self, root: Path, target: str, segment: str, after: Callable[[], None] = lambda: None
+        self, root: Path, target: str, segment: str, after: Callable[[], object] = lambda: None
     ) -> BuildState:
         _checked_name(segment, "segment name")
         if not saved_segment_file(root, segment).exists():

@@ -3,7 +3,8 @@ scheduled dbt build) and the web app (reverse_etl.web: pages, JSON API, profile 
 127.0.0.1 unless auth is configured.
 
 schedule: what a schedule may be and when it is due; scheduler: the loop and its busy state (its run events
-and alerts: reverse_etl.alerts); page: what the overview shows; health: can the warehouse be read."""
+and alerts: reverse_etl.alerts); watch: syncs declared or edited while it runs are picked up at the next check;
+page: what the overview shows; health: can the warehouse be read."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ def serve(
     """Scheduler in the foreground, the web app in a thread; SIGTERM / SIGINT stop both after the current
     batch. Auth, alerts and the listening socket are all checked before the first run."""
     from reverse_etl.alerts import Alerts, AlertSettings, emit
+    from reverse_etl.project import project_dir
+    from reverse_etl.serve.watch import ProjectWatch
     from reverse_etl.web import AppServer, make_app
     from reverse_etl.web.app import profile_routes
     from reverse_etl.web.auth import auth_from_environment
@@ -54,7 +57,9 @@ def serve(
     extra, close_profiles, problem = profile_routes(syncs)
     if problem:
         emit("notice", message=problem)
-    app = make_app(WebContext(target, syncs, scheduler, auth), access, extra, close_profiles)
+    found = WebContext(target, syncs, scheduler, auth)
+    app = make_app(found, access, extra, close_profiles)
+    watch = ProjectWatch(found, project_dir())
     server = AppServer(app, host, port).start()
 
     def stop(signum: int, frame: Any) -> None:
@@ -63,7 +68,7 @@ def serve(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        scheduler.run_forever(interval)
+        scheduler.run_forever(interval, before_tick=watch.check)
     finally:
         server.stop()
         scheduler.alerts.flush()

@@ -224,9 +224,11 @@ class Scheduler:
                 self._note(now, f"publishing the BI copy failed: {error}")
         return True
 
-    def run_forever(self, interval: float = 30.0) -> None:
+    def run_forever(self, interval: float = 30.0, before_tick: Callable[[], object] | None = None) -> None:
         while not self.stop.is_set():
             try:
+                if before_tick is not None:
+                    before_tick()
                 self.tick()
             except CdpError as error:
                 self._unavailable(self.clock(), error)

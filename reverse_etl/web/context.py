@@ -15,9 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
+from reverse_etl.errors import ConfigError
 from reverse_etl.project import Target
+from reverse_etl.serve.schedule import schedule_errors
 from reverse_etl.serve.scheduler import Scheduler
 from reverse_etl.sync.config import SyncConfig
+from reverse_etl.sync.service import ParseWhen, project_syncs
 from reverse_etl.web.auth import VIEWER, AuthSettings, User
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -77,6 +80,18 @@ class WebContext:
     running: dict[str, threading.Thread] = field(default_factory=dict)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     logouts: Logouts = field(default_factory=Logouts)
+
+    def reload_syncs(self, root: Path, parse: ParseWhen) -> dict[str, SyncConfig]:
+        """The project's syncs as the manifest declares them now, for the pages and the scheduler. Swapped in
+        whole (a loop over the old set finishes on it); a set with an unusable schedule is refused and the old
+        one kept."""
+        syncs = project_syncs(self.target, root, parse=parse)
+        problems = schedule_errors(syncs)
+        if problems:
+            raise ConfigError("; ".join(str(error) for error in problems.values()))
+        self.syncs = syncs
+        self.scheduler.syncs = syncs
+        return syncs
 
 
 def context(request: Request) -> WebContext:

@@ -19,12 +19,9 @@ from starlette.routing import Mount, Route
 from reverse_etl.audiences.build import SegmentBuilds
 from reverse_etl.audiences.routes import Activation, audience_router
 from reverse_etl.destinations import REGISTRY
-from reverse_etl.errors import ConfigError
 from reverse_etl.project import project_dir
-from reverse_etl.serve.schedule import schedule_errors
-from reverse_etl.sync.service import ParseWhen, project_syncs
 from reverse_etl.warehouse import Warehouse
-from reverse_etl.web.context import WebContext, context, render
+from reverse_etl.web.context import context, render
 from reverse_etl.web.gate import refusal
 
 # Builds started from this process, by project folder (one at a time per project).
@@ -47,21 +44,10 @@ def _guard(request: Request) -> Response | None:
     return refusal(request, None)
 
 
-def reload_syncs(found: WebContext, root: Path, parse: ParseWhen) -> None:
-    """The project's syncs as the manifest declares them now, for the pages and the scheduler. Swapped in whole
-    (a loop over the old set finishes on it); a set with an unusable schedule is refused and the old one kept."""
-    syncs = project_syncs(found.target, root, parse=parse)
-    problems = schedule_errors(syncs)
-    if problems:
-        raise ConfigError("; ".join(str(error) for error in problems.values()))
-    found.syncs = syncs
-    found.scheduler.syncs = syncs
-
-
 def _start_build(request: Request, segment: str) -> dict[str, Any]:
     found, root = context(request), _root(request)
     state = BUILDS.start(
-        root, found.target.name, segment, after=lambda: reload_syncs(found, root, "if-missing")
+        root, found.target.name, segment, after=lambda: found.reload_syncs(root, "if-missing")
     )
     return {"build": state.as_dict()}
 
@@ -90,7 +76,7 @@ def _default_options(request: Request, destination: str) -> dict[str, Any] | Non
 
 
 def _attached(request: Request) -> None:
-    reload_syncs(context(request), _root(request), "if-changed")
+    context(request).reload_syncs(_root(request), "if-changed")
 
 
 ACTIVATION = Activation(_start_build, _build_state, _default_options, _attached)
