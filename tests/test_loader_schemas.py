@@ -88,10 +88,24 @@ RUDDERSTACK_USERS = USERS.replace("select id, email,", "select id, anonymous_id,
 ORDER_COMPLETED = """
     select 'oc_' || order_id as id, cast(null as varchar) as anonymous_id, user_id, email as context_traits_email,
         'order_completed' as event, 'Order Completed' as event_text, order_id, total_amount as total,
-        round(cast(total_amount * 0.8 as numeric), 2) as revenue, currency, '[]' as products, ordered_at as "timestamp",
+        round(cast(total_amount * 0.8 as numeric), 2) as revenue, currency, ({PRODUCTS}) as products, ordered_at as "timestamp",
         received_at, received_at as sent_at, received_at as uuid_ts
     from raw.orders where channel = 'online' and status = 'completed'
 """
+# The order's lines as the spec's products array (a JSON string): product_id, sku, name, category (as a site
+# sends it, capitalised), price, quantity; built by string concatenation, the same SQL on DuckDB and PostgreSQL.
+PRODUCTS = """
+    select '[' || string_agg(
+        '{"product_id": "' || items.product_id || '", "sku": "SKU-' || items.product_id || '", "name": "Item '
+        || items.product_id || '", "category": "' || upper(items.product_category) || '", "price": '
+        || cast(items.unit_price as varchar) || ', "quantity": ' || cast(items.quantity as varchar) || '}',
+        ', ' order by items.order_item_id
+    ) || ']'
+    from raw.order_items as items where items.order_id = orders.order_id
+"""
+ORDER_COMPLETED = ORDER_COMPLETED.replace("{PRODUCTS}", PRODUCTS).replace(
+    "from raw.orders where", "from raw.orders as orders where"
+)
 LOADER_TABLES_ON = {"users": True, "order_completed": True}
 
 
@@ -171,6 +185,22 @@ def test_a_loader_schema_builds_and_resolves_identities(
     assert warehouse.scalar("select count(*) from marts.orders where reporting_order_amount is null") == 0
     assert warehouse.scalar("select count(*) from marts.orders where customer_id is null") == 0
     assert warehouse.scalar("select sum(orders) from marts.customer_traits") == orders
+    # The products array becomes the order lines: the generated lines of those orders, once each (the event
+    # delivered twice gives its lines once), with their products, lower-cased categories and amounts.
+    expected_lines = warehouse.query(
+        f"""
+        select items.order_id, items.product_id, lower(items.product_category), items.quantity,
+            round(cast(items.quantity * items.unit_price as numeric), 2)
+        from raw.order_items as items
+        where items.order_id in (select order_id from {vendor}.order_completed)
+        order by 1, 2, 3, 4, 5
+        """
+    )
+    lines = warehouse.query(
+        "select order_id, product_id, product_category, quantity, round(cast(line_amount as numeric), 2)"
+        " from marts.order_lines order by 1, 2, 3, 4, 5"
+    )
+    assert lines and lines == expected_lines
     # The users table is one more identity source: each user id is one customer with its identify calls.
     users = warehouse.scalar(f"select count(*) from {vendor}.users")
     assert users > 0
