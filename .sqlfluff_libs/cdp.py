@@ -16,3 +16,8 @@ def identity_rows_suppressed_by_this_build():
         "from int_identifiers_validated as validated inner join privacy_suppressions as suppressions"
         " on validated.identifier_value = suppressions.identifier_value where validated.exclusion_reason is null"
     )
+
+
+def json_array_elements(json_text, alias):
+    """A lateral FROM-clause item with the columns value and position, named `alias`."""
+    return f"lateral (select value, position from json_each({json_text})) as {alias}"

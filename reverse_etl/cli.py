@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 
 import click
 
-from reverse_etl.cli_options import target_option
+from reverse_etl.cli_options import end_date_option, generated_dates, target_option
 from reverse_etl.cli_sync import open_warehouse, sync
 from reverse_etl.errors import CdpError, ConfigError, PartialFailure
 from reverse_etl.profiles.cli import profiles as profiles_group
@@ -49,13 +50,25 @@ def dbt_command(target: str | None, dbt_args: tuple[str, ...]) -> None:
     help="Share of known people who also get an offline record (CRM, store receipt or support call) with "
     "no email or phone, only a name, date of birth and address with typos and gaps (fuzzy-matching data).",
 )
-def generate(target: str | None, people: int, seed: int, offline_share: float) -> None:
-    """Write seeded demo raw tables (schema raw) and their ground truth into the warehouse."""
+@end_date_option
+def generate(
+    target: str | None, people: int, seed: int, offline_share: float, end_date: datetime | None
+) -> None:
+    """Write seeded demo raw tables (schema raw) and their ground truth into the warehouse. Events run up
+    to now (sources are fresh), or up to 23:00 UTC of --end-date (the same seed and date, the same tables)."""
     from reverse_etl.generator.load import describe
     from reverse_etl.generator.load import generate as generate_tables
     from reverse_etl.project import load_target
 
-    summary = generate_tables(load_target(target), people=people, seed=seed, offline_share=offline_share)
+    end_at, received_by = generated_dates(end_date)
+    summary = generate_tables(
+        load_target(target),
+        people=people,
+        seed=seed,
+        offline_share=offline_share,
+        end_at=end_at,
+        received_by=received_by,
+    )
     click.echo(describe(summary))
 
 
@@ -88,7 +101,8 @@ def summary(target: str | None) -> None:
 @target_option
 @click.option("--people", type=click.IntRange(min=1), default=2000, show_default=True, help="Demo people.")
 @click.option("--seed", type=int, default=42, show_default=True)
-def demo(target: str | None, people: int, seed: int) -> None:
+@end_date_option
+def demo(target: str | None, people: int, seed: int, end_date: datetime | None) -> None:
     """The whole CDP end to end: generate demo data, build every dbt model and test, sync every declared
     sync to the local sandbox destinations, and print rows per layer and per-destination counts."""
     from reverse_etl.build import match_before_identity
@@ -106,7 +120,15 @@ def demo(target: str | None, people: int, seed: int) -> None:
     from reverse_etl.warehouse import Warehouse
 
     target_config = load_target(target)
-    generated = generate_tables(target_config, people=people, seed=seed, offline_share=DEMO_OFFLINE_SHARE)
+    end_at, received_by = generated_dates(end_date)
+    generated = generate_tables(
+        target_config,
+        people=people,
+        seed=seed,
+        offline_share=DEMO_OFFLINE_SHARE,
+        end_at=end_at,
+        received_by=received_by,
+    )
     click.echo(describe(generated))
     # The demo turns fuzzy matching on for its own run: match the offline records, then build with it.
     matching = demo_matching_vars()

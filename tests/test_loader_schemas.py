@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Warehouse, new_duckdb_warehouse
+from conftest import Warehouse, fresh_warehouse, new_duckdb_warehouse
 from reverse_etl.errors import DbtError
 
 PEOPLE = 30
@@ -75,22 +75,37 @@ RUDDERSTACK = {
 # Segment writes no anonymous_id there, and no phone here since none was sent). order_completed: the per-event
 # table, the track columns plus the Order Completed properties as columns (products as a JSON string), made from
 # the generated online orders, with one event delivered twice.
+# The latest identify call per user id (row_number rather than arg_max: the same SQL on DuckDB and PostgreSQL).
 USERS = """
-    select user_id as id, arg_max(email, received_at) as email, arg_max(first_name, received_at) as first_name,
-        arg_max(last_name, received_at) as last_name, max(received_at) as received_at, max(received_at) as uuid_ts
-    from raw.identifies where user_id is not null group by user_id
+    select id, email, first_name, last_name, received_at, received_at as uuid_ts from (
+        select user_id as id, anonymous_id, email, first_name, last_name, received_at,
+            row_number() over (partition by user_id order by received_at desc, id desc) as newest
+        from raw.identifies where user_id is not null
+    ) as latest where newest = 1
 """
 # RudderStack's users table also keeps the latest anonymous id.
-RUDDERSTACK_USERS = USERS.replace(
-    "select user_id as id,", "select user_id as id, arg_max(anonymous_id, received_at) as anonymous_id,"
-)
+RUDDERSTACK_USERS = USERS.replace("select id, email,", "select id, anonymous_id, email,")
 ORDER_COMPLETED = """
     select 'oc_' || order_id as id, cast(null as varchar) as anonymous_id, user_id, email as context_traits_email,
         'order_completed' as event, 'Order Completed' as event_text, order_id, total_amount as total,
-        round(total_amount * 0.8, 2) as revenue, currency, '[]' as products, ordered_at as "timestamp",
+        round(cast(total_amount * 0.8 as numeric), 2) as revenue, currency, ({PRODUCTS}) as products, ordered_at as "timestamp",
         received_at, received_at as sent_at, received_at as uuid_ts
     from raw.orders where channel = 'online' and status = 'completed'
 """
+# The order's lines as the spec's products array (a JSON string): product_id, sku, name, category (as a site
+# sends it, capitalised), price, quantity; built by string concatenation, the same SQL on DuckDB and PostgreSQL.
+PRODUCTS = """
+    select '[' || string_agg(
+        '{"product_id": "' || items.product_id || '", "sku": "SKU-' || items.product_id || '", "name": "Item '
+        || items.product_id || '", "category": "' || upper(items.product_category) || '", "price": '
+        || cast(items.unit_price as varchar) || ', "quantity": ' || cast(items.quantity as varchar) || '}',
+        ', ' order by items.order_item_id
+    ) || ']'
+    from raw.order_items as items where items.order_id = orders.order_id
+"""
+ORDER_COMPLETED = ORDER_COMPLETED.replace("{PRODUCTS}", PRODUCTS).replace(
+    "from raw.orders where", "from raw.orders as orders where"
+)
 LOADER_TABLES_ON = {"users": True, "order_completed": True}
 
 
@@ -106,11 +121,12 @@ def load_vendor_schema(warehouse: Warehouse, schema: str, tables: dict[str, dict
     warehouse.execute(f"insert into {schema}.order_completed select * from {schema}.order_completed limit 1")
 
 
+@pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 @pytest.mark.parametrize("vendor, tables", [("segment", SEGMENT), ("rudderstack", RUDDERSTACK)])
 def test_a_loader_schema_builds_and_resolves_identities(
-    vendor: str, tables: dict[str, dict[str, str]], tmp_path: Path
+    vendor: str, tables: dict[str, dict[str, str]], kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    warehouse = new_duckdb_warehouse(tmp_path)
+    warehouse = fresh_warehouse(kind, request, tmp_path, "cdp_loader")
     warehouse.generate(people=PEOPLE)
     load_vendor_schema(warehouse, vendor, tables)
     variables = {
@@ -159,14 +175,32 @@ def test_a_loader_schema_builds_and_resolves_identities(
     # The orders are the Order Completed events, once each, for their total; every one converts and most have
     # their buyer.
     fixture = f"select distinct order_id, total, currency, user_id from {vendor}.order_completed"
-    orders, revenue = warehouse.query(f"select count(*), round(sum(total), 2) from ({fixture}) as events")[0]
+    orders, revenue = warehouse.query(
+        f"select count(*), round(cast(sum(total) as numeric), 2) from ({fixture}) as events"
+    )[0]
     assert orders > 0
-    assert warehouse.query("select count(*), round(sum(order_amount), 2) from marts.orders") == [
-        (orders, revenue)
-    ]
+    assert warehouse.query(
+        "select count(*), round(cast(sum(order_amount) as numeric), 2) from marts.orders"
+    ) == [(orders, revenue)]
     assert warehouse.scalar("select count(*) from marts.orders where reporting_order_amount is null") == 0
     assert warehouse.scalar("select count(*) from marts.orders where customer_id is null") == 0
     assert warehouse.scalar("select sum(orders) from marts.customer_traits") == orders
+    # The products array becomes the order lines: the generated lines of those orders, once each (the event
+    # delivered twice gives its lines once), with their products, lower-cased categories and amounts.
+    expected_lines = warehouse.query(
+        f"""
+        select items.order_id, items.product_id, lower(items.product_category), items.quantity,
+            round(cast(items.quantity * items.unit_price as numeric), 2)
+        from raw.order_items as items
+        where items.order_id in (select order_id from {vendor}.order_completed)
+        order by 1, 2, 3, 4, 5
+        """
+    )
+    lines = warehouse.query(
+        "select order_id, product_id, product_category, quantity, round(cast(line_amount as numeric), 2)"
+        " from marts.order_lines order by 1, 2, 3, 4, 5"
+    )
+    assert lines and lines == expected_lines
     # The users table is one more identity source: each user id is one customer with its identify calls.
     users = warehouse.scalar(f"select count(*) from {vendor}.users")
     assert users > 0
@@ -195,7 +229,9 @@ def test_a_loader_schema_builds_and_resolves_identities(
         == users
     )
     # A tracks table without event_text: the slugs in event are mapped by seeds/event_name_mappings.csv.
-    warehouse.execute(f"alter table {vendor}.tracks drop column event_text")
+    # PostgreSQL keeps the staging views that read the column: drop them with it (the run makes them again).
+    cascade = " cascade" if kind == "postgres" else ""
+    warehouse.execute(f"alter table {vendor}.tracks drop column event_text{cascade}")
     warehouse.dbt("run", "--select", "stg_segment__tracks", "--vars", json.dumps(variables))
     assert warehouse.query(
         "select distinct event_name from staging.stg_segment__tracks order by 1"

@@ -81,7 +81,9 @@
     {#- With fuzzy matching on, its configuration and the groups' version count too: new groups rebuild in full. -#}
     {%- set matching = cdp.identity_match_config() -%}
     {%- set fuzzy = '' if matching is none else ' fuzzy ' ~ tojson(var('cdp_matching'), sort_keys=true) ~ ' ' ~ matching.fingerprint -%}
-    {%- set config_hash = local_md5('state v3 ' ~ tojson(var('cdp_identity'), sort_keys=true) ~ fuzzy) -%}
+    {#- The blocklist seed's rows count as configuration: editing the CSV rebuilds in full. -#}
+    {%- set blocklist = ' blocklist ' ~ tojson(identity.get('blocklist_rows', [])) -%}
+    {%- set config_hash = local_md5('state v3 ' ~ tojson(var('cdp_identity'), sort_keys=true) ~ fuzzy ~ blocklist) -%}
     {%- set plan = {'mode': 'full', 'config_hash': config_hash, 'sources': {}, 'reason': 'first build'} -%}
     {%- if not execute -%}{{ return(plan) }}{%- endif -%}
     {%- set current = {} -%}

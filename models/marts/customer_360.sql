@@ -30,7 +30,7 @@ current_segments as (
 
     select
         customer_id,
-        {{ dbt.listagg('segment_name', "','", 'order by segment_name') }} as current_segments,
+        {{ cdp.string_array_agg('segment_name') }} as current_segments,
         count(*) as segment_count
     from {{ ref('segment_memberships') }}
     where exited_at is null

@@ -10,10 +10,16 @@ create or replace macro pick(arr, r) as arr[1 + floor(r * len(arr))::integer];
 create or replace macro pick_skewed(arr, r) as arr[1 + floor(pow(r, 3) * len(arr))::integer];
 create or replace macro hex_id(k, salt) as md5(concat(getvariable('cdp_seed'), ':', salt, ':', k));
 create or replace macro uuid_text(h) as concat_ws('-', h[1:8], h[9:12], h[13:16], h[17:20], h[21:32]);
-create or replace macro clamp_ts(t) as least(t, timestamp '2026-06-30 23:00:00');
+-- cdp_end (set by the loader) is the latest event time: a fixed instant for reproducible tables, or the run's
+-- time for a demo whose sources are fresh. Every other time is relative to it, so only the dates move.
+create or replace macro clamp_ts(t) as least(t, getvariable('cdp_end'));
 create or replace macro plus_seconds(t, s) as clamp_ts(t + to_seconds(floor(s)::bigint));
--- About 3% of events arrive two to ten days late.
-create or replace macro received(t, r) as t + to_seconds(floor(case when r < 0.03 then 172800 + r * 28800000 else 5 + r * 600 end)::bigint);
+-- About 3% of events arrive two to ten days late; none after cdp_received_by (the run's time for a demo dated
+-- now, so no row is loaded in the future; unbounded otherwise).
+create or replace macro received(t, r) as least(
+    t + to_seconds(floor(case when r < 0.03 then 172800 + r * 28800000 else 5 + r * 600 end)::bigint),
+    getvariable('cdp_received_by')
+);
 create or replace macro junk_email(r) as pick_skewed(['test@test.com', 'noreply@example.com', 'no-reply@shop.example.com', 'none@none.com', 'a@a.com', 'email@email.com', ' ', 'N/A'], r);
 create or replace macro junk_phone(r) as pick_skewed(['0000000000', '000-000-0000', '1111111111', '123-456-7890', '+1 000 000 0000', '9999999999', 'n/a'], r);
 create or replace macro junk_id(r) as pick_skewed(['-1', 'null', 'undefined', 'anonymousId', '0', 'none', 'anonymous_id'], r);
@@ -71,8 +77,6 @@ create or replace macro format_phone(country, cc, n, r) as
                 else '+' || cc || n
             end
     end;
-
-set variable cdp_end = timestamp '2026-06-30 23:00:00';
 
 create or replace table people as
 with drawn as (
@@ -133,7 +137,7 @@ select
     case when is_known and u(p, 'tickets') < 0.18 then 1 + (u(p, 'tickets_2') < 0.3)::integer else 0 end as n_tickets,
     case when is_known and u(p, 'subscribed') < 0.75 then 3 + floor(u(p, 'sends') * 8)::integer else 0 end as n_sends,
     u(p, 'open_rate') * 0.6 as open_rate,
-    timestamp '2024-07-01' + to_seconds(floor(u(p, 'first_seen') * 600 * 86400)::bigint) as first_seen_at,
+    getvariable('cdp_end') - interval 729 day - interval 23 hour + to_seconds(floor(u(p, 'first_seen') * 600 * 86400)::bigint) as first_seen_at,
     date '1945-01-01' + floor(u(p, 'dob') * 22000)::integer as date_of_birth
 from drawn;
 
@@ -684,7 +688,7 @@ select
     null as phone,
     case when has_account then 'usr_' || people.p end as user_id,
     case when u(people.p, 'prq') < 0.006 then 'deletion' else 'access' end as request_type,
-    plus_seconds(timestamp '2026-04-30', u(people.p, 'prq_t') * 60 * 86400) as requested_at
+    plus_seconds(getvariable('cdp_end') - interval 61 day - interval 23 hour, u(people.p, 'prq_t') * 60 * 86400) as requested_at
 from people
 inner join person_emails as emails on emails.p = people.p and emails.k = 1
 where is_known and u(people.p, 'prq') < 0.01;

@@ -8,6 +8,7 @@ import io
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,10 @@ from reverse_etl.project import Target, connect
 
 GENERATE_SQL = Path(__file__).with_name("generate.sql")
 MAX_PEOPLE = 20_000_000
+# The latest event time of reproducible tables (tests, benchmarks, `cdp generate --end-date 2026-06-30`).
+FIXED_END = datetime(2026, 6, 30, 23, 0, 0)
+# No row is loaded later than this unless `received_by` says so: late events keep their full delay.
+UNBOUNDED = datetime(9999, 12, 31)
 # order_items belong to their order's person; every other raw table has its own ground-truth rows.
 GROUND_TRUTH_SOURCES = [table for table in RAW_TABLES if table != "order_items"]
 
@@ -39,6 +44,7 @@ class GenerateSummary:
     rows: dict[str, int] = field(default_factory=dict)
     generate_seconds: float = 0.0
     load_seconds: float = 0.0
+    end_at: datetime = FIXED_END
 
     @property
     def total_rows(self) -> int:
@@ -63,13 +69,26 @@ def _ground_truth_query() -> str:
     return " union all ".join(parts)
 
 
+def run_time() -> datetime:
+    """Now in UTC, to the second, without a zone (raw timestamps are UTC without a zone)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
 def build_in_memory(
-    people: int, seed: int, threads: int | None = None, offline_share: float = 0.0
+    people: int,
+    seed: int,
+    threads: int | None = None,
+    offline_share: float = 0.0,
+    end_at: datetime = FIXED_END,
+    received_by: datetime | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Run the generator SQL; returns the in-memory connection holding gen_<table> tables."""
+    """Run the generator SQL; returns the in-memory connection holding gen_<table> tables. Events end at
+    `end_at` (every time is relative to it); no row is received after `received_by` when given."""
     memory = duckdb.connect(":memory:")
     if threads:
         memory.execute(f"set threads = {int(threads)}")
+    memory.execute("set variable cdp_end = ?::timestamp", [end_at])
+    memory.execute("set variable cdp_received_by = ?::timestamp", [received_by or UNBOUNDED])
     memory.execute("set variable cdp_seed = ?", [seed])
     memory.execute("set variable cdp_people = ?", [people])
     memory.execute("set variable cdp_offline_share = ?", [float(offline_share)])
@@ -184,10 +203,15 @@ def generate(
     seed: int = 42,
     threads: int | None = None,
     offline_share: float = 0.0,
+    end_at: datetime = FIXED_END,
+    received_by: datetime | None = None,
 ) -> GenerateSummary:
     """Generate `people` people's raw records and replace the target's raw and ground-truth tables.
     `offline_share` of known people also get one offline record (a CRM contact, a store receipt or a support
-    call) with no email or phone, only their name, date of birth and address, with typos and gaps."""
+    call) with no email or phone, only their name, date of birth and address, with typos and gaps.
+    Events span the two years before `end_at` (default FIXED_END: the same seed gives the same tables);
+    `received_by` caps load times, for data dated up to now whose late events must not arrive in the future
+    (`cdp generate` and `cdp demo` pass now for both)."""
     if not isinstance(offline_share, (int, float)) or not 0 <= offline_share <= 1:
         raise ConfigError(f"--offline-share must be between 0 and 1, got {offline_share!r}")
     if not isinstance(people, int) or people < 1:
@@ -197,8 +221,8 @@ def generate(
     check_fits(people, available_bytes())
     connect(target).close()  # an unreachable or unwritable warehouse is named before any work is done
     started = time.perf_counter()
-    memory = build_in_memory(people, seed, threads, offline_share)
-    summary = GenerateSummary(people=people, seed=seed, target=target.describe())
+    memory = build_in_memory(people, seed, threads, offline_share, end_at, received_by)
+    summary = GenerateSummary(people=people, seed=seed, target=target.describe(), end_at=end_at)
     summary.generate_seconds = time.perf_counter() - started
     for table in RAW_TABLES:
         summary.rows[table] = _count(memory, f"gen_{table}")
@@ -217,6 +241,7 @@ def generate(
 def describe(summary: GenerateSummary) -> str:
     out = io.StringIO()
     out.write(f"generated {summary.people:,} people (seed {summary.seed}) into {summary.target}\n")
+    out.write(f"  events up to {summary.end_at:%Y-%m-%d %H:%M:%S} UTC\n")
     for table, rows in summary.rows.items():
         out.write(f"  raw.{table:<18} {rows:>12,}\n")
     out.write(

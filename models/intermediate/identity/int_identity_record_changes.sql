@@ -13,7 +13,8 @@
     it): only those rows are read back, and one of those records not read again was deleted. Otherwise the
     records read are looked up in int_identifiers_validated, and a source whose row count is not the
     previous count plus its new records is searched for deleted records. -#}
-{%- set identity = cdp.identity_config() -%}
+{#- The junk values of seeds/identifier_blocklist.csv join the rules here, where values are validated. -#}
+{%- set identity = cdp.identity_with_blocklist_seed(cdp.identity_config()) -%}
 {%- for source in identity.sources %}
 -- depends_on: {{ ref(source.model) }}
 {%- endfor %}
