@@ -85,31 +85,45 @@ def _match(warehouse: Warehouse, config: MatchingConfig, train: bool, full: bool
             incremental.drop(warehouse)
         return MatchSummary(enabled=False)
     summary = MatchSummary(enabled=True, threshold=config.threshold)
-    memory = duckdb.connect(":memory:")
-    try:
-        summary.records = load_records(warehouse, config, memory)
-        if train or not config.model_file.exists():
-            started = time.perf_counter()
-            splink_model.train(config, memory)
-            summary.trained, summary.train_seconds = True, time.perf_counter() - started
-        model = splink_model.load(config)
+    changes = None
+    if not (train or full) and config.model_file.exists():
         summary.model_version = splink_model.version(config.model_file)
         version = incremental.scoring_version(config, summary.model_version)
-        hashes = incremental.content_hashes(config, memory)
-        delta = None if full or summary.trained else incremental.delta(warehouse, version, hashes)
+        changes = incremental.delta(warehouse, config, version)
+    memory = duckdb.connect(":memory:")
+    try:
+        if changes is None:
+            summary.records = load_records(warehouse, config, memory)
+            if train or not config.model_file.exists():
+                started = time.perf_counter()
+                splink_model.train(config, memory)
+                summary.trained, summary.train_seconds = True, time.perf_counter() - started
+            summary.model_version = splink_model.version(config.model_file)
+            version = incremental.scoring_version(config, summary.model_version)
+        model = splink_model.load(config)
         started = time.perf_counter()
-        if delta is None:
+        if changes is None:
             scored = link_table.score(config, model, memory)
         else:
-            scored = incremental.score_changed(config, model, memory, delta.changed)
+            scored = incremental.score_changed(warehouse, config, model, memory, changes)
         summary.score_seconds = time.perf_counter() - started
+        replaced = None if changes is None else changes.replaced
+        summary.full = changes is None
+        summary.scored_records = summary.records if changes is None else len(changes.changed)
+        with warehouse.transaction():
+            link_table.write_links(warehouse, scored, summary.model_version, config.threshold, replaced)
+            incremental.save(
+                warehouse,
+                config,
+                version,
+                memory,
+                "records" if changes is None else "changed_records",
+                replaced,
+            )
     finally:
         memory.close()
-    replaced = None if delta is None else delta.replaced
-    summary.full, summary.scored_records = delta is None, len(hashes if delta is None else delta.changed)
-    with warehouse.transaction():
-        link_table.write_links(warehouse, scored, summary.model_version, config.threshold, replaced)
-        incremental.save(warehouse, version, hashes, replaced)
+    if changes is not None:
+        summary.records = incremental.records_kept(warehouse, config)
     table = f"{quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}"
     summary.links, summary.above_threshold = warehouse.query(
         f"select count(*), count(case when match_probability >= ? then 1 end) from {table}",  # noqa: S608
