@@ -6,12 +6,13 @@ On a DuckDB file of `--people` generated people it runs `cdp match` in full, add
 records as new CRM contacts (copies of existing contacts with a first-name typo, so they have matches to
 find), runs `cdp match` again (incremental: the new records against all the others) and then `cdp match
 --full` on the same records. It prints each run's wall time (reading, hashing, scoring, writing) and scoring
-time, and checks that both runs wrote the same links.
+time, checks that both runs wrote the same links, and prints the load average (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--new-share", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
+    print(f"load average at the start: {', '.join(f'{value:.1f}' for value in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="cdp-bench-matching-incremental-") as folder:
         warehouse = new_duckdb_warehouse(Path(folder))
         generate(warehouse.target, people=args.people, seed=args.seed, offline_share=args.offline_share)
@@ -75,6 +77,7 @@ def main() -> None:
             f"incremental / full: scoring {incremental.score_seconds / full.score_seconds:.1%}, "
             f"wall {incremental_seconds / full_seconds:.1%}; same links: {same} ({full.links:,} pairs)"
         )
+        print(f"load average at the end: {', '.join(f'{value:.1f}' for value in os.getloadavg())}")
 
 
 if __name__ == "__main__":

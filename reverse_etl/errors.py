@@ -36,7 +36,8 @@ class SyncError(CdpError):
 
 
 class RunLocked(SyncError):
-    """Another run of the same sync is going (it holds the sync's lock): nothing was done."""
+    """Another run of the same sync, or another `cdp match` on the warehouse, is going (it holds the lock): nothing
+    was done."""
 
 
 class RefusedRun(SyncError):

@@ -1,16 +1,21 @@
-"""Incremental scoring. matching.scored_records keeps the content hash of every record the last run scored and
-the scoring version it ran with (the model file's version, the blocking rules and the lowest probability
-kept). A run with the same scoring version scores only the new and changed records against all the records
-(themselves included), in the same blocks; the links of the unchanged records stay as they are and the
-links of changed and removed records are replaced. Match probabilities depend only on the pair and the model,
-so the result is the links a full run would write. Anything else (no state, another model or rules, `--full`,
-training) is a full run."""
+"""Incremental scoring. matching.scored_records keeps, for every record the last run read, its content hash
+(of its raw matching columns, computed in the warehouse), its normalized matching columns and the scoring
+version the run used (the model file's version, the blocking rules, the matching columns and sources, and the
+lowest probability kept). A run with the same scoring version finds the new, changed and removed records in
+the warehouse (their hashes against the kept ones: only their ids come back), reads only the new and changed
+records, and takes from matching.scored_records the records that share a block with one of them (equal on
+every column of a blocking rule). It scores the changed records against those and themselves (one Splink
+link-only run); the links of unchanged records stay as they are, those of changed and removed records are
+replaced. A pair's probability depends only on its two records and the model, and every pair a full run
+would block with a changed record has its other record in one of those blocks, so the links are those of a
+full run. Anything else (no state, another scoring version, `--full`, training) is a full run."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +24,13 @@ import pyarrow as pa
 
 from reverse_etl.matching import links as link_table
 from reverse_etl.matching.config import MatchingConfig
+from reverse_etl.matching.records import hashes_select, load_records
 from reverse_etl.warehouse import Warehouse, quote
 
 STATE = "scored_records"
+KEYS = ["source_table", "record_id", "content_hash", "scoring_version"]
+# What the kept state means; a new layout gives a new scoring version, so an old state means a full run.
+STATE_LAYOUT = 2
 
 
 @dataclass
@@ -37,100 +46,157 @@ class Delta:
 
 
 def scoring_version(config: MatchingConfig, model_version: str) -> str:
-    """What a link's score depends on besides its two records; a change means a full run."""
-    basis = json.dumps([model_version, config.blocking_rules, link_table.kept_from(config)])
+    """What a link's score and the kept state depend on besides the records; a change means a full run."""
+    sources = [[source.model, source.record_id, sorted(source.columns.items())] for source in config.sources]
+    basis = json.dumps(
+        [
+            STATE_LAYOUT,
+            model_version,
+            config.blocking_rules,
+            link_table.kept_from(config),
+            config.columns,
+            sources,
+        ]
+    )
     return hashlib.sha256(basis.encode()).hexdigest()[:12]
 
 
-def content_hashes(config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Each record of `memory`'s records table with the hash of its normalized matching columns."""
-    fields = ", ".join(f"{quote(name)} := {quote(name)}" for name in config.columns)
-    rows = memory.sql(f"select unique_id, md5(cast(to_json(struct_pack({fields})) as varchar)) from records")  # noqa: S608
-    return {str(unique_id): str(digest) for unique_id, digest in rows.fetchall()}
-
-
-def delta(warehouse: Warehouse, version: str, current: dict[str, str]) -> Delta | None:
+def delta(warehouse: Warehouse, config: MatchingConfig, version: str) -> Delta | None:
     """The records to score since the last run with scoring `version`; None when a full run is needed."""
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
-    known = {name.lower() for name in warehouse.columns(link_table.SCHEMA, STATE)}
-    if not known or not warehouse.columns(link_table.SCHEMA, link_table.TABLE):
+    known = [name.lower() for name in warehouse.columns(link_table.SCHEMA, STATE)]
+    if known != [*KEYS, *config.columns] or not warehouse.columns(link_table.SCHEMA, link_table.TABLE):
         return None
     versions = warehouse.query(f"select distinct scoring_version from {table}")  # noqa: S608
     if versions != [(version,)]:
         return None
-    previous = {
-        f"{source_table}|{record_id}": digest
-        for source_table, record_id, digest in warehouse.query(
-            f"select source_table, record_id, content_hash from {table}"  # noqa: S608
-        )
-    }
-    return Delta(
-        changed={unique_id for unique_id, digest in current.items() if previous.get(unique_id) != digest},
-        removed=set(previous) - set(current),
+    rows = warehouse.query(
+        "select coalesce(current_records.source_table, kept.source_table), "  # noqa: S608 - quoted names
+        "coalesce(current_records.record_id, kept.record_id), current_records.content_hash is null "
+        f"from ({hashes_select(warehouse, config)}) as current_records full outer join {table} as kept "
+        "on kept.source_table = current_records.source_table and kept.record_id = current_records.record_id "
+        "where kept.content_hash is distinct from current_records.content_hash",
+        [source.model for source in config.sources],
     )
+    result = Delta()
+    for source_table, record_id, removed in rows:
+        (result.removed if removed else result.changed).add(f"{source_table}|{record_id}")
+    return result
+
+
+def _load_block_mates(
+    warehouse: Warehouse, config: MatchingConfig, memory: duckdb.DuckDBPyConnection, replaced: set[str]
+) -> None:
+    """memory's table `records`: the changed records and the kept ones sharing a block with one of them."""
+    table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
+    selects, params = [], []
+    for rule in config.blocking_rules:
+        present = " and ".join(f"{quote(name)} is not null" for name in rule)
+        keys = memory.sql(
+            f"select distinct {', '.join(map(quote, rule))} from changed_records where {present}"  # noqa: S608
+        )
+        columns = [list(column) for column in zip(*keys.fetchall(), strict=True)] or [[] for _ in rule]
+        joined = " and ".join(f"kept.{quote(name)} = wanted.{quote(name)}" for name in rule)
+        selects.append(
+            f"select kept.* from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
+        )
+        params.extend(columns)
+    names = ["source_table", "record_id", *config.columns]
+    values: dict[str, list[Any]] = {name: [] for name in names}
+    for row in warehouse.query(" union ".join(selects), params):
+        source_table, record_id = row[0], row[1]
+        if f"{source_table}|{record_id}" in replaced:
+            continue
+        for name, value in zip(names, [source_table, record_id, *row[len(KEYS) :]], strict=True):
+            values[name].append(value)
+    memory.register(
+        "mates", pa.table({name: pa.array(column, type=pa.string()) for name, column in values.items()})
+    )
+    try:
+        memory.execute(
+            "create or replace table records as select * from changed_records union all "  # noqa: S608 - quoted names
+            f"select source_table || '|' || record_id as unique_id, {', '.join(map(quote, names))} from mates"
+        )
+    finally:
+        memory.unregister("mates")
 
 
 def score_changed(
-    config: MatchingConfig, model: dict[str, Any], memory: duckdb.DuckDBPyConnection, changed: set[str]
+    warehouse: Warehouse,
+    config: MatchingConfig,
+    model: dict[str, Any],
+    memory: duckdb.DuckDBPyConnection,
+    changes: Delta,
 ) -> list[link_table.ScoredLink]:
-    """The pairs with at least one changed record: the changed records linked against all the records (one
-    Splink link-only run under the model's blocking rules), without a record's pair with itself and with
-    each pair of two changed records once."""
+    """Read the changed records, find their block mates, and score the pairs with at least one changed
+    record: the changed records linked against themselves and their mates (one Splink link-only run under the
+    model's blocking rules), without a record's pair with itself and with each pair of two changed records
+    once."""
     from splink import DuckDBAPI, Linker
 
-    if not changed:
+    load_records(warehouse, config, memory, only=changes.changed, table="changed_records")
+    if not changes.changed or not memory.sql("select count(*) from changed_records").fetchall()[0][0]:
         return []
-    memory.register("changed_ids", pa.table({"unique_id": pa.array(sorted(changed), type=pa.string())}))
-    try:
-        memory.execute(
-            "create or replace table changed_records as "
-            "select * from records where unique_id in (select unique_id from changed_ids)"
-        )
-    finally:
-        memory.unregister("changed_ids")
+    _load_block_mates(warehouse, config, memory, changes.replaced)
     api = DuckDBAPI(connection=memory)
     across = copy.deepcopy(model)
     across["link_type"] = "link_only"
-    linker = Linker([api.register("changed_records"), api.register("records")], across)
+    # The model file was checked against the configuration when loaded (model.load) and the tables are built
+    # here with its columns: Splink's settings validation (a fixed cost per run) would find nothing.
+    linker = Linker(
+        [api.register("changed_records"), api.register("records")],
+        across,
+        log_level=logging.WARNING,
+        validate_settings=False,
+    )
     scored = {
         link_table.pair(link): link
         for link in link_table.predict(linker, config, model)
         if (link.source_table_l, link.record_id_l) != (link.source_table_r, link.record_id_r)
     }
-    memory.execute("drop table changed_records")
     return sorted(scored.values(), key=link_table.pair)
 
 
 def save(
-    warehouse: Warehouse, version: str, current: dict[str, str], replaced: set[str] | None = None
+    warehouse: Warehouse,
+    config: MatchingConfig,
+    version: str,
+    memory: duckdb.DuckDBPyConnection,
+    normalized: str,
+    replaced: set[str] | None = None,
 ) -> None:
-    """Record the scored records' hashes: all of them (`replaced` None), or only the replaced ones."""
+    """Keep the records read this run (memory's `hashes`, their normalized columns from its table
+    `normalized`): all of them (`replaced` None: the state is rewritten), or the `replaced` ones."""
     text = "varchar" if warehouse.kind == "duckdb" else "text"
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
-    names = ["source_table", "record_id", "content_hash", "scoring_version"]
+    names = [*KEYS, *config.columns]
     if replaced is None:
         warehouse.execute(f"drop table if exists {table}")
-        warehouse.execute(f"create table {table} ({', '.join(f'{name} {text}' for name in names)})")
-        written = sorted(current)
-    else:
-        if replaced:
-            warehouse.execute(
-                f"delete from {table} where source_table || '|' || record_id in "  # noqa: S608
-                f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as replaced)",
-                [sorted(replaced)],
-            )
-        written = sorted(replaced & set(current))
-    if written:
-        split = [unique_id.partition("|") for unique_id in written]
+        warehouse.execute(f"create table {table} ({', '.join(f'{quote(name)} {text}' for name in names)})")
+    elif replaced:
+        warehouse.execute(
+            f"delete from {table} where source_table || '|' || record_id in "  # noqa: S608
+            f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as replaced)",
+            [sorted(replaced)],
+        )
+    columns = ", ".join(f"{quote(normalized)}.{quote(name)}" for name in config.columns)
+    rows = memory.execute(
+        f"select split_part(hashes.unique_id, '|', 1), substr(hashes.unique_id, strpos(hashes.unique_id, '|') + 1), "  # noqa: S608
+        f"hashes.content_hash, ?, {columns} from hashes left join {quote(normalized)} using (unique_id)",
+        [version],
+    ).fetchall()
+    if rows:
         warehouse.execute(
             f"insert into {table} select * from {warehouse.rows_subquery(names)} as batch",  # noqa: S608
-            [
-                [table_name for table_name, _, _ in split],
-                [record_id for _, _, record_id in split],
-                [current[unique_id] for unique_id in written],
-                [version] * len(written),
-            ],
+            [list(column) for column in zip(*rows, strict=True)],
         )
+
+
+def records_kept(warehouse: Warehouse, config: MatchingConfig) -> int:
+    """How many kept records have a matching column (the records matched)."""
+    any_column = " or ".join(f"{quote(name)} is not null" for name in config.columns)
+    table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
+    return int(warehouse.query(f"select count(*) from {table} where {any_column}")[0][0])  # noqa: S608
 
 
 def drop(warehouse: Warehouse) -> None:

@@ -158,34 +158,100 @@ def write_links(
             f"insert into {table} select {casts}, ? from {warehouse.rows_subquery(columns)} as batch",  # noqa: S608
             [utc_now(), *[values[name] for name in columns]],
         )
-    strong = [
+    if replaced is None:
+        _write_groups(warehouse, threshold)
+    else:
+        _update_groups(warehouse, links, threshold, replaced)
+    return _groups_version(warehouse, model_version, threshold)
+
+
+def _strong_links(warehouse: Warehouse, threshold: float, among: set[str] | None = None) -> list[ScoredLink]:
+    """The links at or above `threshold`: all of them, or those with a record `among` the given ones."""
+    table = f"{quote(SCHEMA)}.{quote(TABLE)}"
+    statement = (
+        f"select source_table_l, record_id_l, source_table_r, record_id_r, match_probability, "  # noqa: S608
+        f"match_weight from {table} where match_probability >= ?"
+    )
+    params: list[Any] = [threshold]
+    if among is not None:
+        ids = f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as among)"  # noqa: S608
+        statement += f" and (source_table_l || '|' || record_id_l in {ids} or source_table_r || '|' || record_id_r in {ids})"
+        params += [sorted(among), sorted(among)]
+    return [
         ScoredLink(
             str(table_l), str(record_l), str(table_r), str(record_r), float(probability), float(weight), ""
         )
-        for table_l, record_l, table_r, record_r, probability, weight in warehouse.query(
-            f"select source_table_l, record_id_l, source_table_r, record_id_r, match_probability, "  # noqa: S608
-            f"match_weight from {table} where match_probability >= ?",
-            (threshold,),
-        )
+        for table_l, record_l, table_r, record_r, probability, weight in warehouse.query(statement, params)
     ]
-    return _write_groups(warehouse, match_groups(strong, threshold), model_version, threshold)
 
 
-def _write_groups(
-    warehouse: Warehouse, groups: dict[tuple[str, str], str], model_version: str, threshold: float
-) -> str:
-    text = "varchar" if warehouse.kind == "duckdb" else "text"
-    table, version = f"{quote(SCHEMA)}.{quote(GROUPS)}", f"{quote(SCHEMA)}.{quote(GROUPS_VERSION)}"
-    warehouse.execute(f"drop table if exists {table}")
-    warehouse.execute(f"create table {table} (source_table {text}, record_id {text}, match_group {text})")
-    rows = sorted((source_table, record_id, group) for (source_table, record_id), group in groups.items())
+def _group_rows(groups: dict[tuple[str, str], str]) -> list[tuple[str, str, str]]:
+    return sorted((source_table, record_id, group) for (source_table, record_id), group in groups.items())
+
+
+def _insert_groups(warehouse: Warehouse, rows: list[tuple[str, str, str]]) -> None:
     if rows:
         warehouse.execute(
-            f"insert into {table} select * from {warehouse.rows_subquery(['source_table', 'record_id', 'match_group'])} as batch",  # noqa: S608
+            f"insert into {quote(SCHEMA)}.{quote(GROUPS)} select * from "  # noqa: S608
+            f"{warehouse.rows_subquery(['source_table', 'record_id', 'match_group'])} as batch",
             [list(column) for column in zip(*rows, strict=True)],
         )
+
+
+def _write_groups(warehouse: Warehouse, threshold: float) -> None:
+    """matching.record_groups from every link at or above `threshold`."""
+    text = "varchar" if warehouse.kind == "duckdb" else "text"
+    table = f"{quote(SCHEMA)}.{quote(GROUPS)}"
+    warehouse.execute(f"drop table if exists {table}")
+    warehouse.execute(f"create table {table} (source_table {text}, record_id {text}, match_group {text})")
+    _insert_groups(warehouse, _group_rows(match_groups(_strong_links(warehouse, threshold), threshold)))
+
+
+def _update_groups(
+    warehouse: Warehouse, new_links: list[ScoredLink], threshold: float, replaced: set[str]
+) -> None:
+    """Regroup only the records whose group can change: the replaced ones, both records of every new strong
+    link, and every record of their old groups. Those groups were closed under the old links, and every new
+    link has both records among them, so their links at or above `threshold` form the same groups a full
+    regrouping would."""
+    table = f"{quote(SCHEMA)}.{quote(GROUPS)}"
+    touched = set(replaced)
+    for link in new_links:
+        if link.match_probability >= threshold:
+            touched |= {
+                f"{link.source_table_l}|{link.record_id_l}",
+                f"{link.source_table_r}|{link.record_id_r}",
+            }
+    if not touched:
+        return
+    ids = f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as touched)"  # noqa: S608
+    members = warehouse.query(
+        f"select source_table, record_id from {table} where match_group in "  # noqa: S608
+        f"(select match_group from {table} where source_table || '|' || record_id in {ids})",
+        [sorted(touched)],
+    )
+    regrouped = touched | {f"{source_table}|{record_id}" for source_table, record_id in members}
+    warehouse.execute(
+        f"delete from {table} where source_table || '|' || record_id in "  # noqa: S608
+        f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as regrouped)",
+        [sorted(regrouped)],
+    )
+    _insert_groups(
+        warehouse, _group_rows(match_groups(_strong_links(warehouse, threshold, regrouped), threshold))
+    )
+
+
+def _groups_version(warehouse: Warehouse, model_version: str, threshold: float) -> str:
+    """The groups' fingerprint (of the model version, the threshold and every group row, computed in the
+    warehouse), written to matching.record_groups_version."""
+    text = "varchar" if warehouse.kind == "duckdb" else "text"
+    table, version = f"{quote(SCHEMA)}.{quote(GROUPS)}", f"{quote(SCHEMA)}.{quote(GROUPS_VERSION)}"
+    digest = warehouse.query(
+        f"select md5(coalesce(string_agg(source_table || chr(9) || record_id || chr(9) || match_group, "  # noqa: S608
+        f"chr(10) order by source_table, record_id), '')) from {table}"
+    )[0][0]
     fingerprint = hashlib.sha256(
-        "\n".join([model_version, repr(threshold), *("\t".join(row) for row in rows)]).encode()
+        "\n".join([model_version, repr(threshold), str(digest)]).encode()
     ).hexdigest()[:16]
     warehouse.execute(f"drop table if exists {version}")
     warehouse.execute(

@@ -1,6 +1,8 @@
 """The records to match, read from the warehouse into an in-memory DuckDB table `records` (Splink's DuckDB
 backend works on it): one row per record of every configured source, its matching columns normalized the
-same way for every source (lower-case trimmed text, ISO dates, compact postal codes, digit-only phones)."""
+same way for every source (lower-case trimmed text, ISO dates, compact postal codes, digit-only phones).
+Every record read also has its content hash (of its raw matching columns, computed in the warehouse) in the
+table `hashes`; an incremental run reads only the records whose hash changed (reverse_etl.matching.incremental)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import pyarrow as pa
 from reverse_etl.errors import ConfigError
 from reverse_etl.matching.config import MatchingConfig, MatchSource
 from reverse_etl.warehouse import Warehouse, quote
+
+UNIQUE_ID = "source_table || '|' || record_id"
 
 # How each matching column is normalized, as DuckDB SQL over the raw text `value`.
 NORMALIZE = {
@@ -38,6 +42,7 @@ def schema_of(warehouse: Warehouse, model: str) -> str:
 
 
 def _source_select(warehouse: Warehouse, source: MatchSource, columns: list[str]) -> str:
+    """The source's record id, its content hash and its matching columns as text (null where unmapped)."""
     schema = schema_of(warehouse, source.model)
     available = {name.lower() for name in warehouse.columns(schema, source.model)}
     for column in [source.record_id, *source.columns.values()]:
@@ -47,38 +52,77 @@ def _source_select(warehouse: Warehouse, source: MatchSource, columns: list[str]
                 f"it has {', '.join(sorted(available))}"
             )
     text = "varchar" if warehouse.kind == "duckdb" else "text"
-    parts = [f"cast({quote(source.record_id)} as {text}) as record_id"]
-    for name in columns:
-        mapped = source.columns.get(name)
+    mapped = [source.columns.get(name) for name in columns]
+    # Each value as its length, ':' and itself, or '-' when null: no two different rows concatenate alike.
+    values = [f"cast({quote(column)} as {text})" for column in mapped if column]
+    hashed = " || ".join(
+        f"coalesce(cast(length({value}) as {text}) || ':' || {value}, '-')" for value in values
+    )
+    parts = [f"cast({quote(source.record_id)} as {text}) as record_id", f"md5({hashed}) as content_hash"]
+    for name, source_column in zip(columns, mapped, strict=True):
         parts.append(
-            f"cast({quote(mapped)} as {text}) as {quote(name)}"
-            if mapped
+            f"cast({quote(source_column)} as {text}) as {quote(name)}"
+            if source_column
             else f"cast(null as {text}) as {quote(name)}"
         )
     return f"select {', '.join(parts)} from {quote(schema)}.{quote(source.model)}"  # noqa: S608 - quoted names
 
 
-def load_records(warehouse: Warehouse, config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> int:
-    """Fill `memory`'s table `records` (unique_id, source_table, record_id, matching columns); its row count.
-    A record with none of the matching columns is left out: there is nothing to compare."""
-    names = ["source_table", "record_id", *config.columns]
+def hashes_select(warehouse: Warehouse, config: MatchingConfig) -> str:
+    """SQL for every current record of every source: source_table, record_id, content_hash."""
+    return " union all ".join(
+        f"select cast(? as {'varchar' if warehouse.kind == 'duckdb' else 'text'}) as source_table, record_id, "  # noqa: S608
+        f"content_hash from ({_source_select(warehouse, source, config.columns)}) as {quote(source.model)}"
+        for source in config.sources
+    )
+
+
+def load_records(
+    warehouse: Warehouse,
+    config: MatchingConfig,
+    memory: duckdb.DuckDBPyConnection,
+    only: set[str] | None = None,
+    table: str = "records",
+) -> int:
+    """Fill `memory`'s table `table` (unique_id, source_table, record_id, matching columns) and `hashes`
+    (unique_id, content_hash) with every record, or `only` those ('<source_table>|<record_id>'); the row
+    count of `table`. A record with none of the matching columns is left out of it: there is nothing to
+    compare."""
+    names = ["source_table", "record_id", "content_hash", *config.columns]
     batches: dict[str, list[str | None]] = {name: [] for name in names}
     for source in config.sources:
-        for rows in warehouse.stream(_source_select(warehouse, source, config.columns)):
+        statement, params = _source_select(warehouse, source, config.columns), []
+        if only is not None:
+            ids = sorted(
+                unique_id.partition("|")[2]
+                for unique_id in only
+                if unique_id.partition("|")[0] == source.model
+            )
+            if not ids:
+                continue
+            statement = (
+                f"select * from ({statement}) as source_rows where record_id in "  # noqa: S608
+                f"(select record_id from {warehouse.rows_subquery(['record_id'])} as wanted)"
+            )
+            params = [ids]
+        for rows in warehouse.stream(statement, params):
             for row in rows:
                 batches["source_table"].append(source.model)
                 for name, value in zip(names[1:], row, strict=True):
                     batches[name].append(value)
-    table = pa.table({name: pa.array(values, type=pa.string()) for name, values in batches.items()})
-    memory.register("raw_records", table)
+    arrow = pa.table({name: pa.array(values, type=pa.string()) for name, values in batches.items()})
+    memory.register("raw_records", arrow)
     normalized = ", ".join(
         f"{NORMALIZE[name].format(v=quote(name))} as {quote(name)}" for name in config.columns
     )
     any_column = " or ".join(f"{quote(name)} is not null" for name in config.columns)
     memory.execute(
-        f"create or replace table records as select * from ("  # noqa: S608 - quoted names, fixed SQL
-        f"select source_table || '|' || record_id as unique_id, source_table, record_id, {normalized} "
+        f"create or replace table hashes as select {UNIQUE_ID} as unique_id, content_hash from raw_records"  # noqa: S608
+    )
+    memory.execute(
+        f"create or replace table {quote(table)} as select * from ("  # noqa: S608 - quoted names, fixed SQL
+        f"select {UNIQUE_ID} as unique_id, source_table, record_id, {normalized} "
         f"from raw_records) where {any_column}"
     )
     memory.unregister("raw_records")
-    return int(memory.sql("select count(*) from records").fetchall()[0][0])
+    return int(memory.sql(f"select count(*) from {quote(table)}").fetchall()[0][0])  # noqa: S608

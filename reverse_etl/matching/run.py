@@ -1,21 +1,26 @@
 """`cdp match`: read the configured records, train the model when asked (or when there is none), score the
 blocked pairs of the new and changed records (or of all of them on a full run: reverse_etl.matching.incremental)
 and write the links and groups tables. With vars.cdp_matching.enabled false it drops them, so nothing stale is
-left for a reader."""
+left for a reader. One run per warehouse at a time: a second one is refused (RunLocked, exit code 5) while the
+first holds the match lock (reverse_etl.sync.lock.run_lock), so two runs never interleave their reads and writes."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
 
+from reverse_etl.errors import RunLocked
 from reverse_etl.matching import incremental
 from reverse_etl.matching import links as link_table
 from reverse_etl.matching import model as splink_model
 from reverse_etl.matching.config import MatchingConfig
 from reverse_etl.matching.records import load_records
 from reverse_etl.project import Target
+from reverse_etl.sync.lock import run_lock
 from reverse_etl.warehouse import Warehouse, quote
 
 
@@ -55,44 +60,73 @@ def run_match(
     """Match the configured records; `full` scores every record even when an incremental run would do."""
     warehouse = Warehouse(target)
     try:
-        if not config.enabled:
-            with warehouse.transaction():
-                warehouse.execute(
-                    f"drop table if exists {quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}"
-                )
-                incremental.drop(warehouse)
-            return MatchSummary(enabled=False)
-        summary = MatchSummary(enabled=True, threshold=config.threshold)
-        memory = duckdb.connect(":memory:")
-        try:
+        with match_lock(warehouse):
+            return _match(warehouse, config, train, full)
+    finally:
+        warehouse.close()
+
+
+@contextmanager
+def match_lock(warehouse: Warehouse) -> Iterator[None]:
+    """The warehouse's one `cdp match` at a time; RunLocked at once when another run holds it (no waiting: a
+    scheduler runs the next one)."""
+    refused = RunLocked(
+        f"cdp match is already running on this warehouse (target {warehouse.target.name}: another run holds "
+        "its lock); nothing was done, try again when it ends"
+    )
+    with run_lock(warehouse, "cdp_match", "cdp-match", refused):
+        yield
+
+
+def _match(warehouse: Warehouse, config: MatchingConfig, train: bool, full: bool) -> MatchSummary:
+    if not config.enabled:
+        with warehouse.transaction():
+            warehouse.execute(f"drop table if exists {quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}")
+            incremental.drop(warehouse)
+        return MatchSummary(enabled=False)
+    summary = MatchSummary(enabled=True, threshold=config.threshold)
+    changes = None
+    if not (train or full) and config.model_file.exists():
+        summary.model_version = splink_model.version(config.model_file)
+        version = incremental.scoring_version(config, summary.model_version)
+        changes = incremental.delta(warehouse, config, version)
+    memory = duckdb.connect(":memory:")
+    try:
+        if changes is None:
             summary.records = load_records(warehouse, config, memory)
             if train or not config.model_file.exists():
                 started = time.perf_counter()
                 splink_model.train(config, memory)
                 summary.trained, summary.train_seconds = True, time.perf_counter() - started
-            model = splink_model.load(config)
             summary.model_version = splink_model.version(config.model_file)
             version = incremental.scoring_version(config, summary.model_version)
-            hashes = incremental.content_hashes(config, memory)
-            delta = None if full or summary.trained else incremental.delta(warehouse, version, hashes)
-            started = time.perf_counter()
-            if delta is None:
-                scored = link_table.score(config, model, memory)
-            else:
-                scored = incremental.score_changed(config, model, memory, delta.changed)
-            summary.score_seconds = time.perf_counter() - started
-        finally:
-            memory.close()
-        replaced = None if delta is None else delta.replaced
-        summary.full, summary.scored_records = delta is None, len(hashes if delta is None else delta.changed)
+        model = splink_model.load(config)
+        started = time.perf_counter()
+        if changes is None:
+            scored = link_table.score(config, model, memory)
+        else:
+            scored = incremental.score_changed(warehouse, config, model, memory, changes)
+        summary.score_seconds = time.perf_counter() - started
+        replaced = None if changes is None else changes.replaced
+        summary.full = changes is None
+        summary.scored_records = summary.records if changes is None else len(changes.changed)
         with warehouse.transaction():
             link_table.write_links(warehouse, scored, summary.model_version, config.threshold, replaced)
-            incremental.save(warehouse, version, hashes, replaced)
-        table = f"{quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}"
-        summary.links, summary.above_threshold = warehouse.query(
-            f"select count(*), count(case when match_probability >= ? then 1 end) from {table}",  # noqa: S608
-            (config.threshold,),
-        )[0]
-        return summary
+            incremental.save(
+                warehouse,
+                config,
+                version,
+                memory,
+                "records" if changes is None else "changed_records",
+                replaced,
+            )
     finally:
-        warehouse.close()
+        memory.close()
+    if changes is not None:
+        summary.records = incremental.records_kept(warehouse, config)
+    table = f"{quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}"
+    summary.links, summary.above_threshold = warehouse.query(
+        f"select count(*), count(case when match_probability >= ? then 1 end) from {table}",  # noqa: S608
+        (config.threshold,),
+    )[0]
+    return summary
