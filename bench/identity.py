@@ -6,6 +6,16 @@ CTE on the smaller graphs for contrast.
     python bench/identity.py --sizes 10000 100000 1000000 --warehouses postgres
     python bench/identity.py --sizes 10000 100000 200000 --naive-max 200000
     python bench/identity.py --incremental-people 20000
+    python bench/identity.py --sizes 1000000 --warehouses duckdb postgres --repeat 3 --set-based
+    python bench/identity.py --first-build-people 200000 --baseline-root ../main-checkout --repeat 2
+
+--first-build-people builds the identity layer once on generated demo data (DuckDB, `dbt run`, no previous
+identity state) and prints the wall time and the ten slowest models; with --baseline-root (another checkout
+of the project, e.g. a git worktree of the previous version) the same first build runs with that checkout
+on a copy of the same raw data, the two taking turns --repeat times, so both see the same machine.
+
+--set-based also times the portable set-based rounds (default__connected_components) on the same graph in
+the same run, as a row "<warehouse>/rounds": on PostgreSQL that is the variant its own one replaced.
 
 --incremental-people builds the identity layer on generated demo data (DuckDB), runs it again with nothing
 new, loads 1% new records (CRM contacts carrying an existing customer's email and a new phone; one in a
@@ -21,12 +31,15 @@ reaches every node of its component, then the smallest label wins) run once, onl
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
+import duckdb
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -34,7 +47,14 @@ from scipy.sparse.csgraph import connected_components
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import graphs  # noqa: E402
-from conftest import Warehouse, make_pg_database, new_duckdb_warehouse, new_postgres_warehouse  # noqa: E402
+from conftest import (  # noqa: E402
+    ROOT,
+    Warehouse,
+    environment,
+    make_pg_database,
+    new_duckdb_warehouse,
+    new_postgres_warehouse,
+)
 
 NAIVE_SQL = """
 create table bench.naive_labels as
@@ -86,13 +106,13 @@ def same_partition(warehouse: Warehouse, edges: np.ndarray, reference: np.ndarra
     return len(pairs) == len(np.unique(pairs[:, 0])) == len(np.unique(pairs[:, 1]))
 
 
-def run_macro(warehouse: Warehouse) -> tuple[int, float]:
+def run_macro(warehouse: Warehouse, set_based: bool = False) -> tuple[int, float]:
     warehouse.dbt(
         "run-operation",
         "--quiet",
         "run_connected_components",
         "--args",
-        "{schema: bench, edges: edges, labels: labels}",
+        f"{{schema: bench, edges: edges, labels: labels, set_based: {str(set_based).lower()}}}",
     )
     rounds, seconds = warehouse.query("select rounds, seconds from bench.labels_rounds")[0]
     return int(rounds), float(seconds)
@@ -222,6 +242,54 @@ def incremental(people: int) -> None:
         )
 
 
+def first_build(people: int, baseline: Path | None, repeat: int) -> None:
+    from reverse_etl.dbt import run_dbt
+
+    with tempfile.TemporaryDirectory() as folder:
+        source = new_duckdb_warehouse(Path(folder))
+        source.generate(people=people, seed=3)
+        records = sum(source.scalar(f'select count(*) from raw."{table}"') for table in RAW_TABLES)
+        print(f"{people:,} people, {records:,} raw records", flush=True)
+        source.dbt("seed", "--quiet")
+        raw_file = Path(folder) / "cdp.duckdb"
+        roots = [("this", ROOT)] + ([("baseline", baseline.resolve())] if baseline else [])
+        results: dict[str, list[tuple[float, dict[str, float]]]] = {name: [] for name, _ in roots}
+        for attempt in range(repeat):
+            for name, root in roots:
+                work = Path(folder) / f"{name}_{attempt}.duckdb"
+                shutil.copyfile(raw_file, work)
+                load = os.getloadavg()[0]
+                with environment({"CDP_TARGET": "duckdb", "CDP_DUCKDB_PATH": str(work)}):
+                    started = time.perf_counter()
+                    outcome = run_dbt(
+                        ["run", "--quiet", "--select", *BUILD_SELECTION], target="duckdb", root=root
+                    )
+                    wall = time.perf_counter() - started
+                identifiers = (
+                    duckdb.connect(str(work), read_only=True)
+                    .execute("select count(*) from identity.identity_graph")
+                    .fetchone()[0]
+                )
+                work.unlink()
+                models = {
+                    result.node.name: float(result.execution_time)
+                    for result in outcome.results
+                    if getattr(result, "node", None) is not None and result.node.resource_type == "model"
+                }
+                results[name].append((wall, models))
+                print(
+                    f"{name:<9} run {attempt + 1}: {wall:7.1f} s wall, {sum(models.values()):7.1f} s in models,"
+                    f" {identifiers:,} identifiers, load average {load:.1f}",
+                    flush=True,
+                )
+        for name, runs in results.items():
+            wall, models = min(runs, key=lambda run: run[0])
+            print(f"{name}: best wall {wall:.1f} s; ten slowest models of that run (s):")
+            for model in sorted(models, key=lambda model: -models[model])[:10]:
+                print(f"    {model:<36} {models[model]:>7.2f}")
+        print(f"load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}", flush=True)
+
+
 def open_warehouse(kind: str, folder: Path) -> tuple[Warehouse, object]:
     if kind == "duckdb":
         return new_duckdb_warehouse(folder), None
@@ -242,15 +310,34 @@ def main() -> None:
     parser.add_argument(
         "--incremental-people", type=int, default=0, help="measure an incremental build instead"
     )
+    parser.add_argument(
+        "--first-build-people",
+        type=int,
+        default=0,
+        help="measure a first build of the identity layer instead",
+    )
+    parser.add_argument(
+        "--baseline-root", type=Path, help="with --first-build-people: a checkout to compare with"
+    )
+    parser.add_argument(
+        "--set-based",
+        action="store_true",
+        help="also time the portable set-based rounds on the same graph (rows '<warehouse>/rounds')",
+    )
     args = parser.parse_args()
     if args.incremental_people:
         incremental(args.incremental_people)
         return
+    if args.first_build_people:
+        first_build(args.first_build_people, args.baseline_root, args.repeat)
+        return
+    print(f"load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}", flush=True)
     print(
-        f"{'warehouse':<9} {'nodes':>11} {'edges':>11} {'rounds':>6} {'sql s':>8} {'scipy s':>8} "
+        f"{'warehouse':<15} {'nodes':>11} {'edges':>11} {'rounds':>6} {'sql s':>8} {'scipy s':>8} "
         f"{'ratio':>7} {'naive s':>8} {'same':>5}",
         flush=True,
     )
+    variants = [False, True] if args.set_based else [False]
     for kind in args.warehouses:
         for size in args.sizes:
             edges = identity_shaped(size, np.random.default_rng(size))
@@ -260,18 +347,27 @@ def main() -> None:
                 warehouse, drop = open_warehouse(kind, Path(folder))
                 try:
                     graphs.load_edges(warehouse, "bench", "edges", edges)
-                    runs = [run_macro(warehouse) for _ in range(args.repeat)]
-                    rounds, seconds = min(runs, key=lambda run: run[1])
-                    same = same_partition(warehouse, edges, scipy_labels)
+                    # The variants take turns run by run, so a change of load hits both alike.
+                    runs: dict[bool, list[tuple[int, float]]] = {variant: [] for variant in variants}
+                    same: dict[bool, bool] = dict.fromkeys(variants, True)
+                    for _ in range(args.repeat):
+                        for set_based in variants:
+                            runs[set_based].append(run_macro(warehouse, set_based))
+                            same[set_based] &= same_partition(warehouse, edges, scipy_labels)
                     naive = f"{run_naive(warehouse):>8.2f}" if size <= args.naive_max else f"{'-':>8}"
+                    for set_based in variants:
+                        rounds, seconds = min(runs[set_based], key=lambda run: run[1])
+                        name = f"{kind}/rounds" if set_based else kind
+                        print(
+                            f"{name:<15} {size:>11,} {len(edges):>11,} {rounds:>6} {seconds:>8.2f} "
+                            f"{reference:>8.3f} {seconds / reference:>7.1f} {naive} "
+                            f"{'yes' if same[set_based] else 'NO':>5}",
+                            flush=True,
+                        )
                 finally:
                     if drop:
                         drop()
-            print(
-                f"{kind:<9} {size:>11,} {len(edges):>11,} {rounds:>6} {seconds:>8.2f} {reference:>8.3f} "
-                f"{seconds / reference:>7.1f} {naive} {'yes' if same else 'NO':>5}",
-                flush=True,
-            )
+    print(f"load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}", flush=True)
 
 
 if __name__ == "__main__":
