@@ -15,10 +15,11 @@
     not written back), the records of every customer id whose identifiers moved or left the graph, and the
     records carrying an identifier suppressed by this build are assigned again (delete+insert). The identifier
     rows of the changed records come from int_identity_record_changes, not from a pass over every validated
-    row. -#}
+    row. A full build on an existing table assigns every record from int_identifiers_validated, as a first
+    build does (the pre-hook has deleted every record then: each is listed as changed). -#}
 with
 
-{%- if is_incremental() %}
+{%- if cdp.identity_applies_changes() %}
 
     -- The previous ids of the identifiers resolved again that no longer hold all of them (moved, gone or suppressed).
     changed_customers as (
@@ -121,7 +122,7 @@ anchors as (
         nodes.identifier_type,
         nodes.identifier_value
     from {{ ref('int_identity_record_anchors') }} as anchors
-    {% if is_incremental() %}
+    {% if cdp.identity_applies_changes() %}
         inner join records on anchors.source_table = records.source_table and anchors.record_id = records.record_id
     {%- endif %}
     inner join {{ ref('int_identity_nodes') }} as nodes on anchors.node_id = nodes.node_id
@@ -145,7 +146,7 @@ suppressed_records as (
             suppressions.customer_id,
             {{ cdp.mint_customer_id(dbt.concat(["'suppressed:'", 'suppressions.privacy_request_id'])) }}
         )) as customer_id
-    from {% if is_incremental() %}record_rows{% else %}{{ ref('int_identifiers_validated') }}{% endif %} as validated
+    from {% if cdp.identity_applies_changes() %}record_rows{% else %}{{ ref('int_identifiers_validated') }}{% endif %} as validated
     inner join {{ ref('privacy_suppressions') }} as suppressions
         on validated.identifier_type = suppressions.identifier_type and validated.identifier_value = suppressions.identifier_value
     group by validated.source_table, validated.record_id

@@ -6,7 +6,8 @@
     now, validated) and 'old' (the rows held so far), both for every changed record; 'mark' (one per source:
     its high-water mark, row count and rows at the mark, read before the changes) and 'mode' (source_table
     holds the build's mode, identifier_value the identity configuration's fingerprint), which the post-hook
-    logs in identity_build_log. A full build (see identity_build_plan) holds every record as 'new'. Sources
+    logs in identity_build_log. A full build (see identity_build_plan) holds no record rows: nothing is compared
+    with a previous state, and int_identifiers_validated validates every row itself. Sources
     with a changed_at column are read from the previous build's high-water mark on. When a source has as
     many rows below that mark as it had then (none of them updated or deleted), the only records read that
     were held before are those held with a changed_at at or after the mark (int_identifiers_validated keeps
@@ -325,9 +326,12 @@ changes as (
 ),
 {%- else %}
 
+-- A full build validates every row in int_identifiers_validated itself: no record rows here, only the marks
+-- and the mode (validating no rows keeps the columns' types).
 read_rows as (
 
     select * from {{ ref('int_identifiers_unioned') }}
+    where 1 = 0
 
 ),
 
