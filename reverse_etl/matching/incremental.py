@@ -184,7 +184,7 @@ def save(
         "select split_part(hashes.unique_id, '|', 1) as source_table, "  # noqa: S608 - quoted names
         "substr(hashes.unique_id, strpos(hashes.unique_id, '|') + 1) as record_id, hashes.content_hash, "
         f"{columns} from hashes left join {quote(normalized)} using (unique_id)"
-    ).fetch_arrow_table()
+    ).to_arrow_table()
     kept = kept.add_column(3, "scoring_version", pa.array([version] * kept.num_rows, type=pa.string()))
     if not kept.num_rows:
         return
