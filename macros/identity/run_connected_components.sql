@@ -2,8 +2,8 @@
     benchmarks and ad-hoc graphs. Writes <labels> (node, label) and <labels>_rounds (rounds).
     dbt run-operation run_connected_components --args '{schema: scratch, edges: my_edges, labels: my_labels}' -#}
 {% macro run_connected_components(schema, edges, labels, max_rounds=40) -%}
-    {%- set edge_relation = api.Relation.create(database=target.database, schema=schema, identifier=edges, type='table') -%}
-    {%- set label_relation = api.Relation.create(database=target.database, schema=schema, identifier=labels, type='table') -%}
+    {%- set edge_relation = api.Relation.create(database=(target.database or none), schema=schema, identifier=edges, type='table') -%}
+    {%- set label_relation = api.Relation.create(database=(target.database or none), schema=schema, identifier=labels, type='table') -%}
     {#- One transaction (opened the dbt way, on every adapter): all or nothing, and DuckDB does not commit
         each working table to disk on its own. -#}
     {%- call statement('connected_components_begin', auto_begin=True) -%}select 1{%- endcall -%}
