@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reverse_etl.errors import DbtError
+from reverse_etl.errors import ConfigError, DbtError
 from reverse_etl.project import project_dir
 
 # dbt's programmatic runner keeps global state (flags, adapters): one invocation at a time per process (the
@@ -56,7 +56,11 @@ def _start_spark_if_needed(target: str | None, root: Path) -> None:
     """dbt-spark's session method reuses the process's Spark session: start it with the project's settings."""
     from reverse_etl.project import load_target
 
-    if load_target(target, root=root).type == "spark":
+    try:
+        kind = load_target(target, root=root).type
+    except ConfigError:
+        return  # dbt names the problem with the profile itself
+    if kind == "spark":
         from reverse_etl.spark import spark_session
 
         spark_session(root)

@@ -41,7 +41,11 @@ def load_spark(
     written: list[tuple[str, str]] = []
     try:
         for schema, table, columns, source in tables:
-            arrow = memory.execute(f"select {select_list(columns)} from {source}").to_arrow_table()
+            reader = memory.cursor()  # a cursor of its own: the generator's connection may hold a result
+            try:
+                arrow = reader.sql(f"select {select_list(columns)} from {source}").to_arrow_table()
+            finally:
+                reader.close()
             schema_ddl = ", ".join(f"`{name}` {_spark_type(kind)}" for name, kind in columns)
             frame = spark.createDataFrame(arrow, schema=schema_ddl)
             loading = f"`{schema}`.`{table}{LOADING_SUFFIX}`"
