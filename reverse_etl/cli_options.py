@@ -11,7 +11,7 @@ target_option = click.option(
     "-t",
     default=None,
     envvar="CDP_TARGET",
-    help="profiles.yml output to use (duckdb, the default, or postgres).",
+    help="profiles.yml output to use (duckdb, the default, postgres or spark).",
 )
 mass_change_option = click.option(
     "--allow-mass-change",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reverse_etl.errors import DbtError
+from reverse_etl.errors import ConfigError, DbtError
 from reverse_etl.project import project_dir
 
 # dbt's programmatic runner keeps global state (flags, adapters): one invocation at a time per process (the
@@ -52,6 +52,20 @@ def _release_duckdb() -> None:
         connections.DuckDBConnectionManager.close_all_connections()
 
 
+def _start_spark_if_needed(target: str | None, root: Path) -> None:
+    """dbt-spark's session method reuses the process's Spark session: start it with the project's settings."""
+    from reverse_etl.project import load_target
+
+    try:
+        kind = load_target(target, root=root).type
+    except ConfigError:
+        return  # dbt names the problem with the profile itself
+    if kind == "spark":
+        from reverse_etl.spark import spark_session
+
+        spark_session(root)
+
+
 def run_dbt(
     args: list[str], target: str | None = None, root: Path | None = None, raise_on_failure: bool = True
 ) -> DbtResult:
@@ -59,6 +73,7 @@ def run_dbt(
     from dbt.cli.main import dbtRunner
 
     root = root or project_dir()
+    _start_spark_if_needed(target, root)
     full_args = [*args, "--project-dir", str(root), "--profiles-dir", str(root)]
     if target:
         full_args += ["--target", target]

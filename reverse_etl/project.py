@@ -60,6 +60,8 @@ class Target:
         """Where this target points, safe to print (no password)."""
         if self.type == "duckdb":
             return f"duckdb file {self.path}"
+        if self.type == "spark":
+            return f"spark {self.host} (warehouse {self.path})"
         return f"postgres {self.user}@{self.host}:{self.port}/{self.dbname}"
 
 
@@ -116,8 +118,13 @@ def load_target(target_name: str | None = None, root: Path | None = None) -> Tar
             password=str(output.get("password", "")),
             dbname=str(output.get("dbname", "cdp")),
         )
+    if kind == "spark":
+        from reverse_etl.spark import spark_settings
+
+        settings = spark_settings(root)
+        return Target(name=name, type="spark", path=str(settings.warehouse_dir), host=settings.master)
     raise ConfigError(
-        f"{profiles_file.name}: outputs.{name}.type '{kind}' is not supported (duckdb or postgres)"
+        f"{profiles_file.name}: outputs.{name}.type '{kind}' is not supported (duckdb, postgres or spark)"
     )
 
 
@@ -137,6 +144,10 @@ def connect(target: Target) -> Any:
             return duckdb.connect(target.path)
         except duckdb.Error as error:
             raise WarehouseError(f"cannot open DuckDB file {target.path}: {error}") from error
+    if target.type == "spark":
+        from reverse_etl.spark import spark_connection
+
+        return spark_connection()
     import psycopg2
 
     try:

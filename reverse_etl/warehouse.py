@@ -64,6 +64,11 @@ def suggested_memory_limit(cap: str) -> str:
 
 class Warehouse:
     def __init__(self, target: Target) -> None:
+        if target.type == "spark":
+            raise WarehouseError(
+                "syncs, ad-hoc queries and the app do not run on the spark target yet; build with "
+                "`cdp dbt ... --target spark` (docs/scale_out.md)"
+            )
         self.target = target
         self.kind = target.type
         self.marker = "%s" if self.kind == "postgres" else "?"

@@ -21,3 +21,8 @@
 {% macro bigquery__regexp_matches(expression, pattern) -%}
     regexp_contains({{ expression }}, {{ pattern }})
 {%- endmacro %}
+
+{# Spark: Java regexes, without POSIX classes (cdp.spark_regex). #}
+{% macro spark__regexp_matches(expression, pattern) -%}
+    regexp_like({{ expression }}, {{ cdp.spark_regex(pattern) }})
+{%- endmacro %}

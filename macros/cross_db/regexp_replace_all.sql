@@ -17,3 +17,8 @@
 {% macro postgres__regexp_replace_all(expression, pattern, replacement) -%}
     regexp_replace({{ expression }}, {{ pattern }}, {{ replacement }}, 'g')
 {%- endmacro %}
+
+{# Spark: Java regexes, without POSIX classes (cdp.spark_regex). #}
+{% macro spark__regexp_replace_all(expression, pattern, replacement) -%}
+    regexp_replace({{ expression }}, {{ cdp.spark_regex(pattern) }}, {{ replacement }})
+{%- endmacro %}

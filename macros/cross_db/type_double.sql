@@ -11,3 +11,8 @@
 {% macro bigquery__type_double() -%}
     float64
 {%- endmacro %}
+
+{# Spark names it double. #}
+{% macro spark__type_double() -%}
+    double
+{%- endmacro %}

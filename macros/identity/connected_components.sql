@@ -135,6 +135,12 @@
     {{ return("drop table if exists " ~ name ~ "; create temporary table " ~ name ~ " as " ~ sql) }}
 {%- endmacro %}
 
+{# Spark has no temporary tables, and its temporary views are lazy (each round's lineage would grow with the
+   rounds): every working table is a real table, written once per round. #}
+{% macro spark__cc_create_temp_table(name, sql) -%}
+    {{ return("drop table if exists " ~ name ~ "; create table " ~ name ~ " using parquet as " ~ sql) }}
+{%- endmacro %}
+
 {#- A working table beside `relation`, in the same schema. -#}
 {% macro cc_work_relation(relation, suffix) -%}
     {{ return(relation.incorporate(path={'identifier': relation.identifier ~ suffix}, type='table')) }}

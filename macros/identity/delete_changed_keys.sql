@@ -30,3 +30,25 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{# Spark: the same two deletes through delete_where (no DELETE on plain Spark tables). #}
+{% macro spark__delete_changed_keys(keys_relation, columns, nullable_column) -%}
+    {%- if is_incremental() -%}
+        {%- set equal = [] -%}
+        {%- for column in columns -%}
+            {%- do equal.append('changed_key.' ~ column ~ ' = target_row.' ~ column) -%}
+        {%- endfor -%}
+        {{ cdp.delete_where(this, 'exists (select 1 from ' ~ keys_relation ~ ' as changed_key where ' ~ equal | join(' and ') ~ ')') }}
+        {%- if nullable_column -%}
+            {%- set null_equal = [] -%}
+            {%- for column in columns if column != nullable_column -%}
+                {%- do null_equal.append('changed_key.' ~ column ~ ' = target_row.' ~ column) -%}
+            {%- endfor -%}
+            {%- do null_equal.append('changed_key.' ~ nullable_column ~ ' is null') -%}
+        ;
+        {{ cdp.delete_where(this, 'target_row.' ~ nullable_column ~ ' is null and exists (select 1 from ' ~ keys_relation ~ ' as changed_key where ' ~ null_equal | join(' and ') ~ ')') }}
+        {%- endif -%}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -18,7 +18,7 @@
 {%- endmacro %}
 
 {% macro identity_build_log() -%}
-    {{ return(api.Relation.create(database=target.database, schema=generate_schema_name('intermediate', model),
+    {{ return(api.Relation.create(database=(target.database or none), schema=generate_schema_name('intermediate', model),
         identifier='identity_build_log', type='table')) }}
 {%- endmacro %}
 
@@ -26,7 +26,7 @@
     model that builds before it), or none. -#}
 {% macro existing_relation(schema, identifier) -%}
     {%- if not execute -%}{{ return(none) }}{%- endif -%}
-    {{ return(adapter.get_relation(database=target.database, schema=generate_schema_name(schema, model), identifier=identifier)) }}
+    {{ return(adapter.get_relation(database=(target.database or none), schema=generate_schema_name(schema, model), identifier=identifier)) }}
 {%- endmacro %}
 
 {#- Creates the log when it does not exist. Only the post-hook of int_identity_record_changes, which runs before

@@ -16,8 +16,8 @@
     {%- set models = (matching.get('sources') or []) | map(attribute='model') | list -%}
     {%- set found = {'relation': none, 'fingerprint': 'unbuilt'} -%}
     {%- if execute -%}
-        {%- set relation = adapter.get_relation(database=target.database, schema='matching', identifier='record_groups') -%}
-        {%- set version = adapter.get_relation(database=target.database, schema='matching', identifier='record_groups_version') -%}
+        {%- set relation = adapter.get_relation(database=(target.database or none), schema='matching', identifier='record_groups') -%}
+        {%- set version = adapter.get_relation(database=(target.database or none), schema='matching', identifier='record_groups_version') -%}
         {%- if relation is none or version is none -%}
             {{ exceptions.raise_compiler_error(where ~ ".enabled is true but matching.record_groups does not exist: run `cdp match` before building the identity models") }}
         {%- endif -%}

@@ -7,5 +7,5 @@
 
 {% macro default__previous_privacy_suppressions() -%}
     {%- if not execute -%}{{ return(none) }}{%- endif -%}
-    {{ return(adapter.get_relation(database=target.database, schema=generate_schema_name('privacy', model), identifier='privacy_suppressions')) }}
+    {{ return(adapter.get_relation(database=(target.database or none), schema=generate_schema_name('privacy', model), identifier='privacy_suppressions')) }}
 {%- endmacro %}

@@ -4,8 +4,8 @@
     set_based: true runs the portable set-based rounds (default__connected_components) on every warehouse, to
     compare a warehouse's own variant with them. -#}
 {% macro run_connected_components(schema, edges, labels, max_rounds=40, set_based=false) -%}
-    {%- set edge_relation = api.Relation.create(database=target.database, schema=schema, identifier=edges, type='table') -%}
-    {%- set label_relation = api.Relation.create(database=target.database, schema=schema, identifier=labels, type='table') -%}
+    {%- set edge_relation = api.Relation.create(database=(target.database or none), schema=schema, identifier=edges, type='table') -%}
+    {%- set label_relation = api.Relation.create(database=(target.database or none), schema=schema, identifier=labels, type='table') -%}
     {#- One transaction (opened the dbt way, on every adapter): all or nothing, and DuckDB does not commit
         each working table to disk on its own. -#}
     {%- call statement('connected_components_begin', auto_begin=True) -%}select 1{%- endcall -%}

@@ -53,10 +53,10 @@
 
     {%- do run_query("create table if not exists " ~ runs ~ " (run_started_at " ~ dbt.type_timestamp() ~ ", edges " ~ dbt.type_bigint()
         ~ ", nodes " ~ dbt.type_bigint() ~ ", components " ~ dbt.type_bigint() ~ ", rounds integer, limit_violations integer, cut_edges "
-        ~ dbt.type_bigint() ~ ", seconds " ~ cdp.type_double() ~ "); alter table " ~ runs ~ " add column if not exists mode " ~ dbt.type_string()
-        ~ "; alter table " ~ runs ~ " add column if not exists solved_edges " ~ dbt.type_bigint()
-        ~ "; alter table " ~ runs ~ " add column if not exists rules " ~ dbt.type_string()
-        ~ "; alter table " ~ runs ~ " add column if not exists node_registry " ~ dbt.type_string()) -%}
+        ~ dbt.type_bigint() ~ ", seconds " ~ cdp.type_double() ~ "); " ~ cdp.add_column_if_missing(runs, 'mode', dbt.type_string())
+        ~ "; " ~ cdp.add_column_if_missing(runs, 'solved_edges', dbt.type_bigint())
+        ~ "; " ~ cdp.add_column_if_missing(runs, 'rules', dbt.type_string())
+        ~ "; " ~ cdp.add_column_if_missing(runs, 'node_registry', dbt.type_string())) -%}
     {#- The registry's first registration time names it: a registry built again from scratch numbers the
         identifiers differently, and the previous components (by node id) no longer apply. -#}
     {%- set registry = run_query("select cast(min(registered_at) as " ~ dbt.type_string() ~ ") from " ~ node_ids_relation).columns[0].values()[0] | string -%}

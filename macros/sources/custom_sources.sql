@@ -40,7 +40,7 @@
         {%- do checked.append({
             'name': name,
             'key': key,
-            'relation': api.Relation.create(database=target.database, schema=entry.get('schema') or var('cdp_raw_schema', 'raw'), identifier=entry.table),
+            'relation': api.Relation.create(database=(target.database or none), schema=entry.get('schema') or var('cdp_raw_schema', 'raw'), identifier=entry.table),
             'record_id': entry.record_id,
             'loaded_at': entry.loaded_at,
             'observed_at': entry.get('observed_at') or entry.loaded_at,

@@ -13,7 +13,7 @@
         {%- if execute and not column.data_type -%}
             {{ exceptions.raise_compiler_error(model.name ~ "." ~ column.name ~ ": declare its data_type in the model's YAML") }}
         {%- endif %}
-        cast(null as {{ column.data_type }}) as {{ column.name }}{{ "," if not loop.last }}
+        cast(null as {{ cdp.declared_type(column.data_type) }}) as {{ column.name }}{{ "," if not loop.last }}
     {%- endfor %}
     where 1 = 0
 {%- endmacro %}

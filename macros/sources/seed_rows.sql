@@ -9,7 +9,7 @@
     {%- if model is mapping and model.get('resource_type') == 'unit_test' -%}
         {%- set seed = (graph.get('nodes') or {}).get('seed.cdp.' ~ seed_name) or {} -%}
         {%- set relation = api.Relation.create(
-            database=seed.get('database', target.database),
+            database=seed.get('database', target.database or none),
             schema=seed.get('schema', generate_schema_name('config', none)),
             identifier=seed.get('alias', seed_name)) -%}
     {%- else -%}

@@ -25,7 +25,7 @@
         {%- elif (column.meta or {}).get('required') -%}
             {{ exceptions.raise_compiler_error("source " ~ source_name ~ "." ~ table_name ~ ": " ~ relation ~ " has no column " ~ column.name ~ ", which staging needs (docs/sources.md)") }}
         {%- else -%}
-            {%- do selected.append("cast(null as " ~ column.data_type ~ ") as " ~ adapter.quote(column.name)) -%}
+            {%- do selected.append("cast(null as " ~ cdp.declared_type(column.data_type) ~ ") as " ~ adapter.quote(column.name)) -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(selected | join(',\n        ')) }}

@@ -230,6 +230,10 @@ def generate(
     try:
         if target.type == "duckdb":
             _load_duckdb(memory, target)
+        elif target.type == "spark":
+            from reverse_etl.generator.spark_load import load_spark
+
+            load_spark(memory, _select_list, _after_table_loaded)
         else:
             _load_postgres(memory, target)
     finally:

@@ -4,7 +4,7 @@
     unique_key=['node_a', 'node_b'],
     on_schema_change='append_new_columns',
     pre_hook="{{ cdp.identity_delete_changed(none, []) if not cdp.identity_applies_changes() else '' }}",
-    post_hook=["delete from {{ this }} where records <= 0", "{{ cdp.identity_step_done() }}"],
+    post_hook=["{{ cdp.delete_where(this, 'records <= 0') }}", "{{ cdp.identity_step_done() }}"],
 ) }}
 {#- Links between identifiers seen on one record (identity_record_links), with the number of records
     carrying each. Incremental: each changed link's count moves by int_identity_edge_changes; a link no

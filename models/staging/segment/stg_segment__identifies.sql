@@ -23,7 +23,7 @@ renamed as (
         {{ cdp.clean_string('last_name') }} as last_name,
         {{ cdp.clean_string('context_ip') }} as ip_address,
         {{ cdp.clean_string('context_user_agent') }} as user_agent,
-        cast("timestamp" as {{ dbt.type_timestamp() }}) as identified_at,
+        cast({{ adapter.quote('timestamp') }} as {{ dbt.type_timestamp() }}) as identified_at,
         cast(received_at as {{ dbt.type_timestamp() }}) as received_at
 
     from source

@@ -20,7 +20,7 @@ renamed as (
         {{ cdp.clean_string('referrer') }} as referrer,
         {{ cdp.clean_string('title') }} as title,
         {{ cdp.clean_string('context_user_agent') }} as user_agent,
-        cast("timestamp" as {{ dbt.type_timestamp() }}) as viewed_at,
+        cast({{ adapter.quote('timestamp') }} as {{ dbt.type_timestamp() }}) as viewed_at,
         cast(received_at as {{ dbt.type_timestamp() }}) as received_at
 
     from source

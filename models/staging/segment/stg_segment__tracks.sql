@@ -23,7 +23,7 @@ renamed as (
         cast(revenue as {{ dbt.type_numeric() }}) as revenue,
         {{ cdp.clean_string('context_ip') }} as ip_address,
         {{ cdp.clean_string('context_user_agent') }} as user_agent,
-        cast("timestamp" as {{ dbt.type_timestamp() }}) as tracked_at,
+        cast({{ adapter.quote('timestamp') }} as {{ dbt.type_timestamp() }}) as tracked_at,
         cast(received_at as {{ dbt.type_timestamp() }}) as received_at
 
     from source

@@ -30,7 +30,7 @@ renamed as (
         cast(coalesce(total, revenue) as {{ dbt.type_numeric() }}) as order_amount,
         true as is_completed,
         false as is_in_store,
-        cast("timestamp" as {{ dbt.type_timestamp() }}) as ordered_at,
+        cast({{ adapter.quote('timestamp') }} as {{ dbt.type_timestamp() }}) as ordered_at,
         cast(received_at as {{ dbt.type_timestamp() }}) as received_at,
         row_number() over (
             partition by coalesce({{ cdp.clean_string('order_id') }}, id) order by received_at desc, id asc
