@@ -180,16 +180,26 @@ def save(
             [sorted(replaced)],
         )
     columns = ", ".join(f"{quote(normalized)}.{quote(name)}" for name in config.columns)
-    rows = memory.execute(
-        f"select split_part(hashes.unique_id, '|', 1), substr(hashes.unique_id, strpos(hashes.unique_id, '|') + 1), "  # noqa: S608
-        f"hashes.content_hash, ?, {columns} from hashes left join {quote(normalized)} using (unique_id)",
-        [version],
-    ).fetchall()
-    if rows:
-        warehouse.execute(
-            f"insert into {table} select * from {warehouse.rows_subquery(names)} as batch",  # noqa: S608
-            [list(column) for column in zip(*rows, strict=True)],
-        )
+    kept = memory.sql(
+        "select split_part(hashes.unique_id, '|', 1) as source_table, "  # noqa: S608 - quoted names
+        "substr(hashes.unique_id, strpos(hashes.unique_id, '|') + 1) as record_id, hashes.content_hash, "
+        f"{columns} from hashes left join {quote(normalized)} using (unique_id)"
+    ).to_arrow_table()
+    kept = kept.add_column(3, "scoring_version", pa.array([version] * kept.num_rows, type=pa.string()))
+    if not kept.num_rows:
+        return
+    if warehouse.kind == "duckdb":
+        # A DuckDB warehouse takes the Arrow table as it is: no Python object per value on a full run.
+        warehouse.connection.register("kept_records", kept)
+        try:
+            warehouse.execute(f"insert into {table} select * from kept_records")  # noqa: S608 - quoted names
+        finally:
+            warehouse.connection.unregister("kept_records")
+        return
+    warehouse.execute(
+        f"insert into {table} select * from {warehouse.rows_subquery(names)} as batch",  # noqa: S608
+        [kept.column(name).to_pylist() for name in names],
+    )
 
 
 def records_kept(warehouse: Warehouse, config: MatchingConfig) -> int:
