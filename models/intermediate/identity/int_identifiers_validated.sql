@@ -34,7 +34,7 @@ read_rows as (
 ),
 
 validated as (
-{{ cdp.identity_validate('read_rows', cdp.identity_config()) }}
+{{ cdp.identity_validate('read_rows', cdp.identity_with_blocklist_seed(cdp.identity_config())) }}
 
 )
 
