@@ -7,32 +7,8 @@
     {{ return(adapter.dispatch('delete_changed_keys', 'cdp')(keys_relation, columns, nullable_column)) }}
 {%- endmacro %}
 
+{#- Both deletes go through delete_where, which rewrites the table where there is no DELETE (plain Spark tables). -#}
 {% macro default__delete_changed_keys(keys_relation, columns, nullable_column) -%}
-    {%- if is_incremental() -%}
-        {%- set equal = [] -%}
-        {%- for column in columns -%}
-            {%- do equal.append('changed_key.' ~ column ~ ' = target_row.' ~ column) -%}
-        {%- endfor -%}
-        delete from {{ this }} as target_row
-        where exists (select 1 from {{ keys_relation }} as changed_key where {{ equal | join(' and ') }})
-        {%- if nullable_column -%}
-            {%- set null_equal = [] -%}
-            {%- for column in columns if column != nullable_column -%}
-                {%- do null_equal.append('changed_key.' ~ column ~ ' = target_row.' ~ column) -%}
-            {%- endfor -%}
-            {%- do null_equal.append('changed_key.' ~ nullable_column ~ ' is null') -%}
-        ;
-        delete from {{ this }} as target_row
-        where target_row.{{ nullable_column }} is null
-            and exists (select 1 from {{ keys_relation }} as changed_key where {{ null_equal | join(' and ') }})
-        {%- endif -%}
-    {%- else -%}
-        select 1
-    {%- endif -%}
-{%- endmacro %}
-
-{# Spark: the same two deletes through delete_where (no DELETE on plain Spark tables). #}
-{% macro spark__delete_changed_keys(keys_relation, columns, nullable_column) -%}
     {%- if is_incremental() -%}
         {%- set equal = [] -%}
         {%- for column in columns -%}
