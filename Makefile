@@ -31,9 +31,10 @@ sql-lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Two processes (pytest-xdist), a whole test file per process so module fixtures are built once.
+# Two processes (pytest-xdist), a whole test file per process so module fixtures are built once; files in
+# the order the conftest gives (heaviest first), not xdist's order by number of tests.
 pytest: install
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: install
 	$(BIN)/python bench/generate.py

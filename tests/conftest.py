@@ -6,10 +6,17 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from shared_builds import (
+    built_once,
+    name_shared_resources,
+    remove_shared_resources,
+    shared_folder,
+    shared_postgres_database,
+)
 
 from reverse_etl.project import Target, connect, load_target
 
@@ -53,39 +60,60 @@ def _require_postgres() -> Target:
     return admin
 
 
+def _admin_execute(statement: str) -> None:
+    connection = connect(_pg_admin_target())
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def create_pg_database(name: str, template: str | None = None) -> None:
+    """A new database (a copy of the database template, when given); one left by a failed attempt is
+    replaced."""
+    _admin_execute(f'drop database if exists "{name}" with (force)')
+    _admin_execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
+
+
+def drop_pg_database(name: str) -> None:
+    _admin_execute(f'drop database if exists "{name}" with (force)')
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A PostgreSQL database of its own for this test session, dropped at the end."""
-    admin = _require_postgres()
+    _require_postgres()
     name = f"cdp_test_{uuid.uuid4().hex[:10]}"
-    connection = connect(admin)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'create database "{name}"')
+    create_pg_database(name)
     try:
         yield name
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f'drop database if exists "{name}" with (force)')
-        connection.close()
+        drop_pg_database(name)
 
 
-def make_pg_database(prefix: str = "cdp_test", template: str | None = None) -> tuple[str, object]:
+def make_pg_database(prefix: str = "cdp_test", template: str | None = None) -> tuple[str, Callable[[], None]]:
     """Create a throwaway database (a copy of the database template, when given); returns (name, drop
     function). For tests that need their own."""
-    admin = _require_postgres()
+    _require_postgres()
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    connection = connect(admin)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
+    create_pg_database(name, template)
+    return name, lambda: drop_pg_database(name)
 
-    def drop() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(f'drop database if exists "{name}" with (force)')
-        connection.close()
 
-    return name, drop
+def pytest_configure(config: pytest.Config) -> None:
+    name_shared_resources(config)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    def drop_if_reachable(name: str) -> None:
+        try:
+            drop_pg_database(name)
+        except Exception:  # noqa: BLE001 - no server: nothing was created on it
+            pass
+
+    remove_shared_resources(drop_if_reachable)
 
 
 @pytest.fixture
@@ -192,11 +220,28 @@ def generated_postgres(postgres_database: str) -> Warehouse:
     return warehouse
 
 
+def _build_demo(warehouse: Warehouse) -> Warehouse:
+    warehouse.generate()
+    warehouse.dbt("build")
+    return warehouse
+
+
 @pytest.fixture(scope="session")
-def built_duckdb(generated_duckdb: Warehouse) -> Warehouse:
-    """The demo data with the whole dbt project built on it (models, unit tests and data tests)."""
-    generated_duckdb.dbt("build")
-    return generated_duckdb
+def built_duckdb(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    """The demo data with the whole dbt project built on it (models, unit tests and data tests): a DuckDB
+    file of this process's own. Under `make test` it is a copy of one build shared by both processes."""
+    folder = tmp_path_factory.mktemp("duckdb_built")
+    shared = shared_folder()
+    if shared is None:
+        return _build_demo(new_duckdb_warehouse(folder))
+    source = new_duckdb_warehouse(shared / "duckdb")
+
+    def build() -> None:
+        (shared / "duckdb").mkdir()
+        _build_demo(source)
+
+    with built_once("duckdb", build):
+        return copy_of_built_duckdb(source, folder)
 
 
 def copy_of_built_duckdb(built_duckdb: Warehouse, folder: Path) -> Warehouse:
@@ -207,9 +252,24 @@ def copy_of_built_duckdb(built_duckdb: Warehouse, folder: Path) -> Warehouse:
 
 
 @pytest.fixture(scope="session")
-def built_postgres(generated_postgres: Warehouse) -> Warehouse:
-    generated_postgres.dbt("build")
-    return generated_postgres
+def built_postgres(request: pytest.FixtureRequest) -> Iterator[Warehouse]:
+    """The same on PostgreSQL: a database of this process's own. Under `make test` it is a copy (CREATE
+    DATABASE ... TEMPLATE) of one build shared by both processes."""
+    _require_postgres()
+    shared = shared_postgres_database()
+    if shared is None:
+        yield _build_demo(request.getfixturevalue("generated_postgres"))
+        return
+
+    def build() -> None:
+        create_pg_database(shared)
+        _build_demo(new_postgres_warehouse(shared))
+
+    with built_once("postgres", build):
+        # Copied while holding the lock: nothing else may be connected to a template while it is copied.
+        name, drop = make_pg_database("cdp_test", template=shared)
+    yield new_postgres_warehouse(name)
+    drop()
 
 
 @pytest.fixture(scope="session", params=WAREHOUSES)
@@ -230,3 +290,37 @@ def fresh_warehouse(kind: str, request: pytest.FixtureRequest, tmp_path: Path, p
     name, drop = make_pg_database(prefix)
     request.addfinalizer(drop)
     return new_postgres_warehouse(name)
+
+
+# The costliest test files, heaviest first (docs/testing.md, "The slowest tests"). Under `make test` the two
+# processes take whole files from the front of one queue (`--dist loadfile --no-loadscope-reorder`): long
+# files start early and short ones fill the end, so neither process is left alone with a long file.
+HEAVIEST_FIRST = (
+    "test_identity.py",
+    "test_marts.py",
+    "test_source_families.py",
+    "test_loader_schemas.py",
+    "test_spark.py",
+    "test_matching.py",
+    "test_cli.py",
+    "test_identity_suppression.py",
+    "test_segments_scores.py",
+    "test_build_schedules.py",
+    "test_audiences.py",
+    "test_identity_incremental.py",
+    "test_publish.py",
+    "test_identifier_blocklist.py",
+    "test_sync_cli.py",
+    "test_custom_sources.py",
+    "test_semantic_layer.py",
+    "test_identity_composite.py",
+    "test_matching_incremental.py",
+    "test_generator_offline.py",
+    "test_matching_lock.py",
+    "test_serve_http.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(HEAVIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
