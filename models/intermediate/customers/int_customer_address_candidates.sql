@@ -1,3 +1,4 @@
+{{ config(**cdp.customer_level_config()) }}
 -- Every postal address a customer was given, one row per source record with a street: CRM contacts (crm).
 -- Survivorship (vars.cdp_survivorship.address) picks one whole address in int_customer_golden_attributes.
 with
@@ -5,6 +6,7 @@ with
 records as (
 
     select * from {{ ref('identity_records') }}
+    where {{ cdp.customer_rows_filter('customer_id') }}
 
 ),
 

@@ -1,3 +1,4 @@
+{{ config(**cdp.customer_level_config()) }}
 -- The latest consent per customer and channel (email, sms, ads): latest recorded wins.
 with
 
@@ -10,7 +11,7 @@ consents as (
 records as (
 
     select * from {{ ref('identity_records') }}
-    where source_table = 'stg_privacy__consents'
+    where source_table = 'stg_privacy__consents' and {{ cdp.customer_rows_filter('customer_id') }}
 
 ),
 

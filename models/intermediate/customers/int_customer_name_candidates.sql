@@ -1,3 +1,4 @@
+{{ config(**cdp.customer_level_config()) }}
 -- Every name a customer was given, one row per source record: CRM contacts (crm) and web identify traits and
 -- the loader's users table (web). Survivorship (vars.cdp_survivorship.name) picks one in int_customer_golden_attributes.
 with
@@ -5,6 +6,7 @@ with
 records as (
 
     select * from {{ ref('identity_records') }}
+    where {{ cdp.customer_rows_filter('customer_id') }}
 
 ),
 
