@@ -22,8 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import Warehouse, new_duckdb_warehouse  # noqa: E402
 from identity import RAW_TABLES, add_records  # noqa: E402
+
+from conftest import Warehouse, new_duckdb_warehouse  # noqa: E402
 
 NEW_ORDERS_SQL = """
 insert into raw.order_items

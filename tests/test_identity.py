@@ -525,7 +525,9 @@ MART_STATE = {
 
 def mart_state(warehouse: Warehouse) -> dict[str, list[tuple]]:
     return {
-        name: warehouse.query(f"select {columns} from {'intermediate' if name.startswith('int_') else 'marts'}.{name}")
+        name: warehouse.query(
+            f"select {columns} from {'intermediate' if name.startswith('int_') else 'marts'}.{name}"
+        )
         for name, columns in MART_STATE.items()
     }
 
@@ -645,7 +647,9 @@ def test_incremental_builds_equal_full_rebuilds(
     incremental = fresh_warehouse(kind, request, tmp_path / "incremental", "cdp_inc")
     incremental.generate(people=250, seed=11)
     incremental.dbt("seed")  # staging reads the dialling plan and the event names
-    incremental.dbt("run", "--select", "+identity_health", "+customer_id_history", "+events", "int_customer_consents")
+    incremental.dbt(
+        "run", "--select", "+identity_health", "+customer_id_history", "+events", "int_customer_consents"
+    )
     full = copy_of(incremental, request, tmp_path / "full")
     all_records = incremental.scalar("select count(*) from intermediate.int_identifiers_validated")
     mark = "%s" if kind == "postgres" else "?"
@@ -679,7 +683,7 @@ def test_incremental_builds_equal_full_rebuilds(
             ),
             # A new web event of a known visitor, and a page view reloaded with another path (same identifiers).
             (
-                "insert into raw.tracks (id, anonymous_id, user_id, event, \"timestamp\", received_at)"
+                'insert into raw.tracks (id, anonymous_id, user_id, event, "timestamp", received_at)'
                 " select 'trk_incremental', anonymous_id, user_id, 'Product Viewed', timestamp '2026-08-01 10:00:00',"
                 " timestamp '2026-08-01 10:00:00' from raw.tracks order by id limit 1",
                 (),

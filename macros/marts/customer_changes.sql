@@ -41,8 +41,9 @@
     {{ return('incremental' if rows | length == 1 and rows[0][0] == cdp.customer_changes_fingerprint() else 'full') }}
 {%- endmacro %}
 
-{#- Post-hook of an incremental mart: this build has been applied here, in `mode`, with this fingerprint. -#}
-{% macro customer_changes_done(mode) -%}
+{#- Post-hook of an incremental mart: this build has been applied here, in its mode, with this fingerprint. -#}
+{% macro customer_changes_done() -%}
+    {%- set mode = cdp.customer_changes_mode() -%}
     {{ cdp.identity_build_log_ddl() }};
     insert into {{ cdp.identity_build_log() }} (invocation_id, kind, name, config_hash, logged_at)
     values ('{{ invocation_id }}', 'mart {{ mode }}', '{{ this.identifier }}', '{{ cdp.customer_changes_fingerprint() }}',
@@ -71,7 +72,8 @@
 {#- Pre-hook of an incremental mart: in an incremental build, delete the rows `condition` names (the rows this
     build writes again); in a full build on an existing table, every row. delete_where rewrites the table where
     there is no DELETE (plain Spark tables). -#}
-{% macro customer_changes_delete(mode, condition) -%}
+{% macro customer_changes_delete(condition) -%}
+    {%- set mode = cdp.customer_changes_mode() -%}
     {%- if not is_incremental() -%}
     select 1
     {%- elif mode == 'incremental' -%}
@@ -102,21 +104,18 @@
     where source_table in ('{{ sources.keys() | join("', '") }}')
 {%- endmacro %}
 
-{#- The configuration of a customer-level incremental model: one that holds rows of customers only, each row a
-    function of its own customer's records. An incremental build deletes the rows of every customer this build
-    touched (int_customers_touched, for any reason) and appends theirs again, computed by the model filtered
-    with customer_rows_filter; a full one deletes every row and appends them all. -#}
-{% macro customer_level_config() -%}
-    {{ return({
-        'materialized': 'incremental',
-        'incremental_strategy': 'append',
-        'on_schema_change': 'append_new_columns',
-        'pre_hook': "{{ cdp.customer_changes_delete(cdp.customer_changes_mode(), 'target_row.customer_id in (' ~ cdp.customers_touched() ~ ')') }}",
-        'post_hook': "{{ cdp.customer_changes_done(cdp.customer_changes_mode()) }}",
-    }) }}
+{#- Pre-hook of a customer-level incremental model: one that holds rows of customers only, each row a function
+    of its own customer's records, configured as
+        config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
+            pre_hook="{{ cdp.customer_level_delete() }}", post_hook="{{ cdp.customer_changes_done() }}")
+    and filtering its inputs with customer_rows_filter. An incremental build deletes the rows of every customer
+    this build touched (int_customers_touched, for any reason) and appends theirs again; a full one deletes
+    every row and appends them all. -#}
+{% macro customer_level_delete() -%}
+    {{ cdp.customer_changes_delete('target_row.customer_id in (' ~ cdp.customers_touched() ~ ')') }}
 {%- endmacro %}
 
-{#- The condition of customer_level_config's rows: `column` is a customer this build touched (incremental) or
+{#- The condition of a customer-level model's rows: `column` is a customer this build touched (incremental) or
     true (full). -#}
 {% macro customer_rows_filter(column) -%}
     {%- set touched = cdp.customers_touched() -%}

@@ -1,12 +1,13 @@
 {%- set mode = cdp.customer_changes_mode() -%}
-{%- set changed_events = cdp.events_changed_ids() -%}
-{%- set touched_customers = cdp.customers_touched('identity') -%}
+{%- set rewritten = '(unioned.event_id in (' ~ cdp.events_changed_ids() ~ ') or records.customer_id in ('
+    ~ cdp.customers_touched('identity') ~ '))' -%}
+{%- if mode != 'incremental' -%}{%- set rewritten = '1 = 1' -%}{%- endif -%}
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='append_new_columns',
-    pre_hook="{{ cdp.customer_changes_delete(cdp.customer_changes_mode(), 'target_row.event_id in (' ~ cdp.events_changed_ids() ~ ') or target_row.customer_id in (' ~ cdp.customers_touched('identity') ~ ')') }}",
-    post_hook="{{ cdp.customer_changes_done(cdp.customer_changes_mode()) }}",
+    pre_hook="{{ cdp.customer_changes_delete('target_row.event_id in (' ~ cdp.events_changed_ids() ~ ') or target_row.customer_id in (' ~ cdp.customers_touched('identity') ~ ')') }}",
+    post_hook="{{ cdp.customer_changes_done() }}",
 ) }}
 -- One row per web or app behavioural event (Segment tracks and page views, mobile app events) with the
 -- customer it belongs to. Events of forgotten (suppressed) customers are left out.
@@ -125,12 +126,7 @@ joined as (
     left join customers on records.customer_id = customers.customer_id
     where
         (records.customer_id is null or customers.customer_id is not null)
-        {%- if mode == 'incremental' %}
-        and (
-            unioned.event_id in ({{ changed_events }})
-            or records.customer_id in ({{ touched_customers }})
-        )
-        {%- endif %}
+        and {{ rewritten }}
 
 )
 

@@ -1,4 +1,10 @@
-{{ config(**cdp.customer_level_config()) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ cdp.customer_level_delete() }}",
+    post_hook="{{ cdp.customer_changes_done() }}",
+) }}
 -- The latest consent per customer and channel (email, sms, ads): latest recorded wins.
 with
 

@@ -1,4 +1,10 @@
-{{ config(**cdp.customer_level_config()) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ cdp.customer_level_delete() }}",
+    post_hook="{{ cdp.customer_changes_done() }}",
+) }}
 {#- The golden record's attributes, one row per customer that has any: each attribute survives by the rule
     set for it in vars.cdp_survivorship (cdp.survivorship_winners), and <attribute>_source says which source
     won. -#}

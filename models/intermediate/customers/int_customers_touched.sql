@@ -8,14 +8,14 @@
       with no usable identifier has of its own, and every suppressed (forgotten) customer;
     - 'content': the customers of the records of every identity source written since the previous build's
       high-water mark (new rows, and rows updated in place whose identifiers did not change).
-    A superset is always correct. Empty when the identity layer does not run incrementally: every incremental
-    mart then recomputes every row. -#}
+    A superset is always correct. Empty when the identity layer does not run incrementally (every incremental
+    mart then recomputes every row): the condition `applies` is then false and nothing is read. -#}
 {%- set identity = cdp.identity_config() -%}
 {%- for source in identity.sources %}
 -- depends_on: {{ ref(source.model) }}
 {%- endfor %}
 
-{%- if cdp.identity_build_mode() == 'incremental' %}
+{%- set applies = '1 = 1' if cdp.identity_build_mode() == 'incremental' else '1 = 0' %}
 
 with
 
@@ -80,15 +80,14 @@ content_touched as (
 
 )
 
-select customer_id, 'identity' as touched_by from identity_touched
-union all
-select customer_id, 'content' as touched_by from content_touched
-
-{%- else %}
-
 select
-    cast(null as {{ dbt.type_string() }}) as customer_id,
-    cast(null as {{ dbt.type_string() }}) as touched_by
-where 1 = 0
-
-{%- endif %}
+    customer_id,
+    'identity' as touched_by
+from identity_touched
+where {{ applies }}
+union all
+select
+    customer_id,
+    'content' as touched_by
+from content_touched
+where {{ applies }}
