@@ -2,43 +2,96 @@
 demo data of each size; prints generate time, build time and the slowest nodes.
 
     python bench/build.py --people 2000 1000000
+    python bench/build.py --people 200000 --incremental
+
+--incremental: after the first build, loads 1% new records (CRM contacts of existing customers, one in a
+hundred bridging two customers, as bench/identity.py does; copies of 1% of the orders with their lines and of
+1% of the tracked events, under new ids and loaded now), then times an incremental `dbt build` and a
+`dbt build --full-refresh` of the same data, and lists each one's slowest nodes side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import new_duckdb_warehouse  # noqa: E402
+from identity import RAW_TABLES, add_records  # noqa: E402
+
+from conftest import Warehouse, new_duckdb_warehouse  # noqa: E402
+
+NEW_ORDERS_SQL = """
+insert into raw.order_items
+select * replace ('inc_' || order_item_id as order_item_id, 'inc_' || order_id as order_id)
+from raw.order_items where hash(order_id) % 100 = 0;
+insert into raw.orders
+select * replace ('inc_' || order_id as order_id, cast(current_timestamp as timestamp) as received_at,
+    cast(current_timestamp as timestamp) as ordered_at)
+from raw.orders where hash(order_id) % 100 = 0;
+insert into raw.tracks
+select * replace ('inc_' || id as id, cast(current_timestamp as timestamp) as received_at,
+    cast(current_timestamp as timestamp) as "timestamp")
+from raw.tracks where hash(id) % 100 = 0;
+"""
 
 
-def measure(people: int, seed: int, slowest: int) -> None:
+def timed(warehouse: Warehouse, *args: str) -> tuple[float, dict[str, float], dict[str, int]]:
+    started = time.perf_counter()
+    result = warehouse.dbt(*args, "--quiet")
+    wall = time.perf_counter() - started
+    kinds: dict[str, int] = {}
+    nodes: dict[str, float] = {}
+    for node in result.results:
+        kind = node.node.resource_type if getattr(node, "node", None) is not None else "operation"
+        kinds[str(kind)] = kinds.get(str(kind), 0) + 1
+        nodes[node.node.name] = float(node.execution_time)
+    return wall, nodes, kinds
+
+
+def add_one_percent(warehouse: Warehouse) -> int:
+    records = sum(warehouse.scalar(f'select count(*) from raw."{table}"') for table in RAW_TABLES)
+    add_records(warehouse, max(1, records // 100 // 3), 1)
+    for statement in NEW_ORDERS_SQL.split(";"):
+        if statement.strip():
+            warehouse.execute(statement)
+    return sum(warehouse.scalar(f'select count(*) from raw."{table}"') for table in RAW_TABLES) - records
+
+
+def measure(people: int, seed: int, slowest: int, incremental: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="cdp-build-") as folder:
         warehouse = new_duckdb_warehouse(Path(folder))
         started = time.perf_counter()
         summary = warehouse.generate(people=people, seed=seed)
         generated = time.perf_counter() - started
-        started = time.perf_counter()
-        result = warehouse.dbt("build")
-        built = time.perf_counter() - started
+        built, nodes, kinds = timed(warehouse, "build")
         customers = warehouse.scalar("select count(*) from marts.customers")
         size = (Path(folder) / "cdp.duckdb").stat().st_size
-    kinds: dict[str, int] = {}
-    for node in result.results:
-        kind = node.node.resource_type if getattr(node, "node", None) is not None else "operation"
-        kinds[str(kind)] = kinds.get(str(kind), 0) + 1
-    print(f"people={people:,} seed={seed}: {summary.total_rows:,} raw rows, {customers:,} customers")
-    print(f"  generate + load: {generated:.1f} s")
-    print(f"  dbt build: {built:.1f} s ({', '.join(f'{n} {kind}' for kind, n in sorted(kinds.items()))})")
-    print(f"  DuckDB file after the build: {size / 2**20:,.0f} MiB")
-    timed = sorted(result.results, key=lambda node: node.execution_time, reverse=True)[:slowest]
-    for node in timed:
-        print(f"    {node.execution_time:7.1f} s  {node.node.name}")
+        print(f"people={people:,} seed={seed}: {summary.total_rows:,} raw rows, {customers:,} customers")
+        print(f"  generate + load: {generated:.1f} s")
+        print(f"  dbt build: {built:.1f} s ({', '.join(f'{n} {kind}' for kind, n in sorted(kinds.items()))})")
+        print(f"  DuckDB file after the build: {size / 2**20:,.0f} MiB")
+        if not incremental:
+            for name, seconds in sorted(nodes.items(), key=lambda item: -item[1])[:slowest]:
+                print(f"    {seconds:7.1f} s  {name}")
+            return
+        added = add_one_percent(warehouse)
+        print(f"  {added:,} new raw records; load average {os.getloadavg()[0]:.2f}", flush=True)
+        inc_wall, inc_nodes, _ = timed(warehouse, "build")
+        full_wall, full_nodes, _ = timed(warehouse, "build", "--full-refresh")
+        print(
+            f"  incremental dbt build {inc_wall:.1f} s, dbt build --full-refresh {full_wall:.1f} s:"
+            f" {inc_wall / full_wall:.1%}; load average {os.getloadavg()[0]:.2f}"
+        )
+        print(f"    {'node':<44} {'incremental':>11} {'full':>8}")
+        for name in sorted(inc_nodes, key=lambda item: -inc_nodes[item])[:slowest]:
+            print(f"    {name:<44} {inc_nodes[name]:>11.2f} {full_nodes.get(name, 0.0):>8.2f}")
+        print(f"    {'(sum of nodes)':<44} {sum(inc_nodes.values()):>11.2f} {sum(full_nodes.values()):>8.2f}")
 
 
 def main() -> None:
@@ -48,9 +101,10 @@ def main() -> None:
     parser.add_argument("--people", type=int, nargs="+", default=[2000, 1_000_000])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--slowest", type=int, default=5, help="how many of the slowest nodes to list")
+    parser.add_argument("--incremental", action="store_true", help="also time an incremental build (1%% new)")
     args = parser.parse_args()
     for people in args.people:
-        measure(people, args.seed, args.slowest)
+        measure(people, args.seed, args.slowest, args.incremental)
 
 
 if __name__ == "__main__":

@@ -480,14 +480,15 @@ def test_a_link_replaced_inside_a_customer_is_noticed_by_an_incremental_build(
 # --- incremental builds equal full rebuilds ------------------------------------------------------------
 
 
-def run_identity(warehouse: Warehouse, *extra: str) -> None:
-    """The identity layer from int_identifiers_unioned on (the staging views exist), without its data tests
-    (the equality below is the check)."""
+def run_identity(warehouse: Warehouse, *extra: str, also: tuple[str, ...] = ()) -> None:
+    """The identity layer from int_identifiers_unioned on (the staging views exist), and the models `also`
+    selects, without their data tests (the equality below is the check)."""
     warehouse.dbt(
         "run",
         "--select",
         "int_identifiers_unioned+,+identity_health",
         "int_identifiers_unioned+,+customer_id_history",
+        *also,
         *extra,
     )
 
@@ -505,6 +506,41 @@ UPSTREAM_STATE = {
     "intermediate.int_identity_edges": "node_a, node_b, node_a_type, node_b_type, cut_priority, records",
     "intermediate.int_identity_components": "node_id, identifier_type, identifier_value, component_id, cluster_id",
 }
+
+
+# The incremental marts (docs/customer_360.md, "Incremental builds"), built with the identity layer, and the
+# columns compared (customer_id first).
+MART_SELECTION = ("int_identifiers_unioned+,+events", "int_customer_consents")
+MART_STATE = {
+    "customers": "*",
+    "int_customer_golden_attributes": "*",
+    "int_customer_contact_candidates": "*",
+    "int_customer_name_candidates": "*",
+    "int_customer_address_candidates": "*",
+    "int_customer_consents": "*",
+    "events": "customer_id, event_id, event_source, event_type, event_name, anonymous_id, device_id, user_id,"
+    " page_path, product_id, cart_id, revenue, platform, occurred_at, received_at",
+}
+
+
+def mart_state(warehouse: Warehouse) -> dict[str, list[tuple]]:
+    return {
+        name: warehouse.query(
+            f"select {columns} from {'intermediate' if name.startswith('int_') else 'marts'}.{name}"
+        )
+        for name, columns in MART_STATE.items()
+    }
+
+
+def mart_modes(warehouse: Warehouse) -> dict[str, str]:
+    """How each incremental mart applied the last build ('mart incremental' or 'mart full')."""
+    return dict(
+        warehouse.query(
+            "select name, kind from intermediate.identity_build_log where kind like 'mart %' and invocation_id ="
+            " (select invocation_id from intermediate.identity_build_log where kind = 'mode'"
+            " order by logged_at desc limit 1)"
+        )
+    )
 
 
 def build_mode(warehouse: Warehouse) -> str:
@@ -604,13 +640,16 @@ def test_incremental_builds_equal_full_rebuilds(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     """Two copies of a built warehouse get the same changes; one builds the identity layer incrementally, the
-    other with --full-refresh each time: identity_graph, identity_records, identity_excluded_identifiers and
-    the history each build logs are the same after every build (the full refresh keeps the ids)."""
+    other with --full-refresh each time: identity_graph, identity_records, identity_excluded_identifiers, the
+    history each build logs and the incremental marts are the same after every build (the full refresh keeps
+    the ids)."""
     (tmp_path / "incremental").mkdir()
     incremental = fresh_warehouse(kind, request, tmp_path / "incremental", "cdp_inc")
     incremental.generate(people=250, seed=11)
     incremental.dbt("seed")  # staging reads the dialling plan and the event names
-    incremental.dbt("run", "--select", "+identity_health", "+customer_id_history")
+    incremental.dbt(
+        "run", "--select", "+identity_health", "+customer_id_history", "+events", "int_customer_consents"
+    )
     full = copy_of(incremental, request, tmp_path / "full")
     all_records = incremental.scalar("select count(*) from intermediate.int_identifiers_validated")
     mark = "%s" if kind == "postgres" else "?"
@@ -642,10 +681,24 @@ def test_incremental_builds_equal_full_rebuilds(
                 " order by anonymous_id limit 30) as strangers",
                 (),
             ),
+            # A new web event of a known visitor, and a page view reloaded with another path (same identifiers).
+            (
+                'insert into raw.tracks (id, anonymous_id, user_id, event, "timestamp", received_at)'
+                " select 'trk_incremental', anonymous_id, user_id, 'Product Viewed', timestamp '2026-08-01 10:00:00',"
+                " timestamp '2026-08-01 10:00:00' from raw.tracks order by id limit 1",
+                (),
+            ),
+            (
+                "update raw.pages set path = '/moved', received_at = timestamp '2026-08-01 10:00:00'"
+                " where id = (select min(id) from raw.pages)",
+                (),
+            ),
         ],
         [
             # The bridge deleted (the merged customer splits), and a deletion request for the first email.
             ("delete from raw.crm_contacts where contact_id = 'crm_bridge'", ()),
+            # A web event deleted at the source.
+            ("delete from raw.tracks where id = 'trk_incremental'", ()),
             # The tag mostly removed: five strangers keep the value, which is no longer a hub and links them.
             (
                 "delete from raw.cookie_syncs where partner_cookie_id = 'TAG-VALUE' and sync_id not in"
@@ -666,11 +719,12 @@ def test_incremental_builds_equal_full_rebuilds(
     for changes in steps:
         for sql, params in changes:
             incremental.execute(sql, params)
-        run_identity(incremental)
+        run_identity(incremental, also=MART_SELECTION)
         assert last_component_run(incremental)[0] == "incremental"
         assert build_mode(incremental) == "incremental"
         assert 0 < changed_records(incremental) < all_records / 20, "only the changed records were read again"
-        states.append(identity_state(incremental, seen))
+        assert mart_modes(incremental) == dict.fromkeys(MART_STATE, "mart incremental")
+        states.append(identity_state(incremental, seen) | mart_state(incremental))
     tag_is_a_hub = [any(row[1] == "TAG-VALUE" for row in state["int_identity_hubs"]) for state in states]
     assert tag_is_a_hub == [True, False]
     assert ("email", first_email) not in set().union(*customers(incremental).values())
@@ -680,6 +734,7 @@ def test_incremental_builds_equal_full_rebuilds(
     for changes, state in zip(steps, states, strict=True):
         for sql, params in changes:
             full.execute(sql, params)
-        run_identity(full, "--full-refresh")
+        run_identity(full, "--full-refresh", also=MART_SELECTION)
         assert last_component_run(full)[0] == "full"
-        assert_same_state(state, identity_state(full, seen), renamed)
+        assert mart_modes(full) == dict.fromkeys(MART_STATE, "mart full")
+        assert_same_state(state, identity_state(full, seen) | mart_state(full), renamed)

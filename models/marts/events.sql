@@ -1,5 +1,17 @@
+{%- set mode = cdp.customer_changes_mode() -%}
+{%- set rewritten = '(unioned.event_id in (' ~ cdp.events_changed_ids() ~ ') or records.customer_id in ('
+    ~ cdp.customers_touched('identity') ~ '))' -%}
+{%- if mode != 'incremental' -%}{%- set rewritten = '1 = 1' -%}{%- endif -%}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ cdp.customer_changes_delete('target_row.event_id in (' ~ cdp.events_changed_ids() ~ ') or target_row.customer_id in (' ~ cdp.customers_touched('identity') ~ ')') }}",
+    post_hook="{{ cdp.customer_changes_done() }}",
+) }}
 -- One row per web or app behavioural event (Segment tracks and page views, mobile app events) with the
 -- customer it belongs to. Events of forgotten (suppressed) customers are left out.
+-- Incremental (docs/customer_360.md, "Incremental builds"): a build writes again only the events it may change.
 with
 
 records as (
@@ -112,7 +124,9 @@ joined as (
     from unioned
     left join records on unioned.source_table = records.source_table and unioned.event_id = records.record_id
     left join customers on records.customer_id = customers.customer_id
-    where records.customer_id is null or customers.customer_id is not null
+    where
+        (records.customer_id is null or customers.customer_id is not null)
+        and {{ rewritten }}
 
 )
 

@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ cdp.customer_level_delete() }}",
+    post_hook="{{ cdp.customer_changes_done() }}",
+) }}
 -- Every postal address a customer was given, one row per source record with a street: CRM contacts (crm).
 -- Survivorship (vars.cdp_survivorship.address) picks one whole address in int_customer_golden_attributes.
 with
@@ -5,6 +12,7 @@ with
 records as (
 
     select * from {{ ref('identity_records') }}
+    where {{ cdp.customer_rows_filter('customer_id') }}
 
 ),
 

@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ cdp.customer_level_delete() }}",
+    post_hook="{{ cdp.customer_changes_done() }}",
+) }}
 -- The latest consent per customer and channel (email, sms, ads): latest recorded wins.
 with
 
@@ -10,7 +17,7 @@ consents as (
 records as (
 
     select * from {{ ref('identity_records') }}
-    where source_table = 'stg_privacy__consents'
+    where source_table = 'stg_privacy__consents' and {{ cdp.customer_rows_filter('customer_id') }}
 
 ),
 

@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ cdp.customer_level_delete() }}",
+    post_hook="{{ cdp.customer_changes_done() }}",
+) }}
 {#- Every observation of a customer's usable emails and phones, one row per source record and identifier:
     the identity graph's values (normalized, junk and hubs left out) with the source that carried them.
     Survivorship (vars.cdp_survivorship.primary_email / primary_phone) picks the primary ones. -#}
@@ -13,7 +20,7 @@ observations as (
 graph as (
 
     select * from {{ ref('identity_graph') }}
-    where identifier_type in ('email', 'phone')
+    where identifier_type in ('email', 'phone') and {{ cdp.customer_rows_filter('customer_id') }}
 
 ),
 

@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ cdp.customer_level_delete() }}",
+    post_hook="{{ cdp.customer_changes_done() }}",
+) }}
 {#- The golden record's attributes, one row per customer that has any: each attribute survives by the rule
     set for it in vars.cdp_survivorship (cdp.survivorship_winners), and <attribute>_source says which source
     won. -#}
@@ -6,18 +13,21 @@ with
 name_candidates as (
 
     select * from {{ ref('int_customer_name_candidates') }}
+    where {{ cdp.customer_rows_filter('customer_id') }}
 
 ),
 
 address_candidates as (
 
     select * from {{ ref('int_customer_address_candidates') }}
+    where {{ cdp.customer_rows_filter('customer_id') }}
 
 ),
 
 contact_candidates as (
 
     select * from {{ ref('int_customer_contact_candidates') }}
+    where {{ cdp.customer_rows_filter('customer_id') }}
 
 ),
 

@@ -1,0 +1,127 @@
+{#- Incremental customer-level and record-level marts (docs/customer_360.md, "Incremental builds").
+
+    A mart applies only this build's changes when every one of these holds; otherwise it recomputes every row:
+    - it has a table and no --full-refresh (is_incremental());
+    - the identity layer ran incrementally in this invocation (its change sets are this build's);
+    - the mart applied the previous identity build (it logged a step in that invocation), with the same
+      fingerprint: the model's code, every model's and seed's checksum and the project variables it reads.
+      A project edited since (a rule, a seed, a source mapping) therefore recomputes every mart once. -#}
+
+{%- macro customer_changes_fingerprint() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set parts = [model.raw_code] -%}
+    {%- for node in graph.nodes.values() | sort(attribute='unique_id') if node.resource_type in ['model', 'seed'] -%}
+        {%- do parts.append(node.unique_id ~ ' ' ~ node.checksum.checksum) -%}
+    {%- endfor -%}
+    {%- for name in ['cdp_identity', 'cdp_survivorship', 'cdp_sources', 'cdp_loader_tables', 'cdp_custom_sources',
+        'cdp_default_country', 'cdp_reporting_currency', 'cdp_as_of_date', 'cdp_segments', 'cdp_raw_schema'] -%}
+        {%- do parts.append(name ~ ' ' ~ tojson(var(name, none), sort_keys=true)) -%}
+    {%- endfor -%}
+    {{ return(local_md5('marts v1 ' ~ parts | join('\n'))) }}
+{%- endmacro %}
+
+{#- The invocation id of the previous build of the identity layer (its 'mode' row), or none. -#}
+{% macro previous_identity_build() -%}
+    {%- set log = cdp.existing_relation('intermediate', 'identity_build_log') -%}
+    {%- if log is none -%}{{ return(none) }}{%- endif -%}
+    {%- set rows = run_query("select invocation_id from " ~ log ~ " where kind = 'mode' and invocation_id <> '"
+        ~ invocation_id ~ "' order by logged_at desc, invocation_id desc limit 1").rows -%}
+    {{ return(rows[0][0] if rows | length == 1 else none) }}
+{%- endmacro %}
+
+{#- 'incremental' when this mart applies only this build's changes (see above), else 'full'. -#}
+{% macro customer_changes_mode() -%}
+    {%- if not execute or not is_incremental() or cdp.identity_build_mode() != 'incremental' -%}
+        {{ return('full') }}
+    {%- endif -%}
+    {%- set previous = cdp.previous_identity_build() -%}
+    {%- if previous is none -%}{{ return('full') }}{%- endif -%}
+    {%- set rows = run_query("select config_hash from " ~ cdp.identity_build_log() ~ " where kind in ('mart full', 'mart incremental')"
+        ~ " and name = '" ~ this.identifier ~ "' and invocation_id = '" ~ previous ~ "'").rows -%}
+    {{ return('incremental' if rows | length == 1 and rows[0][0] == cdp.customer_changes_fingerprint() else 'full') }}
+{%- endmacro %}
+
+{#- Post-hook of an incremental mart: this build has been applied here, in its mode, with this fingerprint. -#}
+{% macro customer_changes_done() -%}
+    {%- set mode = cdp.customer_changes_mode() -%}
+    {{ cdp.identity_build_log_ddl() }};
+    insert into {{ cdp.identity_build_log() }} (invocation_id, kind, name, config_hash, logged_at)
+    values ('{{ invocation_id }}', 'mart {{ mode }}', '{{ this.identifier }}', '{{ cdp.customer_changes_fingerprint() }}',
+        {{ dbt.current_timestamp() }})
+{%- endmacro %}
+
+{#- A condition true for the rows of an identity source (`changed_at` its change column) written at or after the
+    previous identity build's high-water mark for it: rows added or updated since (the mark is inclusive, as the
+    identity layer reads it). -#}
+{% macro changed_since_previous_build(source_model, changed_at) -%}
+    {%- set previous = cdp.previous_identity_build() -%}
+    (
+        {{ changed_at }} >= (
+            select min(mark.watermark) from {{ cdp.identity_build_log() }} as mark
+            where mark.kind = 'marks' and mark.name = '{{ source_model }}' and mark.invocation_id = '{{ previous }}'
+        )
+        or not exists (
+            select 1 from {{ cdp.identity_build_log() }} as mark
+            where
+                mark.kind = 'marks' and mark.name = '{{ source_model }}' and mark.invocation_id = '{{ previous }}'
+                and mark.watermark is not null
+        )
+    )
+{%- endmacro %}
+
+{#- Pre-hook of an incremental mart: in an incremental build, delete the rows `condition` names (the rows this
+    build writes again); in a full build on an existing table, every row. delete_where rewrites the table where
+    there is no DELETE (plain Spark tables). -#}
+{% macro customer_changes_delete(condition) -%}
+    {%- set mode = cdp.customer_changes_mode() -%}
+    {%- if not is_incremental() -%}
+    select 1
+    {%- elif mode == 'incremental' -%}
+    {{ cdp.delete_where(this, condition) }}
+    {%- else -%}
+    {{ cdp.delete_where(this, '1 = 1') }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The customers this build touched (int_customers_touched), for the reason `touched_by` or any, as a subquery. -#}
+{% macro customers_touched(touched_by=none) -%}
+    select customer_id from {{ ref('int_customers_touched') }}
+    {%- if touched_by %} where touched_by = '{{ touched_by }}'{% endif %}
+{%- endmacro %}
+
+{#- The events the events mart writes again in an incremental build, as a subquery of event ids: events whose
+    source row was added or updated since the previous build, and events of records the identity layer changed
+    (deleted ones included: deleted, not written back). -#}
+{% macro events_changed_ids() -%}
+    {%- set sources = {'stg_segment__tracks': ['track_id', 'received_at'], 'stg_segment__pages': ['page_id', 'received_at'],
+        'stg_app__events': ['app_event_id', 'received_at']} -%}
+    {%- for source_model, columns in sources.items() %}
+    select {{ columns[0] }} as event_id from {{ ref(source_model) }}
+    where {{ cdp.changed_since_previous_build(source_model, columns[1]) }}
+    union all
+    {%- endfor %}
+    select record_id as event_id from {{ ref('int_identity_changed_records') }}
+    where source_table in ('{{ sources.keys() | join("', '") }}')
+{%- endmacro %}
+
+{#- Pre-hook of a customer-level incremental model: one that holds rows of customers only, each row a function
+    of its own customer's records, configured as
+        config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
+            pre_hook="{{ cdp.customer_level_delete() }}", post_hook="{{ cdp.customer_changes_done() }}")
+    and filtering its inputs with customer_rows_filter. An incremental build deletes the rows of every customer
+    this build touched (int_customers_touched, for any reason) and appends theirs again; a full one deletes
+    every row and appends them all. -#}
+{% macro customer_level_delete() -%}
+    {{ cdp.customer_changes_delete('target_row.customer_id in (' ~ cdp.customers_touched() ~ ')') }}
+{%- endmacro %}
+
+{#- The condition of a customer-level model's rows: `column` is a customer this build touched (incremental) or
+    true (full). -#}
+{% macro customer_rows_filter(column) -%}
+    {%- set touched = cdp.customers_touched() -%}
+    {%- if cdp.customer_changes_mode() == 'incremental' -%}
+    {{ column }} in ({{ touched }})
+    {%- else -%}
+    1 = 1
+    {%- endif -%}
+{%- endmacro %}
