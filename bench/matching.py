@@ -2,6 +2,7 @@
 generator's ground truth, and how long fuzzy matching takes.
 
     python bench/matching.py --people 200000 --offline-share 0.1
+    python bench/matching.py --people 200000 --offline-share 0.1 --one-build --seed 43
     python bench/matching.py --people 925000 --offline-share 0.1 --timing-only
 
 On a DuckDB file of `--people` generated people (a share of whom get one offline record), it builds the identity
@@ -158,27 +159,37 @@ def composite_identity(variables: dict) -> dict:
     return composite
 
 
-def layers(warehouse: Warehouse, people: dict[Record, str]) -> dict[Record, str]:
-    """Build and print the three layers; the composite-key customers."""
+def layers(warehouse: Warehouse, people: dict[Record, str], one_build: bool) -> dict[Record, str]:
+    """Build and print the three layers (only the composite-key one with `one_build`); the composite-key
+    customers."""
     variables = project_vars()
-    exact_seconds = build(warehouse, {"cdp_identity": variables["cdp_identity"]})
-    results = {"exact identifiers only": (quality(customers(warehouse), people), exact_seconds)}
+    results = {}
+    if not one_build:
+        exact_seconds = build(warehouse, {"cdp_identity": variables["cdp_identity"]})
+        results["exact identifiers only"] = (quality(customers(warehouse), people), exact_seconds)
     composite = composite_identity(variables)
     seconds = build(warehouse, {"cdp_identity": composite})
     composite_customers = customers(warehouse)
     results["composite keys only (+ name_dob_postal)"] = (quality(composite_customers, people), seconds)
+    if one_build:
+        print_layers(results, people)
+        return composite_customers
     config = load(ROOT, {"enabled": True})
     run_match(warehouse.target, config)
     matching = {**variables["cdp_matching"], "enabled": True}
     seconds = build(warehouse, {"cdp_identity": composite, "cdp_matching": matching})
     label = f"composite + fuzzy (threshold {config.threshold})"
     results[label] = (quality(customers(warehouse), people), seconds)
+    print_layers(results, people)
+    return composite_customers
+
+
+def print_layers(results: dict, people: dict[Record, str]) -> None:
     offline = sum(record[1].endswith("_o") for record in people)
     print(f"\n{offline:,} offline records among {len(people):,} CRM contacts, orders and tickets\n")
     print(f"{'layer':<40} {'precision':>9} {'recall':>7} {'joined':>8} {'build s':>8}")
     for name, ((precision, recall, joined), build_seconds) in results.items():
         print(f"{name:<40} {precision:>9.4f} {recall:>7.4f} {joined:>8,} {build_seconds:>8.0f}")
-    return composite_customers
 
 
 def main() -> None:
@@ -189,6 +200,12 @@ def main() -> None:
     parser.add_argument("--offline-share", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--timing-only", action="store_true", help="skip the identity builds")
+    parser.add_argument(
+        "--one-build",
+        action="store_true",
+        help="build only the composite-key layer: no exact-only build (it joins no offline record) and no "
+        "build with the fuzzy groups (the threshold table shows the fuzzy layer before the identity guards)",
+    )
     args = parser.parse_args()
     print(f"load average at the start: {load_average()}")
     with tempfile.TemporaryDirectory(prefix="cdp-bench-matching-") as folder:
@@ -201,7 +218,7 @@ def main() -> None:
             warehouse.dbt("run", "--quiet", "--select", *RAW)  # views over the raw tables
         else:
             people = truth(warehouse)
-            composite = layers(warehouse, people)
+            composite = layers(warehouse, people, args.one_build)
         config = load(ROOT, {"enabled": True})
         memory = duckdb.connect(":memory:")
         try:
