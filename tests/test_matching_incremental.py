@@ -132,3 +132,52 @@ def test_a_changed_model_file_scores_everything_again(runs: dict[str, Any], tmp_
     back = run_match(warehouse.target, config())
     assert back.full, "the model version differs from the one the last run scored with"
     assert scored(links(warehouse)) == scored(runs["full_links"])
+
+
+def test_a_record_is_matched_from_when_it_has_a_matching_column(runs: dict[str, Any]) -> None:
+    """A row with none of its matching columns filled (most orders) is no record: not kept. Given a name it is
+    scored as a new record; emptied again it is removed, its links with it; each time as a full run would."""
+    warehouse: Warehouse = runs["warehouse"]
+    kept = warehouse.query(
+        "select count(*) from matching.scored_records where source_table = 'stg_shop__orders'"
+    )[0][0]
+    named = warehouse.query(
+        "select count(*) from staging.stg_shop__orders where first_name is not null or last_name is not null "
+        "or date_of_birth is not null or postal_code is not null"
+    )[0][0]
+    total = warehouse.query("select count(*) from staging.stg_shop__orders")[0][0]
+    assert kept == named < total
+    # An order without a name, of a person whose CRM contact (the newest, _0) the order can be given the name of.
+    order, first, last, born, postal = warehouse.query(
+        "select orders.order_id, contacts.first_name, contacts.last_name, contacts.date_of_birth, "
+        "contacts.postal_code from raw.orders as orders join raw.crm_contacts as contacts "
+        "on contacts.contact_id = 'crm_' || split_part(orders.order_id, '_', 2) || '_0' "
+        "where orders.first_name is null and orders.last_name is null and orders.date_of_birth is null "
+        "and orders.postal_code is null order by orders.order_id limit 1"
+    )[0]
+    mark = "%s" if warehouse.kind == "postgres" else "?"
+    warehouse.execute(
+        f"update raw.orders set first_name = {mark}, last_name = {mark}, date_of_birth = {mark}, "
+        f"postal_code = {mark} where order_id = {mark}",
+        (first, last, born, postal, order),
+    )
+    named_run = run_match(warehouse.target, config())
+    assert not named_run.full and named_run.scored_records == 1
+    named_links = scored(links(warehouse))
+    assert any(("stg_shop__orders", order) in (pair[:2], pair[2:]) for pair in named_links)
+    assert named_links == scored(links(_full(warehouse)))
+    warehouse.execute(
+        "update raw.orders set first_name = null, last_name = null, date_of_birth = null, postal_code = null "
+        f"where order_id = {mark}",
+        (order,),
+    )
+    emptied = run_match(warehouse.target, config())
+    assert not emptied.full and emptied.scored_records == 0
+    emptied_links = scored(links(warehouse))
+    assert not any(("stg_shop__orders", order) in (pair[:2], pair[2:]) for pair in emptied_links)
+    assert emptied_links == scored(links(_full(warehouse)))
+
+
+def _full(warehouse: Warehouse) -> Warehouse:
+    run_match(warehouse.target, config(), full=True)
+    return warehouse

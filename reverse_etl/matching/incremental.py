@@ -24,21 +24,23 @@ import pyarrow as pa
 
 from reverse_etl.matching import links as link_table
 from reverse_etl.matching.config import MatchingConfig
-from reverse_etl.matching.records import hashes_select, load_records
+from reverse_etl.matching.records import current_select, load_rows
 from reverse_etl.warehouse import Warehouse, quote
 
 STATE = "scored_records"
 KEYS = ["source_table", "record_id", "content_hash", "scoring_version"]
 # What the kept state means; a new layout gives a new scoring version, so an old state means a full run.
-STATE_LAYOUT = 2
+STATE_LAYOUT = 3
 
 
 @dataclass
 class Delta:
-    """What changed since the last run: records to score (new or changed) and records whose links go."""
+    """What changed since the last run: records to score (new or changed), with their raw rows as the
+    comparison of hashes read them, and records whose links go."""
 
     changed: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
 
     @property
     def replaced(self) -> set[str]:
@@ -70,17 +72,24 @@ def delta(warehouse: Warehouse, config: MatchingConfig, version: str) -> Delta |
     versions = warehouse.query(f"select distinct scoring_version from {table}")  # noqa: S608
     if versions != [(version,)]:
         return None
+    # The changed records come back whole (source_table, record_id, content_hash, raw columns), so they are not
+    # read again; a removed one comes back as its kept ids and a null hash.
+    current = ", ".join(f"current_records.{quote(name)}" for name in config.columns)
     rows = warehouse.query(
         "select coalesce(current_records.source_table, kept.source_table), "  # noqa: S608 - quoted names
-        "coalesce(current_records.record_id, kept.record_id), current_records.content_hash is null "
-        f"from ({hashes_select(warehouse, config)}) as current_records full outer join {table} as kept "
+        f"coalesce(current_records.record_id, kept.record_id), current_records.content_hash, {current} "
+        f"from ({current_select(warehouse, config)}) as current_records full outer join {table} as kept "
         "on kept.source_table = current_records.source_table and kept.record_id = current_records.record_id "
         "where kept.content_hash is distinct from current_records.content_hash",
         [source.model for source in config.sources],
     )
     result = Delta()
-    for source_table, record_id, removed in rows:
-        (result.removed if removed else result.changed).add(f"{source_table}|{record_id}")
+    for row in rows:
+        if row[2] is None:
+            result.removed.add(f"{row[0]}|{row[1]}")
+        else:
+            result.changed.add(f"{row[0]}|{row[1]}")
+            result.rows.append(row)
     return result
 
 
@@ -134,8 +143,7 @@ def score_changed(
     once."""
     from splink import DuckDBAPI, Linker
 
-    load_records(warehouse, config, memory, only=changes.changed, table="changed_records")
-    if not changes.changed or not memory.sql("select count(*) from changed_records").fetchall()[0][0]:
+    if not load_rows(config, memory, changes.rows, "changed_records"):
         return []
     _load_block_mates(warehouse, config, memory, changes.replaced)
     api = DuckDBAPI(connection=memory)

@@ -2,9 +2,13 @@
 backend works on it): one row per record of every configured source, its matching columns normalized the
 same way for every source (lower-case trimmed text, ISO dates, compact postal codes, digit-only phones).
 Every record read also has its content hash (of its raw matching columns, computed in the warehouse) in the
-table `hashes`; an incremental run reads only the records whose hash changed (reverse_etl.matching.incremental)."""
+table `hashes`; an incremental run reads only the records whose hash changed (reverse_etl.matching.incremental).
+A source row with none of its mapped columns filled is no record to match: it is neither hashed nor kept, so
+the orders without a name (most of them) cost a run nothing."""
 
 from __future__ import annotations
+
+import weakref
 
 import duckdb
 import pyarrow as pa
@@ -41,8 +45,22 @@ def schema_of(warehouse: Warehouse, model: str) -> str:
     return str(rows[0][0])
 
 
+# Each open warehouse's source selects, looked up in the catalog once: a run (one Warehouse) asks for them when
+# it compares hashes and again when it reads the changed records.
+_SELECTS: weakref.WeakKeyDictionary[Warehouse, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
 def _source_select(warehouse: Warehouse, source: MatchSource, columns: list[str]) -> str:
-    """The source's record id, its content hash and its matching columns as text (null where unmapped)."""
+    """The source's record id, its content hash and its matching columns as text (null where unmapped), for
+    its rows with at least one mapped column filled."""
+    key = repr((source.model, source.record_id, sorted(source.columns.items()), columns))
+    known = _SELECTS.setdefault(warehouse, {})
+    if key not in known:
+        known[key] = _build_source_select(warehouse, source, columns)
+    return known[key]
+
+
+def _build_source_select(warehouse: Warehouse, source: MatchSource, columns: list[str]) -> str:
     schema = schema_of(warehouse, source.model)
     available = {name.lower() for name in warehouse.columns(schema, source.model)}
     for column in [source.record_id, *source.columns.values()]:
@@ -65,52 +83,45 @@ def _source_select(warehouse: Warehouse, source: MatchSource, columns: list[str]
             if source_column
             else f"cast(null as {text}) as {quote(name)}"
         )
-    return f"select {', '.join(parts)} from {quote(schema)}.{quote(source.model)}"  # noqa: S608 - quoted names
+    filled = " or ".join(f"{quote(column)} is not null" for column in mapped if column)
+    return f"select {', '.join(parts)} from {quote(schema)}.{quote(source.model)} where {filled}"  # noqa: S608 - quoted names
 
 
-def hashes_select(warehouse: Warehouse, config: MatchingConfig) -> str:
-    """SQL for every current record of every source: source_table, record_id, content_hash."""
+def current_select(warehouse: Warehouse, config: MatchingConfig) -> str:
+    """SQL for every current record of every source: source_table, record_id, content_hash and the raw
+    matching columns (one bound parameter per source: its model name)."""
+    columns = "".join(f", {quote(name)}" for name in config.columns)
     return " union all ".join(
         f"select cast(? as {'varchar' if warehouse.kind == 'duckdb' else 'text'}) as source_table, record_id, "  # noqa: S608
-        f"content_hash from ({_source_select(warehouse, source, config.columns)}) as {quote(source.model)}"
+        f"content_hash{columns} from ({_source_select(warehouse, source, config.columns)}) as {quote(source.model)}"
         for source in config.sources
     )
 
 
-def load_records(
-    warehouse: Warehouse,
+def load_records(warehouse: Warehouse, config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> int:
+    """Fill `memory`'s table `records` (unique_id, source_table, record_id, matching columns) and `hashes`
+    (unique_id, content_hash) with every record of every source; the row count of `records`."""
+    rows: list[tuple[str | None, ...]] = []
+    for source in config.sources:
+        for batch in warehouse.stream(_source_select(warehouse, source, config.columns)):
+            rows.extend((source.model, *row) for row in batch)
+    return load_rows(config, memory, rows, "records")
+
+
+def load_rows(
     config: MatchingConfig,
     memory: duckdb.DuckDBPyConnection,
-    only: set[str] | None = None,
-    table: str = "records",
+    rows: list[tuple[str | None, ...]],
+    table: str,
 ) -> int:
-    """Fill `memory`'s table `table` (unique_id, source_table, record_id, matching columns) and `hashes`
-    (unique_id, content_hash) with every record, or `only` those ('<source_table>|<record_id>'); the row
-    count of `table`. A record with none of the matching columns is left out of it: there is nothing to
-    compare."""
+    """Fill `memory`'s table `table` and `hashes` from raw `rows` (source_table, record_id, content_hash,
+    the raw matching columns); the row count of `table`. A record whose matching columns are all empty once
+    normalized is left out of `table`: there is nothing to compare."""
     names = ["source_table", "record_id", "content_hash", *config.columns]
-    batches: dict[str, list[str | None]] = {name: [] for name in names}
-    for source in config.sources:
-        statement, params = _source_select(warehouse, source, config.columns), []
-        if only is not None:
-            ids = sorted(
-                unique_id.partition("|")[2]
-                for unique_id in only
-                if unique_id.partition("|")[0] == source.model
-            )
-            if not ids:
-                continue
-            statement = (
-                f"select * from ({statement}) as source_rows where record_id in "  # noqa: S608
-                f"(select record_id from {warehouse.rows_subquery(['record_id'])} as wanted)"
-            )
-            params = [ids]
-        for rows in warehouse.stream(statement, params):
-            for row in rows:
-                batches["source_table"].append(source.model)
-                for name, value in zip(names[1:], row, strict=True):
-                    batches[name].append(value)
-    arrow = pa.table({name: pa.array(values, type=pa.string()) for name, values in batches.items()})
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
+    arrow = pa.table(
+        {name: pa.array(list(values), type=pa.string()) for name, values in zip(names, columns, strict=True)}
+    )
     memory.register("raw_records", arrow)
     normalized = ", ".join(
         f"{NORMALIZE[name].format(v=quote(name))} as {quote(name)}" for name in config.columns
