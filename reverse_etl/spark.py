@@ -92,9 +92,10 @@ def spark_session(root: Path | None = None) -> Any:
     except Exception as error:  # noqa: BLE001 - the JVM's start-up errors come in many classes
         raise WarehouseError(f"cannot start Spark ({settings.master}): {error}") from error
     session.sparkContext.setLogLevel("ERROR")
-    from reverse_etl.spark_statements import install_statement_splitting
+    from reverse_etl.spark_statements import install_binding_escaping, install_statement_splitting
 
     install_statement_splitting()
+    install_binding_escaping()
     _SESSION, _SESSION_SETTINGS = session, settings
     return session
 

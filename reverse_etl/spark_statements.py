@@ -66,3 +66,38 @@ def install_statement_splitting() -> None:
 
     cursor_class.execute = execute
     cursor_class._cdp_splits_statements = True
+
+
+def spark_literal(value: Any) -> str | float:
+    """A bound value as Spark reads it inside SQL text: dbt-spark's session cursor pastes `'value'` without
+    escaping, so a seed cell holding a quote broke the statement and an empty cell (None) became the text
+    'None'. Here None is null, and a string's backslashes and single quotes are escaped (Spark's literal
+    syntax); numbers and timestamps keep dbt-spark's own rendering."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return _dbt_spark_fix_binding()(value)
+
+
+_DBT_SPARK_FIX_BINDING: Any = None
+
+
+def _dbt_spark_fix_binding() -> Any:
+    """dbt-spark's own binding, kept aside when install_binding_escaping replaced it."""
+    from dbt.adapters.spark.session import SessionConnectionWrapper
+
+    return _DBT_SPARK_FIX_BINDING or SessionConnectionWrapper._fix_binding
+
+
+def install_binding_escaping() -> None:
+    """Make dbt-spark's session connection bind values through spark_literal (see its doc)."""
+    global _DBT_SPARK_FIX_BINDING
+    from dbt.adapters.spark.session import SessionConnectionWrapper
+
+    wrapper: Any = SessionConnectionWrapper
+    if getattr(wrapper, "_cdp_escapes_bindings", False):
+        return
+    _DBT_SPARK_FIX_BINDING = wrapper._fix_binding
+    wrapper._fix_binding = classmethod(lambda cls, value: spark_literal(value))
+    wrapper._cdp_escapes_bindings = True

@@ -12,3 +12,9 @@
 {% macro duckdb__json_array_agg(column, condition) -%}
     cast(to_json(list({{ column }} order by {{ column }}) filter (where {{ condition }} and {{ column }} is not null)) as {{ dbt.type_string() }})
 {%- endmacro %}
+
+{# Spark collects the values (collect_list skips nulls), sorts them and writes the array as JSON. #}
+{% macro spark__json_array_agg(column, condition) -%}
+    case when count(case when {{ condition }} then {{ column }} end) > 0
+        then to_json(array_sort(collect_list(case when {{ condition }} then {{ column }} end))) end
+{%- endmacro %}

@@ -151,7 +151,7 @@
     (`keys` columns of `changes`; delete_changed_keys), a full build on an existing table every row. -#}
 {% macro identity_delete_changed(changes, keys) -%}
     {%- if is_incremental() and cdp.identity_build_mode() != 'incremental' -%}
-    delete from {{ this }}
+    {{ cdp.delete_where(this, '1 = 1') }}
     {%- else -%}
     {{ cdp.delete_changed_keys(changes, keys) }}
     {%- endif -%}

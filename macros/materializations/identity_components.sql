@@ -242,16 +242,14 @@
         where unit.label <> unit.unit and unit.label not in (select label from {{ violating }});
         {{ cdp.cc_create_table(changes, "select node_id from " ~ written ~ " union select node_id from " ~ target_relation
             ~ " where cluster_id in (select cluster_id from " ~ touched ~ " where is_added = 0)") }};
-        delete from {{ target_relation }}
-        where
-            node_id in (select node_id from {{ written }})
-            or cluster_id in (select cluster_id from {{ touched }} where is_added = 0);
+        {{ cdp.delete_where(target_relation,
+            "target_row.node_id in (select node_id from " ~ written ~ ")"
+            ~ " or target_row.cluster_id in (select cluster_id from " ~ touched ~ " where is_added = 0)") }};
         insert into {{ target_relation }} (node_id, component_id, identifier_type, identifier_value, cluster_id)
         select node_id, component_id, identifier_type, identifier_value, cluster_id from {{ written }};
-        delete from {{ links }} as kept where exists (
-            select 1 from {{ delta }} as removed
-            where removed.is_added = 0 and removed.node_a = kept.node_a and removed.node_b = kept.node_b
-        );
+        {{ cdp.delete_where(links,
+            "exists (select 1 from " ~ delta ~ " as removed where removed.is_added = 0"
+            ~ " and removed.node_a = kept.node_a and removed.node_b = kept.node_b)", alias='kept') }};
         insert into {{ links }} (node_a, node_b) select node_a, node_b from {{ delta }} where is_added = 1
         {%- else %}
         drop table if exists {{ target_relation }};

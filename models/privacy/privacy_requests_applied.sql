@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', full_refresh=false, unique_key='privacy_request_id', on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', full_refresh=false, unique_key='privacy_request_id', incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
 
 -- Audit of applied deletion requests: what was asked, when, and which customer ids it suppressed.
 with

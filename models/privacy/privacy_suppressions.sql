@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', full_refresh=false, unique_key=['identifier_type', 'identifier_value'], on_schema_change='append_new_columns') }}
+{{ config(materialized='incremental', full_refresh=false, unique_key=['identifier_type', 'identifier_value'], incremental_strategy='delete+insert', on_schema_change='append_new_columns') }}
 -- depends_on: {{ ref('int_identity_changed_records') }}
 {%- set previous_graph = cdp.previous_identity_graph() -%}
 
