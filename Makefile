@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint sql-lint typecheck pytest bench clean
+.PHONY: demo test test-spark install lint sql-lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,11 @@ typecheck: install
 # Two processes (pytest-xdist), a whole test file per process so module fixtures are built once; files in
 # the order the conftest gives (heaviest first), not xdist's order by number of tests.
 pytest: install
-	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not spark_project"
+
+## test-spark: the whole project built three times on Spark and on DuckDB, compared row by row (not in make test)
+test-spark: install
+	$(BIN)/pytest -q -m spark_project
 
 bench: install
 	$(BIN)/python bench/generate.py

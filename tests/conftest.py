@@ -292,6 +292,33 @@ def fresh_warehouse(kind: str, request: pytest.FixtureRequest, tmp_path: Path, p
     return new_postgres_warehouse(name)
 
 
+def require_java() -> None:
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        message = (
+            "the Spark tests need Java 17 (apt-get install openjdk-17-jre-headless; .ci/run installs it)"
+        )
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def spark_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The module's Spark settings; the session is stopped at the end of the module."""
+    require_java()
+    folder = tmp_path_factory.mktemp("spark")
+    values = {
+        "CDP_SPARK_WAREHOUSE_DIR": str(folder / "warehouse"),
+        "CDP_SPARK_MASTER": "local[2]",
+        "CDP_SPARK_SHUFFLE_PARTITIONS": "2",
+    }
+    with environment(values):
+        yield values
+    from reverse_etl.spark import stop_spark_session
+
+    stop_spark_session()
+
+
 # The costliest test files, heaviest first (docs/testing.md, "The slowest tests"). Under `make test` the two
 # processes take whole files from the front of one queue (`--dist loadfile --no-loadscope-reorder`): long
 # files start early and short ones fill the end, so neither process is left alone with a long file.
