@@ -71,9 +71,7 @@ def _admin_execute(statement: str) -> None:
 
 
 def create_pg_database(name: str, template: str | None = None) -> None:
-    """A new database (a copy of the database template, when given); one left by a failed attempt is
-    replaced."""
-    _admin_execute(f'drop database if exists "{name}" with (force)')
+    """A new database (a copy of the database template, when given)."""
     _admin_execute(f'create database "{name}"' + (f' template "{template}"' if template else ""))
 
 
@@ -262,6 +260,7 @@ def built_postgres(request: pytest.FixtureRequest) -> Iterator[Warehouse]:
         return
 
     def build() -> None:
+        drop_pg_database(shared)  # what a failed attempt of another process left
         create_pg_database(shared)
         _build_demo(new_postgres_warehouse(shared))
 
