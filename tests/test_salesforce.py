@@ -106,7 +106,7 @@ def test_the_fake_refuses_more_than_200_records_or_ids(salesforce) -> None:
     assert refused.value.status == 400 and '"errorCode": "EXCEEDED_ID_LIMIT"' in (refused.value.body or "")
     gone = [Record(f"k{n}", {}, Operation.DELETE, destination_id=f"003{n:012d}AAA") for n in range(201)]
     with pytest.raises(FatalDestinationError) as refused:
-        HttpClient().send(target._delete_request(gone))
+        HttpClient().send(target._remove_request(gone))
     assert refused.value.status == 400 and "EXCEEDED_ID_LIMIT" in (refused.value.body or "")
     untyped = HttpRequest(
         "PATCH",

@@ -12,14 +12,13 @@ from typing import Any
 from reverse_etl.destinations.base import (
     BatchResult,
     Capabilities,
-    Destination,
     Mode,
-    Operation,
     RateLimit,
     Record,
     RecordResult,
     SecretLookup,
 )
+from reverse_etl.destinations.crm_objects import CrmObjectsDestination
 from reverse_etl.destinations.urls import url_option
 from reverse_etl.errors import ConfigError, FatalDestinationError
 from reverse_etl.http import HttpClient, HttpRequest
@@ -65,7 +64,7 @@ def property_value(value: Any) -> str:
     return str(value)
 
 
-class HubSpotDestination(Destination):
+class HubSpotDestination(CrmObjectsDestination):
     name = "hubspot"
     capabilities = Capabilities(
         max_batch_size=MAX_INPUTS,
@@ -116,46 +115,13 @@ class HubSpotDestination(Destination):
             },
         )
 
-    def _archive_request(self, records: Sequence[Record]) -> HttpRequest:
+    def _remove_request(self, records: Sequence[Record]) -> HttpRequest:
         return HttpRequest(
             "POST",
             f"{self.config.base_url}/crm/v3/objects/{self.config.object_type}/batch/archive",
             headers=self._headers(),
             json={"inputs": [{"id": record.destination_id} for record in records]},
         )
-
-    def _split(self, records: Sequence[Record]) -> tuple[list[Record], list[Record], list[Record]]:
-        """Rows this sync already created (updated by id), new rows (upserted by id_property), removals."""
-        removing = (Operation.DELETE, Operation.REMOVE)
-        writes = [r for r in records if r.operation not in removing]
-        return (
-            [r for r in writes if r.destination_id],
-            [r for r in writes if not r.destination_id],
-            [r for r in records if r.operation in removing],
-        )
-
-    def plan_batch(self, records: Sequence[Record]) -> list[HttpRequest]:
-        updates, upserts, deletes = self._split(records)
-        known = [r for r in deletes if r.destination_id]
-        return (
-            ([self._update_request(updates)] if updates else [])
-            + ([self._upsert_request(upserts)] if upserts else [])
-            + ([self._archive_request(known)] if known else [])
-        )
-
-    def write_batch(self, records: Sequence[Record]) -> BatchResult:
-        outcome = BatchResult()
-        updates, upserts, deletes = self._split(records)
-        if updates:
-            updated, gone = self._update(updates)
-            outcome.results += updated.results
-            # Objects deleted in HubSpot since: created again by id_property, as a new row would be.
-            upserts += gone
-        if upserts:
-            outcome.results += self._upsert(upserts).results
-        if deletes:
-            outcome.results += self._archive(deletes).results
-        return outcome
 
     def _missing_key(self, records: Sequence[Record]) -> tuple[list[Record], BatchResult]:
         """Rows with a value for id_property, and the rest rejected (HubSpot would clear the property)."""
@@ -248,16 +214,9 @@ class HubSpotDestination(Destination):
                 )
         return outcome
 
-    def _archive(self, records: Sequence[Record]) -> BatchResult:
-        known = [r for r in records if r.destination_id]
-        # A record never confirmed has no HubSpot id: there is nothing of ours to archive.
-        outcome = BatchResult.all_ok([r for r in records if not r.destination_id])
-        if not known:
-            return outcome
+    def _remove(self, records: Sequence[Record]) -> BatchResult:
         try:
-            self.http.send(self._archive_request(known), idempotent=True)
+            self.http.send(self._remove_request(records), idempotent=True)
         except FatalDestinationError as error:
-            outcome.results += BatchResult.all_failed(known, error.http_summary()).results
-            return outcome
-        outcome.results += BatchResult.all_ok(known).results
-        return outcome
+            return BatchResult.all_failed(records, error.http_summary())
+        return BatchResult.all_ok(records)

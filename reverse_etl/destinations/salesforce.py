@@ -14,13 +14,12 @@ from typing import Any
 from reverse_etl.destinations.base import (
     BatchResult,
     Capabilities,
-    Destination,
     Mode,
-    Operation,
     Record,
     RecordResult,
     SecretLookup,
 )
+from reverse_etl.destinations.crm_objects import CrmObjectsDestination
 from reverse_etl.destinations.urls import url_option
 from reverse_etl.errors import (
     ConfigError,
@@ -100,7 +99,7 @@ def limit_exceeded(error: FatalDestinationError | DestinationAuthError) -> bool:
     return error.status == 403 and "REQUEST_LIMIT_EXCEEDED" in (error.body or "")
 
 
-class SalesforceDestination(Destination):
+class SalesforceDestination(CrmObjectsDestination):
     name = "salesforce"
     capabilities = Capabilities(
         max_batch_size=MAX_RECORDS,
@@ -155,7 +154,7 @@ class SalesforceDestination(Destination):
             },
         )
 
-    def _delete_request(self, records: Sequence[Record]) -> HttpRequest:
+    def _remove_request(self, records: Sequence[Record]) -> HttpRequest:
         return HttpRequest(
             "DELETE",
             self._collections_url(),
@@ -163,40 +162,8 @@ class SalesforceDestination(Destination):
             params={"ids": ",".join(str(r.destination_id) for r in records), "allOrNone": "false"},
         )
 
-    @staticmethod
-    def _split(records: Sequence[Record]) -> tuple[list[Record], list[Record], list[Record]]:
-        """Rows this sync created (updated by id), new rows (upserted by external id), removals."""
-        removing = (Operation.DELETE, Operation.REMOVE)
-        writes = [r for r in records if r.operation not in removing]
-        return (
-            [r for r in writes if r.destination_id],
-            [r for r in writes if not r.destination_id],
-            [r for r in records if r.operation in removing],
-        )
-
-    def plan_batch(self, records: Sequence[Record]) -> list[HttpRequest]:
-        updates, upserts, deletes = self._split(records)
-        updates = [r for r in updates if self._has_external_id(r)]
-        upserts = [r for r in upserts if self._has_external_id(r)]
-        deletes = [r for r in deletes if r.destination_id]
-        return (
-            ([self._update_request(updates)] if updates else [])
-            + ([self._upsert_request(upserts)] if upserts else [])
-            + ([self._delete_request(deletes)] if deletes else [])
-        )
-
-    def write_batch(self, records: Sequence[Record]) -> BatchResult:
-        outcome = BatchResult()
-        updates, upserts, deletes = self._split(records)
-        if updates:
-            updated, gone = self._update(updates)
-            outcome.results += updated.results
-            upserts += gone
-        if upserts:
-            outcome.results += self._upsert(upserts).results
-        if deletes:
-            outcome.results += self._delete(deletes).results
-        return outcome
+    def _plannable(self, record: Record) -> bool:
+        return self._has_external_id(record)
 
     def _has_external_id(self, record: Record) -> bool:
         return record.fields.get(self.config.external_id_field) not in (None, "")
@@ -284,17 +251,13 @@ class SalesforceDestination(Destination):
             retryable=bool(errors) and all(e.get("statusCode") in RETRYABLE_STATUS_CODES for e in errors),
         )
 
-    def _delete(self, records: Sequence[Record]) -> BatchResult:
-        known = [r for r in records if r.destination_id]
-        # A record never confirmed has no Salesforce id: there is nothing of ours to delete.
-        outcome = BatchResult.all_ok([r for r in records if not r.destination_id])
-        if not known:
-            return outcome
-        answer = self._send(self._delete_request(known), known)
+    def _remove(self, records: Sequence[Record]) -> BatchResult:
+        outcome = BatchResult()
+        answer = self._send(self._remove_request(records), records)
         if isinstance(answer, BatchResult):
             outcome.results += answer.results
             return outcome
-        for index, record in enumerate(known):
+        for index, record in enumerate(records):
             result = answer[index] if index < len(answer) and isinstance(answer[index], dict) else None
             errors = (result or {}).get("errors") or []
             if result is not None and (
