@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from reverse_etl.errors import ConfigError, DbtError
-from reverse_etl.project import project_dir
+from reverse_etl.parse_cache import kept_per_warehouse, warehouse_key
+from reverse_etl.project import project_dir, target_dir
 
 # dbt's programmatic runner keeps global state (flags, adapters): one invocation at a time per process (the
 # scheduler's build and a segment build started from the app wait for each other).
@@ -52,18 +53,21 @@ def _release_duckdb() -> None:
         connections.DuckDBConnectionManager.close_all_connections()
 
 
-def _start_spark_if_needed(target: str | None, root: Path) -> None:
-    """dbt-spark's session method reuses the process's Spark session: start it with the project's settings."""
+def _warehouse(target: str | None, root: Path) -> str:
+    """The target's printable description (no password), or "" when the profile does not load (dbt names
+    the problem itself). Starts the Spark session first for a spark target: dbt-spark's session method
+    reuses the process's session, which cdp starts with the project's settings."""
     from reverse_etl.project import load_target
 
     try:
-        kind = load_target(target, root=root).type
+        loaded = load_target(target, root=root)
     except ConfigError:
-        return  # dbt names the problem with the profile itself
-    if kind == "spark":
+        return ""
+    if loaded.type == "spark":
         from reverse_etl.spark import spark_session
 
         spark_session(root)
+    return f"{loaded.name} {loaded.describe()}"
 
 
 def run_dbt(
@@ -73,7 +77,7 @@ def run_dbt(
     from dbt.cli.main import dbtRunner
 
     root = root or project_dir()
-    _start_spark_if_needed(target, root)
+    warehouse = _warehouse(target, root)
     full_args = [*args, "--project-dir", str(root), "--profiles-dir", str(root)]
     if target:
         full_args += ["--target", target]
@@ -83,7 +87,7 @@ def run_dbt(
         if event.info.level == "error" and event.info.msg:
             logged_errors.append(_one_line(event.info.msg))
 
-    with _INVOKING:
+    with _INVOKING, kept_per_warehouse(target_dir(root), warehouse_key(warehouse, args)):
         try:
             outcome = dbtRunner(callbacks=[keep_errors]).invoke(full_args)
         finally:
