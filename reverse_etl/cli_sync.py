@@ -16,9 +16,9 @@ def sync() -> None:
 
 def open_warehouse(target: str | None):
     from reverse_etl.project import load_target
-    from reverse_etl.warehouse import Warehouse
+    from reverse_etl.warehouse import sync_warehouse
 
-    return Warehouse(load_target(target))
+    return sync_warehouse(load_target(target))
 
 
 @sync.command("list")
@@ -28,7 +28,7 @@ def sync_list(target: str | None) -> None:
     from reverse_etl.sync.service import project_syncs
 
     warehouse = open_warehouse(target)
-    for declared in project_syncs(warehouse.target).values():
+    for declared in project_syncs(warehouse.models or warehouse.target).values():
         click.echo(f"{declared.describe()}  schedule: {declared.schedule or 'manual'}")
 
 
@@ -42,7 +42,7 @@ def _run(target: str | None, name: str, dry_run: bool, allow_mass_change: bool, 
     alerts = None if dry_run else Alerts(AlertSettings.from_environment(), to_stderr=True)
     warehouse = open_warehouse(target)
     try:
-        chosen = pick(project_syncs(warehouse.target), name)
+        chosen = pick(project_syncs(warehouse.models or warehouse.target), name)
         if alerts is None:
             return run_sync(warehouse, chosen, allow_mass_change=allow_mass_change, dry_run=True)
 
@@ -113,7 +113,7 @@ def sync_status(target: str | None, as_json: bool) -> None:
 
     warehouse = open_warehouse(target)
     try:
-        rows = status_rows(warehouse, project_syncs(warehouse.target))
+        rows = status_rows(warehouse, project_syncs(warehouse.models or warehouse.target))
         if as_json:
             click.echo(json.dumps(rows, indent=2, default=str))
             return
@@ -144,7 +144,9 @@ def sync_history(target: str | None, name: str, limit: int) -> None:
     try:
         runs = history_rows(warehouse, name, limit)
         if not runs:
-            pick(project_syncs(warehouse.target), name)  # no runs: a sync that never ran, or no sync at all
+            pick(
+                project_syncs(warehouse.models or warehouse.target), name
+            )  # no runs: a sync that never ran, or no sync at all
             click.echo(f"{name}: no runs yet")
         for (
             run_id,

@@ -11,9 +11,12 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reverse_etl.errors import ConfigError, WarehouseError
+
+if TYPE_CHECKING:
+    from reverse_etl.project import Target
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,31 @@ def spark_settings(root: Path | None = None) -> SparkSettings:
         warehouse_dir=warehouse.resolve(),
         driver_memory=os.environ.get("CDP_SPARK_DRIVER_MEMORY", "1g"),
     )
+
+
+# The sync state of the spark target (docs/syncs.md, "Syncs from a Spark model").
+STATE_TARGET_VARIABLE = "CDP_SPARK_STATE_TARGET"
+STATE_FILE = "cdp_sync_state.duckdb"
+
+
+def state_store_target(root: Path | None = None) -> Target:
+    """Where syncs from Spark models keep their state: the profiles.yml output named by CDP_SPARK_STATE_TARGET
+    (a duckdb or postgres output), by default a DuckDB file beside the Spark tables (STATE_FILE in the
+    warehouse folder)."""
+    from reverse_etl.project import Target, load_target
+
+    name = os.environ.get(STATE_TARGET_VARIABLE, "").strip()
+    if not name:
+        folder = spark_settings(root).warehouse_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        return Target(name="spark_state", type="duckdb", path=str(folder / STATE_FILE))
+    target = load_target(name, root)
+    if target.type not in ("duckdb", "postgres"):
+        raise ConfigError(
+            f"{STATE_TARGET_VARIABLE}: '{name}' is a {target.type} output; the sync state needs a transactional "
+            "store: name a duckdb or postgres output of profiles.yml"
+        )
+    return target
 
 
 _SESSION: Any = None
@@ -82,7 +110,15 @@ def spark_session(root: Path | None = None) -> Any:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # Adaptive execution merges the small partitions a shuffle leaves and turns joins with a small side
+        # into broadcasts at run time.
         .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
+        # The project's plans are wide (unions of every identity source, many filters): inferring constraints
+        # across them costs more optimizer time than the filters it adds save.
+        .config("spark.sql.constraintPropagation.enabled", "false")
+        # Tasks start on any free core at once instead of waiting for a data-local one.
+        .config("spark.locality.wait", "0s")
         # Tables are rewritten in place by the project's incremental strategy (docs/scale_out.md).
         .config("spark.sql.legacy.allowNonEmptyLocationInCTAS", "true")
         .enableHiveSupport()

@@ -66,10 +66,13 @@ class Warehouse:
     def __init__(self, target: Target) -> None:
         if target.type == "spark":
             raise WarehouseError(
-                "syncs, ad-hoc queries and the app do not run on the spark target yet; build with "
-                "`cdp dbt ... --target spark` (docs/scale_out.md)"
+                "ad-hoc queries and the app do not run on the spark target yet (syncs do: `cdp sync run "
+                "<sync> --target spark`); build with `cdp dbt ... --target spark` (docs/scale_out.md)"
             )
         self.target = target
+        # Where the syncs' models live when it is not this warehouse: the spark target, whose sync state is
+        # kept here (sync_warehouse).
+        self.models: Target | None = None
         self.kind = target.type
         self.marker = "%s" if self.kind == "postgres" else "?"
         self._connection: Any = None
@@ -367,3 +370,16 @@ class Warehouse:
             self._connection.rollback()
         except Exception:  # noqa: BLE001 - nothing to roll back is fine
             pass
+
+
+def sync_warehouse(target: Target) -> Warehouse:
+    """The warehouse a sync keeps its state in: the target itself, or for the spark target (plain Spark tables
+    have no transactions) its state store, a DuckDB file or PostgreSQL (reverse_etl.spark.state_store_target),
+    which knows the spark target as `models`."""
+    if target.type != "spark":
+        return Warehouse(target)
+    from reverse_etl.spark import state_store_target
+
+    warehouse = Warehouse(state_store_target())
+    warehouse.models = target
+    return warehouse

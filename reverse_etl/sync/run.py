@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from reverse_etl.destinations.base import Destination
 from reverse_etl.http import HttpRequest
 from reverse_etl.sync.config import SyncConfig
 from reverse_etl.sync.forget import ForgetSummary
 from reverse_etl.sync.state import Diff
+from reverse_etl.sync.state import relation_sql as state_relation_sql
 from reverse_etl.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from reverse_etl.sync.spark_model import SparkModel
 
 
 @dataclass(frozen=True)
@@ -92,3 +97,10 @@ class Run:
     batch_size: int
     run_id: str
     options: RunOptions = field(default_factory=RunOptions)
+    # A model in Spark: the diff runs there and its rows to act on are copied into this warehouse (the state store).
+    model: SparkModel | None = None
+
+    @property
+    def relation(self) -> str:
+        """Where the batches read the model's values: the model itself, or the rows copied from Spark."""
+        return self.model.rows_table if self.model is not None else state_relation_sql(self.sync)

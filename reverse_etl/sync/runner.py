@@ -26,6 +26,7 @@ from reverse_etl.sync.modes import guard_blast_radius
 from reverse_etl.sync.recording import recording
 from reverse_etl.sync.records import Batch, windows
 from reverse_etl.sync.run import Run, RunOptions, RunSummary
+from reverse_etl.sync.spark_model import SparkModel
 from reverse_etl.sync.store import StateStore, open_store
 from reverse_etl.warehouse import DUCKDB_DIFF_MEMORY_LIMIT, Warehouse
 
@@ -62,14 +63,19 @@ def make_destination(sync: SyncConfig, http: HttpClient | None = None) -> Destin
     )
 
 
-def check_columns(warehouse: Warehouse, sync: SyncConfig) -> tuple[list[str], dict[str, str]]:
-    if sync.query:
+def check_columns(
+    warehouse: Warehouse, sync: SyncConfig, model: SparkModel | None = None
+) -> tuple[list[str], dict[str, str]]:
+    if model is not None:
+        columns = model.columns()
+    elif sync.query:
         columns = query_columns(warehouse, sync)
     else:
         columns = warehouse.columns(sync.relation.schema, sync.relation.name)
     if not columns:
         raise ConfigError(
-            f"{sync.name}: model {sync.model} is not built in {warehouse.target.describe()}; run `cdp dbt build --select {sync.model}`"
+            f"{sync.name}: model {sync.model} is not built in {(warehouse.models or warehouse.target).describe()}; "
+            f"run `cdp dbt build --select {sync.model}`"
         )
     fields = state.mapping(sync, columns)
     missing = sorted({column for column in [sync.primary_key, *fields.values()] if column not in columns})
@@ -123,13 +129,16 @@ def run_sync(
 ) -> RunSummary:
     """Run (or plan, with dry_run) one sync. Raises SyncError when refused, PartialFailure when rows were rejected."""
     options = RunOptions(allow_mass_change, dry_run, only_rejected, progress, should_stop)
+    # A model in Spark is diffed there; the run's state is kept in `warehouse`, its state store.
+    model = SparkModel(warehouse.models, sync) if warehouse.models is not None else None
+    sync = model.store_sync if model is not None else sync
     destination = destination or make_destination(sync)
-    _, fields = check_columns(warehouse, sync)
+    _, fields = check_columns(warehouse, sync, model)
     state.ensure_state(warehouse)
     batch_size = min(
         destination.capabilities.max_batch_size, getattr(destination, "batch_size", lambda: 10**9)()
     )
-    run = Run(warehouse, sync, destination, fields, batch_size, uuid.uuid4().hex, options)
+    run = Run(warehouse, sync, destination, fields, batch_size, uuid.uuid4().hex, options, model)
     with (
         sync_lock(warehouse, sync.name),
         warehouse.memory_capped(DUCKDB_DIFF_MEMORY_LIMIT),
@@ -137,6 +146,8 @@ def run_sync(
     ):
         store = open_store(run)
         summary = _plan(run, store) if dry_run else _execute(run, store)
+        if model is not None and not dry_run:
+            model.refresh_copy(warehouse, run.run_id)
     if summary.status == "partial":
         raise PartialFailure(summary.describe(), summary=summary)
     return summary
@@ -144,8 +155,7 @@ def run_sync(
 
 def _plan(run: Run, store: StateStore) -> RunSummary:
     """Diff and the exact requests the run would send; no state changes, nothing sent."""
-    materialize_query(run.warehouse, run.sync)
-    diff = state.compute_diff(run.warehouse, run.sync, run.fields)
+    diff = _diff(run)
     summary = RunSummary(sync_name=run.sync.name, run_id=run.run_id, diff=diff)
     guard_blast_radius(run.sync, diff, run.options.allow_mass_change)
     try:
@@ -153,17 +163,18 @@ def _plan(run: Run, store: StateStore) -> RunSummary:
             summary.planned_requests += run.destination.plan_batch(batch.records)
             summary.sent += len(batch.records)
     finally:
-        store.close()
+        _close(run, store)
     summary.status = "planned"
     return summary
 
 
 def _execute(run: Run, store: StateStore) -> RunSummary:
     store.close_abandoned_runs()
+    if run.model is not None:
+        run.model.copy_suppressed(run.warehouse)
     # Forget requests go first and whatever the mode: see reverse_etl.sync.forget.
     forgotten = forget_suppressed(run.warehouse, run.sync, run.destination, run.run_id, run.batch_size)
-    materialize_query(run.warehouse, run.sync)
-    diff = state.compute_diff(run.warehouse, run.sync, run.fields)
+    diff = _diff(run)
     summary = RunSummary(sync_name=run.sync.name, run_id=run.run_id, diff=diff, forgotten=forgotten)
     guard_blast_radius(run.sync, diff, run.options.allow_mass_change)
     store.begin(summary)
@@ -183,13 +194,30 @@ def _execute(run: Run, store: StateStore) -> RunSummary:
         summary.status = "failed"
         raise
     finally:
-        store.close()
+        _close(run, store)
         if summary.status not in ("failed", "interrupted"):
             summary.status = (
                 "partial" if summary.rejected or diff.invalid or forgotten.rejected else "success"
             )
         store.end(summary, error)
     return summary
+
+
+def _diff(run: Run) -> state.Diff:
+    """The run's diff: in the warehouse, or for a model in Spark there (its rows copied into the store)."""
+    if run.model is not None:
+        return run.model.diff(run.warehouse, run.fields)
+    materialize_query(run.warehouse, run.sync)
+    return state.compute_diff(run.warehouse, run.sync, run.fields)
+
+
+def _close(run: Run, store: StateStore) -> None:
+    """Drop the copies of model rows the run kept only while it ran."""
+    try:
+        store.close()
+    finally:
+        if run.model is not None:
+            run.model.close(run.warehouse)
 
 
 def _send(run: Run, store: StateStore, summary: RunSummary, deferred: bool) -> None:

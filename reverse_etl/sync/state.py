@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,13 +136,16 @@ def mapping(sync: SyncConfig, columns: list[str]) -> dict[str, str]:
     return dict(sync.fields) if sync.fields else {column: column for column in columns}
 
 
-def row_encoding_sql(columns: list[str]) -> str:
+def row_encoding_sql(
+    columns: list[str], quote_name: Callable[[str], str] = quote, text: str = "varchar"
+) -> str:
     """One text per row that no other row shares: each column as `<length>:<text>`, a null as `N`, one after
     another. Read left to right it parses back into the values (a length ends at its colon; `N` is no digit),
     so two rows with the same encoding are the same row: no separator inside a value, and no value that
-    spells a null, can make two different rows hash alike."""
+    spells a null, can make two different rows hash alike. `quote_name` and `text` are the engine's identifier
+    quoting and text type (Spark: backticks and string)."""
     return " || ".join(
-        f"coalesce(cast(length(cast({quote(column)} as varchar)) as varchar) || ':' || cast({quote(column)} as varchar), 'N')"
+        f"coalesce(cast(length(cast({quote_name(column)} as {text})) as {text}) || ':' || cast({quote_name(column)} as {text}), 'N')"
         for column in columns
     )
 
@@ -216,27 +220,23 @@ def _last_fingerprint(warehouse: Warehouse, sync: SyncConfig, current: str) -> s
     return current if started else None
 
 
-def compute_diff(warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str]) -> Diff:
-    """Write the rows to act on into changes__<sync> (record_key, row_hash, change_type, destination_id,
-    previous_status) and return the counts. Rows with a null or duplicated key are marked invalid."""
-    key = quote(sync.primary_key)
-    columns = hashed_columns(fields)
-    current = fingerprint(sync, fields, column_types(warehouse, sync, columns))
-    table = changes_table(sync)
-    warehouse.execute(f"drop table if exists {table}")
-    warehouse.execute(
-        f"""
-        create table {table} as
+def changes_sql(relation: str, snapshots: str, key: str, encoding: str, text: str = "varchar") -> str:
+    """The diff as one query: every key of the model (`relation`, keyed by the quoted column `key`, rows
+    encoded by `encoding`, keys cast to `text`) and of the sync's snapshot rows (`snapshots`, with a sync_name column) classified
+    as added, changed, removed, unchanged or invalid. Parameters: the fingerprint's prefix, the sync's name.
+    The same text runs on DuckDB and PostgreSQL (against cdp_sync.snapshots) and on Spark (against the
+    sync's verified copy of them, reverse_etl.sync.spark_model)."""
+    return f"""
         with current_rows as (
-            select cast({key} as varchar) as record_key, md5(? || ':' || {row_encoding_sql(columns)}) as row_hash
-            from {relation_sql(sync)} as source_rows
+            select cast({key} as {text}) as record_key, md5(? || ':' || {encoding}) as row_hash
+            from {relation} as source_rows
         ),
         keyed as (
             select record_key, min(row_hash) as row_hash, count(*) as copies from current_rows group by record_key
         ),
         snapshot as (
             select record_key, confirmed_hash, status, attempts, destination_id
-            from {SCHEMA}.snapshots where sync_name = ?
+            from {snapshots} where sync_name = ?
         ),
         compared as (
             select
@@ -271,10 +271,35 @@ def compute_diff(warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str])
             case when change_type = 'unchanged' then 0 else attempts end as attempts
         from compared
         where change_type <> 'removed' or confirmed_hash is not null or previous_status in ('pending', 'accepted', 'accepted_removal')
-        """,
-        (hashlib.sha256(current.encode()).hexdigest()[:16], sync.name),
+        """
+
+
+def fingerprint_prefix(current: str) -> str:
+    """What each row's hash starts with: the fingerprint's digest (see fingerprint)."""
+    return hashlib.sha256(current.encode()).hexdigest()[:16]
+
+
+def compute_diff(warehouse: Warehouse, sync: SyncConfig, fields: dict[str, str]) -> Diff:
+    """Write the rows to act on into changes__<sync> (record_key, row_hash, change_type, destination_id,
+    previous_status) and return the counts. Rows with a null or duplicated key are marked invalid."""
+    columns = hashed_columns(fields)
+    current = fingerprint(sync, fields, column_types(warehouse, sync, columns))
+    table = changes_table(sync)
+    warehouse.execute(f"drop table if exists {table}")
+    warehouse.execute(
+        f"create table {table} as "
+        + changes_sql(
+            relation_sql(sync), f"{SCHEMA}.snapshots", quote(sync.primary_key), row_encoding_sql(columns)
+        ),
+        (fingerprint_prefix(current), sync.name),
     )
     warehouse.commit()
+    return diff_counts(warehouse, sync, current)
+
+
+def diff_counts(warehouse: Warehouse, sync: SyncConfig, current: str) -> Diff:
+    """The counts of the sync's changes table (unchanged rows count by `copies`), as the run's Diff."""
+    table = changes_table(sync)
     counts = dict(warehouse.query(f"select change_type, sum(copies) from {table} group by change_type"))
     retries = warehouse.query(
         f"select count(*) from {table} where previous_status = 'rejected' and change_type in ('added', 'changed')"

@@ -72,7 +72,7 @@ class StateStore(ABC):
         selected_rows = (
             f"select {', '.join('change.' + column for column in CHANGE_COLUMNS)}, {values_sql} "
             f"from {state.changes_table(self.sync)} as change "
-            f"left join {state.relation_sql(self.sync)} as model "
+            f"left join {run.relation} as model "
             f"on cast(model.{quote(self.sync.primary_key)} as varchar) = change.record_key "
             f"and change.change_type <> 'removed' "
             f"where change.change_type in ({placeholders}){rejected_only}"
