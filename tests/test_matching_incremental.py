@@ -43,6 +43,10 @@ def groups(warehouse: Warehouse) -> set[tuple[Any, ...]]:
     return set(warehouse.query("select source_table, record_id, match_group from matching.record_groups"))
 
 
+def fingerprint(warehouse: Warehouse) -> str:
+    return str(warehouse.query("select fingerprint from matching.record_groups_version")[0][0])
+
+
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A matched warehouse; then offline CRM contacts copied with a typo (added), one contact's surname
@@ -78,14 +82,15 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     )
     warehouse.execute(f"delete from raw.crm_contacts where contact_id = {mark}", (removed[1],))
     incremental = run_match(warehouse.target, config())
-    after, after_groups = links(warehouse), groups(warehouse)
+    after, after_groups, after_fingerprint = links(warehouse), groups(warehouse), fingerprint(warehouse)
     again = run_match(warehouse.target, config())
     unchanged = links(warehouse)
     full = run_match(warehouse.target, config(), full=True)
     return {
         "first": first, "before": before, "incremental": incremental, "after": after, "again": again,
         "unchanged": unchanged, "full": full, "full_links": links(warehouse), "full_groups": groups(warehouse),
-        "after_groups": after_groups, "added": added, "changed": changed, "removed": removed,
+        "after_groups": after_groups, "after_fingerprint": after_fingerprint,
+        "full_fingerprint": fingerprint(warehouse), "added": added, "changed": changed, "removed": removed,
         "warehouse": warehouse,
     }  # fmt: skip
 
@@ -97,6 +102,8 @@ def test_incremental_links_equal_a_full_scoring_run(runs: dict[str, Any]) -> Non
     assert runs["full"].full and runs["full"].scored_records == runs["full"].records
     assert scored(runs["after"]) == scored(runs["full_links"])
     assert runs["after_groups"] == runs["full_groups"]
+    # The identity build reads the groups' fingerprint; kept up to date, it is the one a full run computes.
+    assert runs["after_fingerprint"] == runs["full_fingerprint"]
     assert (incremental.links, incremental.above_threshold) == (
         runs["full"].links,
         runs["full"].above_threshold,
@@ -132,6 +139,20 @@ def test_a_changed_model_file_scores_everything_again(runs: dict[str, Any], tmp_
     back = run_match(warehouse.target, config())
     assert back.full, "the model version differs from the one the last run scored with"
     assert scored(links(warehouse)) == scored(runs["full_links"])
+
+
+def test_a_changed_threshold_forms_every_group_again(runs: dict[str, Any]) -> None:
+    """The links do not depend on the threshold (kept from 0.5), so a new threshold scores nothing again, but
+    the groups of records no change touches must be formed at it too: the same groups as a full run."""
+    warehouse: Warehouse = runs["warehouse"]
+    lower = dataclasses.replace(config(), threshold=0.6)
+    incremental = run_match(warehouse.target, lower)
+    regrouped = groups(warehouse)
+    assert not incremental.full and incremental.scored_records == 0
+    run_match(warehouse.target, lower, full=True)
+    assert regrouped == groups(warehouse) != runs["full_groups"]
+    back = run_match(warehouse.target, config())
+    assert not back.full and groups(warehouse) == runs["full_groups"]
 
 
 def test_a_record_is_matched_from_when_it_has_a_matching_column(runs: dict[str, Any]) -> None:

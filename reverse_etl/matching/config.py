@@ -39,6 +39,7 @@ class MatchingConfig:
     deterministic_recall: float = 0.6
     seed: int = 42
     u_max_pairs: int = 1_000_000
+    em_max_pairs: int = 1_000_000
     columns: list[str] = field(default_factory=list)
 
 
@@ -112,20 +113,22 @@ def parse(config: Any, root: Path) -> MatchingConfig:
     training = config.get("training") or {}
     if not isinstance(training, dict):
         raise ConfigError(
-            f"{WHERE}.training must be a mapping (seed, u_max_pairs, blocking_rules, deterministic_rules, recall)"
+            f"{WHERE}.training must be a mapping (seed, u_max_pairs, em_max_pairs, blocking_rules, "
+            "deterministic_rules, recall)"
         )
     recall = training.get("recall", 0.6)
     if isinstance(recall, bool) or not isinstance(recall, (int, float)) or not 0 < recall <= 1:
         raise ConfigError(f"{WHERE}.training.recall must be a share between 0 and 1, got {recall!r}")
-    seed, u_max_pairs = training.get("seed", 42), training.get("u_max_pairs", 1_000_000)
-    for name, number in (("seed", seed), ("u_max_pairs", u_max_pairs)):
+    seed = training.get("seed", 42)
+    budgets = {name: training.get(name, 1_000_000) for name in ("u_max_pairs", "em_max_pairs")}
+    for name, number in (("seed", seed), *budgets.items()):
         if (
             isinstance(number, bool)
             or not isinstance(number, int)
             or number < (0 if name == "seed" else 1000)
         ):
             raise ConfigError(
-                f"{WHERE}.training.{name} must be a whole number{' of at least 1000' if name == 'u_max_pairs' else ''}, got {number!r}"
+                f"{WHERE}.training.{name} must be a whole number{'' if name == 'seed' else ' of at least 1000'}, got {number!r}"
             )
     return MatchingConfig(
         enabled=enabled,
@@ -139,7 +142,8 @@ def parse(config: Any, root: Path) -> MatchingConfig:
         ),
         deterministic_recall=float(recall),
         seed=seed,
-        u_max_pairs=u_max_pairs,
+        u_max_pairs=budgets["u_max_pairs"],
+        em_max_pairs=budgets["em_max_pairs"],
         columns=columns,
     )
 

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from reverse_etl.matching import links as link_table
 from reverse_etl.matching.config import MatchingConfig
-from reverse_etl.matching.records import current_select, load_rows
+from reverse_etl.matching.records import current_select, load_rows, matching_columns
 from reverse_etl.warehouse import Warehouse, quote
 
 STATE = "scored_records"
@@ -66,8 +66,8 @@ def scoring_version(config: MatchingConfig, model_version: str) -> str:
 def delta(warehouse: Warehouse, config: MatchingConfig, version: str) -> Delta | None:
     """The records to score since the last run with scoring `version`; None when a full run is needed."""
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
-    known = [name.lower() for name in warehouse.columns(link_table.SCHEMA, STATE)]
-    if known != [*KEYS, *config.columns] or not warehouse.columns(link_table.SCHEMA, link_table.TABLE):
+    known = [name.lower() for name in matching_columns(warehouse, config, STATE)]
+    if known != [*KEYS, *config.columns] or not matching_columns(warehouse, config, link_table.TABLE):
         return None
     versions = warehouse.query(f"select distinct scoring_version from {table}")  # noqa: S608
     if versions != [(version,)]:
@@ -210,11 +210,11 @@ def save(
     )
 
 
-def records_kept(warehouse: Warehouse, config: MatchingConfig) -> int:
-    """How many kept records have a matching column (the records matched)."""
+def records_kept_select(config: MatchingConfig) -> str:
+    """SQL counting the kept records that have a matching column (the records matched)."""
     any_column = " or ".join(f"{quote(name)} is not null" for name in config.columns)
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
-    return int(warehouse.query(f"select count(*) from {table} where {any_column}")[0][0])  # noqa: S608
+    return f"select count(*) from {table} where {any_column}"  # noqa: S608 - quoted names
 
 
 def drop(warehouse: Warehouse) -> None:

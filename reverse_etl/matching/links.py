@@ -37,6 +37,8 @@ TEXT_COLUMNS = [
 ]
 NUMBER_COLUMNS = ["match_probability", "match_weight"]
 KEPT_FROM = 0.5
+VERSION_COLUMNS = ("fingerprint", "model_version", "written_at", "groups_digest")
+DIGEST_MODULUS = 2**64
 
 
 @dataclass
@@ -158,11 +160,16 @@ def write_links(
             f"insert into {table} select {casts}, ? from {warehouse.rows_subquery(columns)} as batch",  # noqa: S608
             [utc_now(), *[values[name] for name in columns]],
         )
-    if replaced is None:
-        _write_groups(warehouse, threshold)
+    last = None if replaced is None else _last_digest(warehouse, model_version, threshold)
+    if last is None:
+        digest = _write_groups(warehouse, threshold)
     else:
-        _update_groups(warehouse, links, threshold, replaced)
-    return _groups_version(warehouse, model_version, threshold)
+        digest = _update_groups(warehouse, links, threshold, replaced or set(), last)
+    return _groups_version(warehouse, model_version, threshold, digest)
+
+
+def _fingerprint(model_version: str, threshold: float, digest: int) -> str:
+    return hashlib.sha256("\n".join([model_version, repr(threshold), str(digest)]).encode()).hexdigest()[:16]
 
 
 def _strong_links(warehouse: Warehouse, threshold: float, among: set[str] | None = None) -> list[ScoredLink]:
@@ -198,22 +205,34 @@ def _insert_groups(warehouse: Warehouse, rows: list[tuple[str, str, str]]) -> No
         )
 
 
-def _write_groups(warehouse: Warehouse, threshold: float) -> None:
-    """matching.record_groups from every link at or above `threshold`."""
+def rows_digest(rows: list[tuple[str, str, str]]) -> int:
+    """An order-free digest of group rows: the sum of each row's hash, modulo 2**64. A run that deletes and
+    inserts some rows subtracts and adds theirs, so it never reads every group to fingerprint them."""
+    total = 0
+    for row in rows:
+        total += int.from_bytes(hashlib.sha256("\t".join(row).encode()).digest()[:8], "big")
+    return total % DIGEST_MODULUS
+
+
+def _write_groups(warehouse: Warehouse, threshold: float) -> int:
+    """matching.record_groups from every link at or above `threshold`; the rows' digest."""
     text = "varchar" if warehouse.kind == "duckdb" else "text"
     table = f"{quote(SCHEMA)}.{quote(GROUPS)}"
     warehouse.execute(f"drop table if exists {table}")
     warehouse.execute(f"create table {table} (source_table {text}, record_id {text}, match_group {text})")
-    _insert_groups(warehouse, _group_rows(match_groups(_strong_links(warehouse, threshold), threshold)))
+    rows = _group_rows(match_groups(_strong_links(warehouse, threshold), threshold))
+    _insert_groups(warehouse, rows)
+    return rows_digest(rows)
 
 
 def _update_groups(
-    warehouse: Warehouse, new_links: list[ScoredLink], threshold: float, replaced: set[str]
-) -> None:
+    warehouse: Warehouse, new_links: list[ScoredLink], threshold: float, replaced: set[str], digest: int
+) -> int:
     """Regroup only the records whose group can change: the replaced ones, both records of every new strong
     link, and every record of their old groups. Those groups were closed under the old links, and every new
     link has both records among them, so their links at or above `threshold` form the same groups a full
-    regrouping would."""
+    regrouping would. The digest of all group rows: the last run's, less the rows deleted, plus those
+    inserted (`digest`: the last run's)."""
     table = f"{quote(SCHEMA)}.{quote(GROUPS)}"
     touched = set(replaced)
     for link in new_links:
@@ -223,39 +242,54 @@ def _update_groups(
                 f"{link.source_table_r}|{link.record_id_r}",
             }
     if not touched:
-        return
+        return digest
     ids = f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as touched)"  # noqa: S608
-    members = warehouse.query(
-        f"select source_table, record_id from {table} where match_group in "  # noqa: S608
-        f"(select match_group from {table} where source_table || '|' || record_id in {ids})",
-        [sorted(touched)],
-    )
-    regrouped = touched | {f"{source_table}|{record_id}" for source_table, record_id in members}
+    # Every row deleted below is one of these: a touched record with a row has its group among them.
+    members = [
+        (str(source_table), str(record_id), str(group))
+        for source_table, record_id, group in warehouse.query(
+            f"select source_table, record_id, match_group from {table} where match_group in "  # noqa: S608
+            f"(select match_group from {table} where source_table || '|' || record_id in {ids})",
+            [sorted(touched)],
+        )
+    ]
+    regrouped = touched | {f"{source_table}|{record_id}" for source_table, record_id, _ in members}
     warehouse.execute(
         f"delete from {table} where source_table || '|' || record_id in "  # noqa: S608
         f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as regrouped)",
         [sorted(regrouped)],
     )
-    _insert_groups(
-        warehouse, _group_rows(match_groups(_strong_links(warehouse, threshold, regrouped), threshold))
-    )
+    rows = _group_rows(match_groups(_strong_links(warehouse, threshold, regrouped), threshold))
+    _insert_groups(warehouse, rows)
+    return (digest - rows_digest(members) + rows_digest(rows)) % DIGEST_MODULUS
 
 
-def _groups_version(warehouse: Warehouse, model_version: str, threshold: float) -> str:
-    """The groups' fingerprint (of the model version, the threshold and every group row, computed in the
-    warehouse), written to matching.record_groups_version."""
+def _last_digest(warehouse: Warehouse, model_version: str, threshold: float) -> int | None:
+    """The digest of the group rows as the last run left them, when they were formed at `threshold` (their
+    fingerprint says so); None when all groups must be formed again: another threshold (the groups of records
+    no run touches would keep the old one), or a version table written before the digest was kept."""
+    kept = warehouse.query(f"select * from {quote(SCHEMA)}.{quote(GROUPS_VERSION)}")  # noqa: S608
+    if not kept or len(kept[0]) != len(VERSION_COLUMNS) or kept[0][-1] is None:
+        return None
+    fingerprint, _, _, digest = kept[0]
+    if fingerprint != _fingerprint(model_version, threshold, int(digest)):
+        return None
+    return int(digest)
+
+
+def _groups_version(warehouse: Warehouse, model_version: str, threshold: float, digest: int) -> str:
+    """The groups' fingerprint (of the model version, the threshold and the digest of every group row),
+    written to matching.record_groups_version with the digest."""
     text = "varchar" if warehouse.kind == "duckdb" else "text"
-    table, version = f"{quote(SCHEMA)}.{quote(GROUPS)}", f"{quote(SCHEMA)}.{quote(GROUPS_VERSION)}"
-    digest = warehouse.query(
-        f"select md5(coalesce(string_agg(source_table || chr(9) || record_id || chr(9) || match_group, "  # noqa: S608
-        f"chr(10) order by source_table, record_id), '')) from {table}"
-    )[0][0]
-    fingerprint = hashlib.sha256(
-        "\n".join([model_version, repr(threshold), str(digest)]).encode()
-    ).hexdigest()[:16]
+    version = f"{quote(SCHEMA)}.{quote(GROUPS_VERSION)}"
+    fingerprint = _fingerprint(model_version, threshold, digest)
     warehouse.execute(f"drop table if exists {version}")
     warehouse.execute(
-        f"create table {version} (fingerprint {text}, model_version {text}, written_at timestamp)"
+        f"create table {version} (fingerprint {text}, model_version {text}, written_at timestamp, "
+        f"groups_digest {text})"
     )
-    warehouse.execute(f"insert into {version} values (?, ?, ?)", (fingerprint, model_version, utc_now()))  # noqa: S608
+    warehouse.execute(
+        f"insert into {version} values (?, ?, ?, ?)",  # noqa: S608
+        (fingerprint, model_version, utc_now(), str(digest)),
+    )
     return fingerprint

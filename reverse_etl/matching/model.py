@@ -1,6 +1,12 @@
 """The Splink model: comparisons per matching column, training without labels (u by random sampling, m by
 expectation maximisation on the configured training blocks), and the trained model as a JSON file in the
-project, so every build scores with the same reviewed parameters. Its version is the file's content hash."""
+project, so every build scores with the same reviewed parameters. Its version is the file's content hash.
+
+Training costs what the pairs it compares cost, whatever the number of records: u is estimated on at most
+`u_max_pairs` random pairs, and each EM pass on at most about `em_max_pairs` pairs of its block. Past that
+budget Splink keeps a deterministic sample of the records (a hash of their id) on both sides of the block, so
+the pairs kept are a uniform sample of the block's pairs, the share of matches among them is the block's, and
+a retraining on the same records gives the same model. On a block with fewer pairs nothing is sampled."""
 
 from __future__ import annotations
 
@@ -65,7 +71,9 @@ def train(config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> str:
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs, seed=config.seed)
     for rule in config.training_rules:
-        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*rule), max_pairs=config.em_max_pairs
+        )
     model = linker.misc.save_model_to_json(out_path=None)
     model.pop("linker_uid", None)  # a random id per run: the file changes only when the parameters do
     config.model_file.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from reverse_etl.errors import ConfigError
+from reverse_etl.matching import links as link_table
 from reverse_etl.matching.config import MatchingConfig, MatchSource
 from reverse_etl.warehouse import Warehouse, quote
 
@@ -31,38 +32,68 @@ NORMALIZE = {
 }
 
 
-def schema_of(warehouse: Warehouse, model: str) -> str:
-    """The schema holding the relation dbt built for `model`; a ConfigError when there is none or several."""
-    rows = warehouse.query(
-        "select table_schema from information_schema.tables where table_name = ? order by table_schema",
-        (model,),
-    )
-    if len(rows) != 1:
-        found = (
-            "not built yet; run `cdp dbt build --select staging` first" if not rows else "in several schemas"
-        )
-        raise ConfigError(f"dbt_project.yml: vars.cdp_matching: model {model} is {found}")
-    return str(rows[0][0])
-
-
-# Each open warehouse's source selects, looked up in the catalog once: a run (one Warehouse) asks for them when
-# it compares hashes and again when it reads the changed records.
+# Each open warehouse's catalog (table name -> [(schema, column)], in column order) of the source models and
+# the matching schema's tables, read in one query the first time a run asks, and its source selects. A run (one
+# Warehouse) reads the catalog before it writes anything, so it finds the tables as they were when it started.
+_CATALOGS: weakref.WeakKeyDictionary[Warehouse, dict[str, list[tuple[str, str]]]] = (
+    weakref.WeakKeyDictionary()
+)
 _SELECTS: weakref.WeakKeyDictionary[Warehouse, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
-def _source_select(warehouse: Warehouse, source: MatchSource, columns: list[str]) -> str:
+def catalog(warehouse: Warehouse, config: MatchingConfig) -> dict[str, list[tuple[str, str]]]:
+    """The source models' and the matching schema's tables' (schema, column) pairs by table name: one catalog
+    query per run (on a busy machine each costs a round trip; a run used to make eight)."""
+    if warehouse not in _CATALOGS:
+        models = sorted({source.model for source in config.sources})
+        marks = ", ".join("?" for _ in models)
+        rows = warehouse.query(
+            "select table_name, table_schema, column_name from information_schema.columns "  # noqa: S608 - bound values
+            f"where table_name in ({marks}) or table_schema = ? "
+            "order by table_schema, table_name, ordinal_position",
+            (*models, link_table.SCHEMA),
+        )
+        found: dict[str, list[tuple[str, str]]] = {}
+        for table, schema, column in rows:
+            found.setdefault(str(table), []).append((str(schema), str(column)))
+        _CATALOGS[warehouse] = found
+    return _CATALOGS[warehouse]
+
+
+def matching_columns(warehouse: Warehouse, config: MatchingConfig, table: str) -> list[str]:
+    """The columns of the matching schema's table `table` when the run started."""
+    return [
+        column for schema, column in catalog(warehouse, config).get(table, []) if schema == link_table.SCHEMA
+    ]
+
+
+def schema_of(warehouse: Warehouse, config: MatchingConfig, model: str) -> str:
+    """The schema holding the relation dbt built for `model`; a ConfigError when there is none or several."""
+    schemas = sorted({schema for schema, _ in catalog(warehouse, config).get(model, [])})
+    if len(schemas) != 1:
+        found = (
+            "not built yet; run `cdp dbt build --select staging` first"
+            if not schemas
+            else "in several schemas"
+        )
+        raise ConfigError(f"dbt_project.yml: vars.cdp_matching: model {model} is {found}")
+    return schemas[0]
+
+
+def _source_select(warehouse: Warehouse, config: MatchingConfig, source: MatchSource) -> str:
     """The source's record id, its content hash and its matching columns as text (null where unmapped), for
     its rows with at least one mapped column filled."""
-    key = repr((source.model, source.record_id, sorted(source.columns.items()), columns))
+    key = repr((source.model, source.record_id, sorted(source.columns.items()), config.columns))
     known = _SELECTS.setdefault(warehouse, {})
     if key not in known:
-        known[key] = _build_source_select(warehouse, source, columns)
+        known[key] = _build_source_select(warehouse, config, source)
     return known[key]
 
 
-def _build_source_select(warehouse: Warehouse, source: MatchSource, columns: list[str]) -> str:
-    schema = schema_of(warehouse, source.model)
-    available = {name.lower() for name in warehouse.columns(schema, source.model)}
+def _build_source_select(warehouse: Warehouse, config: MatchingConfig, source: MatchSource) -> str:
+    columns = config.columns
+    schema = schema_of(warehouse, config, source.model)
+    available = {name.lower() for _, name in catalog(warehouse, config)[source.model]}
     for column in [source.record_id, *source.columns.values()]:
         if column.lower() not in available:
             raise ConfigError(
@@ -93,7 +124,7 @@ def current_select(warehouse: Warehouse, config: MatchingConfig) -> str:
     columns = "".join(f", {quote(name)}" for name in config.columns)
     return " union all ".join(
         f"select cast(? as {'varchar' if warehouse.kind == 'duckdb' else 'text'}) as source_table, record_id, "  # noqa: S608
-        f"content_hash{columns} from ({_source_select(warehouse, source, config.columns)}) as {quote(source.model)}"
+        f"content_hash{columns} from ({_source_select(warehouse, config, source)}) as {quote(source.model)}"
         for source in config.sources
     )
 
@@ -103,7 +134,7 @@ def load_records(warehouse: Warehouse, config: MatchingConfig, memory: duckdb.Du
     (unique_id, content_hash) with every record of every source; the row count of `records`."""
     rows: list[tuple[str | None, ...]] = []
     for source in config.sources:
-        for batch in warehouse.stream(_source_select(warehouse, source, config.columns)):
+        for batch in warehouse.stream(_source_select(warehouse, config, source)):
             rows.extend((source.model, *row) for row in batch)
     return load_rows(config, memory, rows, "records")
 

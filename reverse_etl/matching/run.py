@@ -122,11 +122,13 @@ def _match(warehouse: Warehouse, config: MatchingConfig, train: bool, full: bool
             )
     finally:
         memory.close()
-    if changes is not None:
-        summary.records = incremental.records_kept(warehouse, config)
+    # The counts in one round trip; an incremental run also counts the records kept (it read only its changes).
     table = f"{quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}"
-    summary.links, summary.above_threshold = warehouse.query(
-        f"select count(*), count(case when match_probability >= ? then 1 end) from {table}",  # noqa: S608
+    kept = incremental.records_kept_select(config) if changes is not None else "null"
+    summary.links, summary.above_threshold, records = warehouse.query(
+        f"select count(*), count(case when match_probability >= ? then 1 end), ({kept}) from {table}",  # noqa: S608
         (config.threshold,),
     )[0]
+    if changes is not None:
+        summary.records = int(records)
     return summary
