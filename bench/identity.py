@@ -12,7 +12,8 @@ CTE on the smaller graphs for contrast.
 --first-build-people builds the identity layer once on generated demo data (DuckDB, `dbt run`, no previous
 identity state) and prints the wall time and the ten slowest models; with --baseline-root (another checkout
 of the project, e.g. a git worktree of the previous version) the same first build runs with that checkout
-on a copy of the same raw data, the two taking turns --repeat times, so both see the same machine.
+on a copy of the same raw data, the two taking turns --repeat times, so both see the same machine, and the
+layer's outputs of their first turn are compared row by row.
 
 --set-based also times the portable set-based rounds (default__connected_components) on the same graph in
 the same run, as a row "<warehouse>/rounds": on PostgreSQL that is the variant its own one replaced.
@@ -270,7 +271,8 @@ def first_build(people: int, baseline: Path | None, repeat: int) -> None:
                     .execute("select count(*) from identity.identity_graph")
                     .fetchone()[0]
                 )
-                work.unlink()
+                if attempt > 0:
+                    work.unlink()
                 models = {
                     result.node.name: float(result.execution_time)
                     for result in outcome.results
@@ -282,12 +284,45 @@ def first_build(people: int, baseline: Path | None, repeat: int) -> None:
                     f" {identifiers:,} identifiers, load average {load:.1f}",
                     flush=True,
                 )
+        if baseline:
+            differing = differing_outputs(Path(folder) / "this_0.duckdb", Path(folder) / "baseline_0.duckdb")
+            print(
+                f"same outputs as the baseline: {'yes' if not differing else 'NO: ' + ', '.join(differing)}"
+            )
         for name, runs in results.items():
             wall, models = min(runs, key=lambda run: run[0])
             print(f"{name}: best wall {wall:.1f} s; ten slowest models of that run (s):")
             for model in sorted(models, key=lambda model: -models[model])[:10]:
                 print(f"    {model:<36} {models[model]:>7.2f}")
         print(f"load average {' '.join(f'{value:.1f}' for value in os.getloadavg())}", flush=True)
+
+
+# The layer's outputs compared between two first builds (columns holding the build's own time left out).
+OUTPUTS = {
+    "identity.identity_graph": "* exclude (customer_id_minted_at)",
+    "identity.identity_records": "*",
+    "identity.identity_excluded_identifiers": "*",
+    "identity.customer_id_history": "* exclude (changed_at, invocation_id)",
+    "intermediate.int_identity_nodes": "*",
+    "intermediate.int_identity_hubs": "*",
+    "intermediate.int_identity_edges": "*",
+    "intermediate.int_identity_components": "*",
+}
+
+
+def differing_outputs(this: Path, baseline: Path) -> list[str]:
+    """The output tables whose rows differ between the two warehouses (compared as multisets)."""
+    connection = duckdb.connect(str(this))
+    connection.execute(f"attach '{baseline}' as baseline (read_only)")
+    differing = []
+    for table, columns in OUTPUTS.items():
+        both = [f"select {columns} from {table}", f"select {columns} from baseline.{table}"]
+        for first, second in (both, both[::-1]):
+            if connection.execute(f"select count(*) from ({first} except all {second})").fetchone()[0]:
+                differing.append(table)
+                break
+    connection.close()
+    return differing
 
 
 def open_warehouse(kind: str, folder: Path) -> tuple[Warehouse, object]:

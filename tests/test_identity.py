@@ -510,7 +510,12 @@ UPSTREAM_STATE = {
 
 # The incremental marts (docs/customer_360.md, "Incremental builds"), built with the identity layer, and the
 # columns compared (customer_id first).
-MART_SELECTION = ("int_identifiers_unioned+,+events", "int_customer_consents")
+MART_SELECTION = (
+    "int_identifiers_unioned+,+events",
+    "int_identifiers_unioned+,+order_lines",
+    "int_identifiers_unioned+,+customer_traits",
+)
+# Sums of doubles may differ in their last bits with the order rows are read in: rounded.
 MART_STATE = {
     "customers": "*",
     "int_customer_golden_attributes": "*",
@@ -520,7 +525,17 @@ MART_STATE = {
     "int_customer_consents": "*",
     "events": "customer_id, event_id, event_source, event_type, event_name, anonymous_id, device_id, user_id,"
     " page_path, product_id, cart_id, revenue, platform, occurred_at, received_at",
+    "int_orders_converted": "*",
+    "orders": "*",
+    "order_lines": "*",
+    "int_customer_activity_traits": "customer_id, orders, round(revenue * 1000000), first_order_at, last_order_at,"
+    " in_store_orders, email_opens_30d, email_opens_90d, email_clicks_30d, email_clicks_90d, is_unsubscribed,"
+    " has_bounced, web_sessions_30d, support_tickets, has_marketing_consent",
+    "customer_traits": "customer_id, orders, round(revenue * 1000000), days_since_last_order, email_opens_30d,"
+    " web_sessions_30d, recency_score, frequency_score, monetary_score, round(churn_risk * 1000000000), as_of_at",
 }
+# customer_traits is a table over int_customer_activity_traits, rebuilt whole on every build.
+INCREMENTAL_MARTS = [name for name in MART_STATE if name != "customer_traits"]
 
 
 def mart_state(warehouse: Warehouse) -> dict[str, list[tuple]]:
@@ -622,6 +637,13 @@ def assert_same_state(
         assert Counter(incremental[table]) == translated(full[table]), table
 
 
+def boundary_opens_30d(warehouse: Warehouse, customer_id: str) -> int:
+    mark = "%s" if warehouse.kind == "postgres" else "?"
+    return warehouse.scalar(
+        f"select email_opens_30d from marts.customer_traits where customer_id = {mark}", (customer_id,)
+    )
+
+
 def copy_of(warehouse: Warehouse, request: pytest.FixtureRequest, folder: Path) -> Warehouse:
     """A warehouse of its own holding the same tables: the DuckDB file copied, or a PostgreSQL database made
     from this one as a template (dropped afterwards)."""
@@ -647,12 +669,25 @@ def test_incremental_builds_equal_full_rebuilds(
     incremental = fresh_warehouse(kind, request, tmp_path / "incremental", "cdp_inc")
     incremental.generate(people=250, seed=11)
     incremental.dbt("seed")  # staging reads the dialling plan and the event names
+    mark = "%s" if kind == "postgres" else "?"
+    # An email open 30 days before the latest order plus 12 hours: in the 30-day window until a newer order
+    # moves the as-of date a day on (step 1), in it again when that order is deleted (step 2).
+    incremental.execute(
+        "insert into raw.email_events (event_id, email, event_type, occurred_at)"
+        " select 'eml_on_the_boundary', min(email), 'open', (select max(ordered_at) from raw.orders)"
+        " - interval '30 days' + interval '12 hours' from raw.crm_contacts where email like '%@%'"
+    )
     incremental.dbt(
-        "run", "--select", "+identity_health", "+customer_id_history", "+events", "int_customer_consents"
+        "run",
+        "--select",
+        "+identity_health",
+        "+customer_id_history",
+        "+events",
+        "+order_lines",
+        "+customer_traits",
     )
     full = copy_of(incremental, request, tmp_path / "full")
     all_records = incremental.scalar("select count(*) from intermediate.int_identifiers_validated")
-    mark = "%s" if kind == "postgres" else "?"
     (_, first_email, _), (_, second_email, second_phone) = two_customers_with_email_and_phone(incremental)
     contact_id = incremental.scalar(
         "select contact_id from raw.crm_contacts where email is not null and phone is not null order by contact_id limit 1"
@@ -693,12 +728,26 @@ def test_incremental_builds_equal_full_rebuilds(
                 " where id = (select min(id) from raw.pages)",
                 (),
             ),
+            # An order a day after the latest one (the as-of date moves), with a line, by the second customer.
+            (
+                "insert into raw.orders (order_id, channel, email, status, currency, total_amount, ordered_at,"
+                f" received_at) select 'ord_incremental', 'online', {mark}, 'completed', 'USD', 42.5,"
+                " max(ordered_at) + interval '1 day', timestamp '2026-08-01 10:00:00' from raw.orders",
+                (second_email,),
+            ),
+            (
+                "insert into raw.order_items (order_item_id, order_id, product_id, product_category, quantity,"
+                " unit_price) values ('itm_incremental', 'ord_incremental', 'prd_1', 'bags', 1, 42.5)",
+                (),
+            ),
         ],
         [
             # The bridge deleted (the merged customer splits), and a deletion request for the first email.
             ("delete from raw.crm_contacts where contact_id = 'crm_bridge'", ()),
-            # A web event deleted at the source.
+            # A web event and the latest order deleted at the source (the as-of date moves back).
             ("delete from raw.tracks where id = 'trk_incremental'", ()),
+            ("delete from raw.orders where order_id = 'ord_incremental'", ()),
+            ("delete from raw.order_items where order_id = 'ord_incremental'", ()),
             # The tag mostly removed: five strangers keep the value, which is no longer a hub and links them.
             (
                 "delete from raw.cookie_syncs where partner_cookie_id = 'TAG-VALUE' and sync_id not in"
@@ -716,15 +765,26 @@ def test_incremental_builds_equal_full_rebuilds(
     states = []
     seen: set[str] = set()
     identity_state(incremental, seen)
+    boundary_customer = incremental.scalar(
+        "select customer_id from identity.identity_records where record_id = 'eml_on_the_boundary'"
+    )
+    boundary_opens = [boundary_opens_30d(incremental, boundary_customer)]
     for changes in steps:
         for sql, params in changes:
             incremental.execute(sql, params)
         run_identity(incremental, also=MART_SELECTION)
+        # Only the moving as-of date changes the boundary customer's traits.
+        assert not incremental.scalar(
+            "select count(*) from intermediate.int_customers_touched where customer_id = " + mark,
+            (boundary_customer,),
+        )
+        boundary_opens.append(boundary_opens_30d(incremental, boundary_customer))
         assert last_component_run(incremental)[0] == "incremental"
         assert build_mode(incremental) == "incremental"
         assert 0 < changed_records(incremental) < all_records / 20, "only the changed records were read again"
-        assert mart_modes(incremental) == dict.fromkeys(MART_STATE, "mart incremental")
+        assert mart_modes(incremental) == dict.fromkeys(INCREMENTAL_MARTS, "mart incremental")
         states.append(identity_state(incremental, seen) | mart_state(incremental))
+    assert boundary_opens[1] == boundary_opens[0] - 1 == boundary_opens[2] - 1
     tag_is_a_hub = [any(row[1] == "TAG-VALUE" for row in state["int_identity_hubs"]) for state in states]
     assert tag_is_a_hub == [True, False]
     assert ("email", first_email) not in set().union(*customers(incremental).values())
@@ -736,5 +796,5 @@ def test_incremental_builds_equal_full_rebuilds(
             full.execute(sql, params)
         run_identity(full, "--full-refresh", also=MART_SELECTION)
         assert last_component_run(full)[0] == "full"
-        assert mart_modes(full) == dict.fromkeys(MART_STATE, "mart full")
+        assert mart_modes(full) == dict.fromkeys(INCREMENTAL_MARTS, "mart full")
         assert_same_state(state, identity_state(full, seen) | mart_state(full), renamed)

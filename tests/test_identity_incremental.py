@@ -43,3 +43,43 @@ def test_a_log_written_before_boundary_rows_gains_the_column(tmp_path: Path) -> 
     assert warehouse.scalar(
         "select count(*) from intermediate.identity_build_log where kind = 'marks' and boundary_rows is not null"
     )
+
+
+def failed_tests(result) -> set[str]:
+    return {node.node.name for node in result.results if str(node.status) in ("fail", "error")}
+
+
+def test_data_tests_of_an_incremental_build_read_the_rows_it_wrote(tmp_path: Path) -> None:
+    warehouse = new_duckdb_warehouse(tmp_path)
+    warehouse.generate(people=100, seed=7)
+    warehouse.dbt("seed")
+    warehouse.dbt("run", "--select", "+identity_health", "+customer_id_history", "+customers")
+    # A duplicate row of a customer the next build does not touch: only a test reading every row sees it.
+    warehouse.execute(
+        "insert into marts.customers select * from marts.customers order by customer_id limit 1"
+    )
+    warehouse.execute(
+        "insert into raw.crm_contacts (contact_id, email, first_name, created_at, updated_at) values ('crm_new',"
+        " 'someone.new@newmail.io', 'New', timestamp '2026-08-01 10:00:00', timestamp '2026-08-01 10:00:00')"
+    )
+    unique_test = "unique_customers_customer_id"
+    built = warehouse.dbt(
+        "build",
+        "--select",
+        "int_identifiers_unioned+,+identity_health",
+        "int_identifiers_unioned+,+customer_id_history",
+        "int_identifiers_unioned+,+customers",
+        "--indirect-selection",
+        "cautious",
+        raise_on_failure=False,
+    )
+    assert (
+        warehouse.scalar(
+            "select kind from intermediate.identity_build_log where name = 'customers' order by logged_at desc limit 1"
+        )
+        == "mart incremental"
+    )
+    assert unique_test in {node.node.name for node in built.results}
+    assert failed_tests(built) == set()
+    # On demand (`dbt test`, another invocation) a test reads every row.
+    assert unique_test in failed_tests(warehouse.dbt("test", "--select", "customers", raise_on_failure=False))

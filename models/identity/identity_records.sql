@@ -116,16 +116,16 @@ with
 
 anchors as (
 
+    -- The anchors carry their node's type and value.
     select
         anchors.source_table,
         anchors.record_id,
-        nodes.identifier_type,
-        nodes.identifier_value
+        anchors.identifier_type,
+        anchors.identifier_value
     from {{ ref('int_identity_record_anchors') }} as anchors
     {% if cdp.identity_applies_changes() %}
         inner join records on anchors.source_table = records.source_table and anchors.record_id = records.record_id
     {%- endif %}
-    inner join {{ ref('int_identity_nodes') }} as nodes on anchors.node_id = nodes.node_id
     where anchors.rank_in_record = 1
 
 ),

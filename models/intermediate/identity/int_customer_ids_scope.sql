@@ -43,8 +43,10 @@ previous as (
 scope as (
 
     select identifier_type, identifier_value from {{ ref('int_identity_nodes') }}
+    {%- if previous_graph %}
     union
     select identifier_type, identifier_value from previous
+    {%- endif %}
 
 ),
 

@@ -34,30 +34,29 @@ usable as (
 
 ),
 
+-- One pass over the rows: per value and source, then per value (its sources listed once each).
+per_source as (
+
+    select
+        identifier_type,
+        identifier_value,
+        source_table,
+        min(observed_at) as first_seen_at,
+        max(observed_at) as last_seen_at,
+        count(*) as records
+    from usable
+    group by identifier_type, identifier_value, source_table
+
+),
+
 per_identifier as (
 
     select
         identifier_type,
         identifier_value,
-        min(observed_at) as first_seen_at,
-        max(observed_at) as last_seen_at,
-        count(*) as records
-    from usable
-    group by identifier_type, identifier_value
-
-),
-
-per_source as (
-
-    select distinct identifier_type, identifier_value, source_table from usable
-
-),
-
-sources as (
-
-    select
-        identifier_type,
-        identifier_value,
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        cast(sum(records) as {{ dbt.type_bigint() }}) as records,
         {{ dbt.listagg('source_table', "','", "order by source_table") }} as sources
     from per_source
     group by identifier_type, identifier_value
@@ -112,10 +111,7 @@ first_sources as (
 
 counted as (
 
-    select per_identifier.*, sources.sources
-    from per_identifier
-    inner join sources
-        on sources.identifier_type = per_identifier.identifier_type and sources.identifier_value = per_identifier.identifier_value
+    select * from per_identifier
     union all
     select
         merged.identifier_type,
@@ -133,10 +129,7 @@ counted as (
 
 counted as (
 
-    select per_identifier.*, sources.sources
-    from per_identifier
-    inner join sources
-        on sources.identifier_type = per_identifier.identifier_type and sources.identifier_value = per_identifier.identifier_value
+    select * from per_identifier
 
 ),
 {%- endif %}

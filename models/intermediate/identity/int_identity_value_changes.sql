@@ -1,10 +1,11 @@
 {#- The identifier values this build measures for hub detection, with the number of distinct other
-    identifiers each is seen with (linked_identifiers): every usable value in a full build; in an incremental
-    build, every value of a changed record (before and after). A value seen with at most its previous count
-    plus the identifiers added beside it cannot have crossed its max_linked_identifiers: it keeps that sum as
-    an upper bound (exact_count false) and is not measured again; the others, and the previous hubs, are
-    measured exactly. is_hub: seen with too many; was_hub: a hub of the previous build. The previous node
-    row comes along for int_identity_nodes. -#}
+    identifiers each is seen with (linked_identifiers): every usable value in a full build (linked_records and
+    sample_linked_identifier for the hubs only, the only rows that report them); in an incremental build,
+    every value of a changed record (before and after). A value seen with at most its previous count plus the
+    identifiers added beside it cannot have crossed its max_linked_identifiers: it keeps that sum as an upper
+    bound (exact_count false) and is not measured again; the others, and the previous hubs, are measured
+    exactly. is_hub: seen with too many; was_hub: a hub of the previous build. The previous node row comes
+    along for int_identity_nodes. -#}
 {%- set identity = cdp.identity_config() -%}
 {%- set previous_hubs = cdp.existing_relation('intermediate', 'int_identity_hubs') -%}
 {%- set previous_nodes = cdp.existing_relation('intermediate', 'int_identity_nodes') -%}
@@ -137,20 +138,66 @@ final as (
 {%- else %}
 -- depends_on: {{ ref('int_identity_record_changes') }}
 
-measured as (
-{{ cdp.identity_linked_counts(identity) }}
+-- A full build counts every usable value's distinct other identifiers from the distinct pairs of values seen on
+-- one record (a value twice on a record pairs with itself only, which is left out, so the rows need no
+-- deduplication first). Only hubs report their records and a sample (int_identity_hubs), so only they are
+-- measured for those.
+usable as (
+
+    select source_table, record_id, identifier_type, identifier_value
+    from {{ ref('int_identifiers_validated') }}
+    where exclusion_reason is null and suppressing_request_id is null
+
+),
+
+linked_pairs as (
+
+    select distinct
+        identifier.identifier_type,
+        identifier.identifier_value,
+        other.identifier_type as other_type,
+        other.identifier_value as other_value
+    from usable as identifier
+    inner join usable as other
+        on
+            other.source_table = identifier.source_table
+            and other.record_id = identifier.record_id
+            and (other.identifier_type <> identifier.identifier_type or other.identifier_value <> identifier.identifier_value)
+
+),
+
+linked as (
+
+    select
+        identifier_type,
+        identifier_value,
+        count(*) as linked_identifiers,
+        {{ limits | replace('changed_values.', '') }} as max_linked_identifiers
+    from linked_pairs
+    group by identifier_type, identifier_value
+
+),
+
+hub_values as (
+
+    select identifier_type, identifier_value from linked where linked_identifiers > max_linked_identifiers
+
+),
+
+hub_counts as (
+{{ cdp.identity_linked_counts(identity, 'hub_values') }}
 
 ),
 
 final as (
 
     select
-        identifier_type,
-        identifier_value,
-        linked_identifiers,
-        linked_records,
-        sample_linked_identifier,
-        max_linked_identifiers,
+        linked.identifier_type,
+        linked.identifier_value,
+        linked.linked_identifiers,
+        hub_counts.linked_records,
+        hub_counts.sample_linked_identifier,
+        linked.max_linked_identifiers,
         true as exact_count,
         false as was_hub,
         true as needs_recount,
@@ -158,7 +205,9 @@ final as (
         cast(null as {{ dbt.type_timestamp() }}) as previous_last_seen_at,
         cast(null as {{ dbt.type_bigint() }}) as previous_records,
         cast(null as {{ dbt.type_string() }}) as previous_sources
-    from measured
+    from linked
+    left join hub_counts
+        on hub_counts.identifier_type = linked.identifier_type and hub_counts.identifier_value = linked.identifier_value
 
 )
 {%- endif %}
