@@ -71,13 +71,19 @@ def test_spark_target_reads_its_settings_from_the_environment(spark_env: dict[st
     assert target.path == str(Path(spark_env["CDP_SPARK_WAREHOUSE_DIR"]).resolve())
 
 
-def test_sync_engine_refuses_the_spark_target_with_a_clear_error(spark_env: dict[str, str]) -> None:
+def test_syncs_keep_their_state_beside_spark_and_the_app_refuses_the_target(
+    spark_env: dict[str, str],
+) -> None:
     from reverse_etl.errors import WarehouseError
     from reverse_etl.project import load_target
     from reverse_etl.warehouse import Warehouse as SyncWarehouse
+    from reverse_etl.warehouse import sync_warehouse
 
     with pytest.raises(WarehouseError, match="spark target"):
         SyncWarehouse(load_target("spark"))
+    state = sync_warehouse(load_target("spark"))
+    assert state.kind == "duckdb" and state.models == load_target("spark")
+    assert Path(state.target.path).parent == Path(spark_env["CDP_SPARK_WAREHOUSE_DIR"]).resolve()
 
 
 def test_bad_shuffle_partitions_is_a_config_error(spark_env: dict[str, str]) -> None:
