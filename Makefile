@@ -31,10 +31,11 @@ sql-lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Two processes (pytest-xdist), a whole test file per process so module fixtures are built once; files in
+# Three processes on the two cores (pytest-xdist; two left a third of the CPU idle while tests waited on
+# PostgreSQL and test servers), a whole test file per process so module fixtures are built once; files in
 # the order the conftest gives (heaviest first), not xdist's order by number of tests.
 pytest: install
-	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not spark_project"
+	$(BIN)/pytest -q -n 3 --dist loadfile --no-loadscope-reorder -m "not spark_project"
 
 ## test-spark: the whole project built three times on Spark and on DuckDB, compared row by row (not in make test)
 test-spark: install

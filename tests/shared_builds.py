@@ -64,3 +64,27 @@ def built_once(name: str, build: Callable[[], None]) -> Iterator[None]:
             build()
             done.touch()
         yield
+
+
+DBT_OUTPUTS = ("manifest.json", "run_results.json")
+
+
+def keep_dbt_outputs(name: str, target: Path) -> None:
+    """Beside a shared build: the manifest and run results its build left in the builder's target folder."""
+    kept = _kept_outputs(name)
+    kept.mkdir(exist_ok=True)
+    for output in DBT_OUTPUTS:
+        shutil.copyfile(target / output, kept / output)
+
+
+def take_dbt_outputs(name: str, target: Path) -> None:
+    """Into this process's target folder: what the shared build's builder kept."""
+    target.mkdir(parents=True, exist_ok=True)
+    for output in DBT_OUTPUTS:
+        shutil.copyfile(_kept_outputs(name) / output, target / output)
+
+
+def _kept_outputs(name: str) -> Path:
+    folder = shared_folder()
+    assert folder is not None, "dbt outputs are kept only in runs with workers"
+    return folder / f"{name}-dbt"
