@@ -21,3 +21,18 @@ def identity_rows_suppressed_by_this_build():
 def json_array_elements(json_text, alias):
     """A lateral FROM-clause item with the columns value and position, named `alias`."""
     return f"lateral (select value, position from json_each({json_text})) as {alias}"
+
+
+def incremental_mart_config(*args, **kwargs):
+    """The shared config() arguments of the incremental marts: config(**...) needs a mapping."""
+    return {}
+
+
+def traits_as_of():
+    """A one-row select of as_of_at."""
+    return "select max(ordered_at) as as_of_at from int_orders_converted"
+
+
+def customers_touched(*args):
+    """A subquery of customer ids."""
+    return "select customer_id from int_customers_touched"

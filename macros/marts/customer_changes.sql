@@ -93,22 +93,25 @@
     source row was added or updated since the previous build, and events of records the identity layer changed
     (deleted ones included: deleted, not written back). -#}
 {% macro events_changed_ids() -%}
-    {%- set sources = {'stg_segment__tracks': ['track_id', 'received_at'], 'stg_segment__pages': ['page_id', 'received_at'],
-        'stg_app__events': ['app_event_id', 'received_at']} -%}
+    {{ cdp.records_changed_ids({'stg_segment__tracks': ['track_id', 'received_at'],
+        'stg_segment__pages': ['page_id', 'received_at'], 'stg_app__events': ['app_event_id', 'received_at']}) }}
+{%- endmacro %}
+
+{#- The ids (as record_id) of the rows of identity sources `sources` ({model: [id column, changed_at column]})
+    added or updated since the previous build, and of the records of those sources the identity layer changed. -#}
+{% macro records_changed_ids(sources) -%}
     {%- for source_model, columns in sources.items() %}
-    select {{ columns[0] }} as event_id from {{ ref(source_model) }}
+    select {{ columns[0] }} as record_id from {{ ref(source_model) }}
     where {{ cdp.changed_since_previous_build(source_model, columns[1]) }}
     union all
     {%- endfor %}
-    select record_id as event_id from {{ ref('int_identity_changed_records') }}
+    select record_id from {{ ref('int_identity_changed_records') }}
     where source_table in ('{{ sources.keys() | join("', '") }}')
 {%- endmacro %}
 
 {#- Pre-hook of a customer-level incremental model: one that holds rows of customers only, each row a function
-    of its own customer's records, configured as
-        config(materialized='incremental', incremental_strategy='append', on_schema_change='append_new_columns',
-            pre_hook="{{ cdp.customer_level_delete() }}", post_hook="{{ cdp.customer_changes_done() }}")
-    and filtering its inputs with customer_rows_filter. An incremental build deletes the rows of every customer
+    of its own customer's records, configured as config(**cdp.incremental_mart_config()) and filtering its
+    inputs with customer_rows_filter. An incremental build deletes the rows of every customer
     this build touched (int_customers_touched, for any reason) and appends theirs again; a full one deletes
     every row and appends them all. -#}
 {% macro customer_level_delete() -%}
@@ -121,6 +124,42 @@
     {%- set touched = cdp.customers_touched() -%}
     {%- if cdp.customer_changes_mode() == 'incremental' -%}
     {{ column }} in ({{ touched }})
+    {%- else -%}
+    1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The config() of an incremental mart: appended rows, new columns added, the pre-hook macro `delete` deleting
+    the rows this build writes again, the post-hook macro `done` logging the build it applied. Used as
+    config(**cdp.incremental_mart_config()), so the models share one definition. -#}
+{% macro incremental_mart_config(delete='customer_level_delete', done='customer_changes_done') -%}
+    {{ return({'materialized': 'incremental', 'incremental_strategy': 'append', 'on_schema_change': 'append_new_columns',
+        'pre_hook': '{{ cdp.' ~ delete ~ '() }}', 'post_hook': '{{ cdp.' ~ done ~ '() }}'}) }}
+{%- endmacro %}
+
+{#- Pre-hook of events: the events this build writes again (events_changed_ids) and every event of a customer
+    touched for an identity reason. -#}
+{% macro events_delete() -%}
+    {{ cdp.customer_changes_delete('target_row.event_id in (' ~ cdp.events_changed_ids()
+        ~ ') or target_row.customer_id in (' ~ cdp.customers_touched('identity') ~ ')') }}
+{%- endmacro %}
+
+{#- Pre-hook of int_orders_converted, orders and order_lines: the orders this build writes again
+    (int_orders_touched) and every row of a customer touched for an identity reason (its customer may have
+    changed, merged or asked to be forgotten). -#}
+{% macro orders_delete() -%}
+    {{ cdp.customer_changes_delete('target_row.order_id in (select order_id from ' ~ ref('int_orders_touched')
+        ~ ')' ~ ('' if this.identifier == 'int_orders_converted' else ' or target_row.customer_id in ('
+        ~ cdp.customers_touched('identity') ~ ')')) }}
+{%- endmacro %}
+
+{#- A condition on `column` (an order id): in an incremental build, an order this build writes again
+    (int_orders_touched); in a full build, true. -#}
+{% macro order_rows_filter(column) -%}
+    {#- Rendered before the mode is known, so dbt sees the ref when it parses the model. -#}
+    {%- set orders = ref('int_orders_touched') -%}
+    {%- if cdp.customer_changes_mode() == 'incremental' -%}
+    {{ column }} in (select order_id from {{ orders }})
     {%- else -%}
     1 = 1
     {%- endif -%}

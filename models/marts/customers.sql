@@ -1,11 +1,5 @@
 {%- set household_key = dbt.concat(["lower(golden.street)", "'|'", "coalesce(golden.postal_code, '')", "'|'", "coalesce(golden.country_code, '')"]) -%}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ cdp.customer_level_delete() }}",
-    post_hook="{{ cdp.customer_changes_done() }}",
-) }}
+{{ config(**cdp.incremental_mart_config()) }}
 -- One row per customer: the golden record. Name, address, primary email and primary phone survive by the rules
 -- in vars.cdp_survivorship (int_customer_golden_attributes); every email and phone is listed too. Suppressed
 -- (forgotten) customers are left out. Incremental (docs/customer_360.md, "Incremental builds"): a build writes

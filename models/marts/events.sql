@@ -2,13 +2,7 @@
 {%- set rewritten = '(unioned.event_id in (' ~ cdp.events_changed_ids() ~ ') or records.customer_id in ('
     ~ cdp.customers_touched('identity') ~ '))' -%}
 {%- if mode != 'incremental' -%}{%- set rewritten = '1 = 1' -%}{%- endif -%}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ cdp.customer_changes_delete('target_row.event_id in (' ~ cdp.events_changed_ids() ~ ') or target_row.customer_id in (' ~ cdp.customers_touched('identity') ~ ')') }}",
-    post_hook="{{ cdp.customer_changes_done() }}",
-) }}
+{{ config(**cdp.incremental_mart_config(delete='events_delete')) }}
 -- One row per web or app behavioural event (Segment tracks and page views, mobile app events) with the
 -- customer it belongs to. Events of forgotten (suppressed) customers are left out.
 -- Incremental (docs/customer_360.md, "Incremental builds"): a build writes again only the events it may change.

@@ -1,17 +1,21 @@
+{{ config(**cdp.incremental_mart_config(delete='orders_delete')) }}
 -- One row per line of an order in the orders mart, with the order's customer, time and completion: what each
 -- customer bought, by product and category (segment rules' "bought category"). Lines of orders the orders
 -- mart leaves out (forgotten customers) are left out with them.
+-- Incremental (docs/customer_360.md, "Incremental builds"): the lines of the orders the orders mart wrote again.
 with
 
 order_items as (
 
     select * from {{ ref('stg_shop__order_items') }}
+    where {{ cdp.order_rows_filter('order_id') }}
 
 ),
 
 orders as (
 
     select * from {{ ref('orders') }}
+    where {{ cdp.order_rows_filter('order_id') }}
 
 ),
 

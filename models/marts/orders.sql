@@ -1,11 +1,15 @@
+{{ config(**cdp.incremental_mart_config(delete='orders_delete')) }}
 -- One row per online or in-store (POS) order with the customer who placed it. Orders of forgotten
 -- (suppressed) customers are left out; an order that carries no identifier at all (an anonymous purchase at
 -- the till) is kept with a null customer_id so revenue stays complete.
+-- Incremental (docs/customer_360.md, "Incremental builds"): a build writes again the changed orders and the
+-- orders of the customers it touched for an identity reason.
 with
 
 orders as (
 
     select * from {{ ref('int_orders_converted') }}
+    where {{ cdp.order_rows_filter('order_id') }}
 
 ),
 
@@ -29,6 +33,7 @@ order_lines as (
         count(*) as order_lines,
         sum(quantity) as units
     from {{ ref('stg_shop__order_items') }}
+    where {{ cdp.order_rows_filter('order_id') }}
     group by order_id
 
 ),

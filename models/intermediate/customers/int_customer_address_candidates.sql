@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ cdp.customer_level_delete() }}",
-    post_hook="{{ cdp.customer_changes_done() }}",
-) }}
+{{ config(**cdp.incremental_mart_config()) }}
 -- Every postal address a customer was given, one row per source record with a street: CRM contacts (crm).
 -- Survivorship (vars.cdp_survivorship.address) picks one whole address in int_customer_golden_attributes.
 with

@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ cdp.customer_level_delete() }}",
-    post_hook="{{ cdp.customer_changes_done() }}",
-) }}
+{{ config(**cdp.incremental_mart_config()) }}
 {#- Every observation of a customer's usable emails and phones, one row per source record and identifier:
     the identity graph's values (normalized, junk and hubs left out) with the source that carried them.
     Survivorship (vars.cdp_survivorship.primary_email / primary_phone) picks the primary ones. -#}

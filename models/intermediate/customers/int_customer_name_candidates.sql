@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook="{{ cdp.customer_level_delete() }}",
-    post_hook="{{ cdp.customer_changes_done() }}",
-) }}
+{{ config(**cdp.incremental_mart_config()) }}
 -- Every name a customer was given, one row per source record: CRM contacts (crm) and web identify traits and
 -- the loader's users table (web). Survivorship (vars.cdp_survivorship.name) picks one in int_customer_golden_attributes.
 with

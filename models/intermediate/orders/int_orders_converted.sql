@@ -1,7 +1,9 @@
+{{ config(**cdp.incremental_mart_config(delete='orders_delete')) }}
 -- Every order with its amount in the reporting currency (vars.cdp_reporting_currency), converted at the rates of
 -- seeds/currency_rates.csv in force on the order date: each currency's latest rate dated on or before it, through
 -- US dollars. The original amount and currency stay. No rate on or before the order date: a null amount, which
 -- the not_null test on reporting_order_amount reports (add the missing rates to the seed).
+-- Incremental (docs/customer_360.md, "Incremental builds"): a build writes again the orders of int_orders_touched.
 {%- set reporting_currency = cdp.reporting_currency() %}
 
 with
@@ -9,6 +11,7 @@ with
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
+    where {{ cdp.order_rows_filter('order_id') }}
 
 ),
 

@@ -1,0 +1,96 @@
+{#- The customers whose as-of-dependent traits (int_customer_activity_traits) a moving as-of date may change,
+    read by that model's incremental builds (docs/customer_360.md, "Incremental builds"). With the as-of date P
+    the previous build applied and this build's A (low the earlier, high the later): the customers with an order
+    in (low, high] (counted now or no longer), an email event in (low, high], (low - 30 d, high - 30 d] or
+    (low - 90 d, high - 90 d] (entering or leaving a 30- or 90-day window), a page view in (low, high] or
+    (low - 30 d, high - 30 d]. Every customer when only one of the two dates exists; none when it did not move.
+    Empty when the identity layer does not run incrementally (the traits are then computed in full). -#}
+{%- set applies = '1 = 1' if cdp.identity_build_mode() == 'incremental' else '1 = 0' %}
+
+with
+
+previous_as_of as (
+
+    select max(watermark) as as_of_at from {{ cdp.identity_build_log() }}
+    where
+        kind = 'as of' and name = 'int_customer_activity_traits'
+        and invocation_id = '{{ cdp.previous_identity_build() }}'
+
+),
+
+current_as_of as (
+
+    {{ cdp.traits_as_of() }}
+
+),
+
+moved as (
+
+    select
+        case
+            when previous_as_of.as_of_at < current_as_of.as_of_at then previous_as_of.as_of_at else current_as_of.as_of_at
+        end as low_at,
+        case
+            when previous_as_of.as_of_at < current_as_of.as_of_at then current_as_of.as_of_at else previous_as_of.as_of_at
+        end as high_at,
+        (previous_as_of.as_of_at is null) <> (current_as_of.as_of_at is null) as is_everyone
+    from previous_as_of
+    cross join current_as_of
+    where {{ applies }}
+
+),
+
+moved_records as (
+
+    select
+        'stg_shop__orders' as source_table,
+        orders.order_id as record_id
+    from {{ ref('int_orders_converted') }} as orders
+    cross join moved
+    where (orders.ordered_at > moved.low_at and orders.ordered_at <= moved.high_at)
+    union all
+    select
+        'stg_esp__email_events' as source_table,
+        email_events.email_event_id as record_id
+    from {{ ref('stg_esp__email_events') }} as email_events
+    cross join moved
+    where
+        (email_events.occurred_at > moved.low_at and email_events.occurred_at <= moved.high_at)
+        or (
+            email_events.occurred_at > {{ dbt.dateadd('day', -30, 'moved.low_at') }}
+            and email_events.occurred_at <= {{ dbt.dateadd('day', -30, 'moved.high_at') }}
+        )
+        or (
+            email_events.occurred_at > {{ dbt.dateadd('day', -90, 'moved.low_at') }}
+            and email_events.occurred_at <= {{ dbt.dateadd('day', -90, 'moved.high_at') }}
+        )
+    union all
+    select
+        'stg_segment__pages' as source_table,
+        pages.page_id as record_id
+    from {{ ref('stg_segment__pages') }} as pages
+    cross join moved
+    where
+        (pages.viewed_at > moved.low_at and pages.viewed_at <= moved.high_at)
+        or (
+            pages.viewed_at > {{ dbt.dateadd('day', -30, 'moved.low_at') }}
+            and pages.viewed_at <= {{ dbt.dateadd('day', -30, 'moved.high_at') }}
+        )
+
+),
+
+moved_customers as (
+
+    select records.customer_id
+    from moved_records
+    inner join {{ ref('identity_records') }} as records
+        on moved_records.source_table = records.source_table and moved_records.record_id = records.record_id
+    union
+    select customers.customer_id
+    from {{ ref('customers') }} as customers
+    cross join moved
+    where moved.is_everyone
+
+)
+
+select customer_id from moved_customers
