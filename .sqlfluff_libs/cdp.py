@@ -36,3 +36,18 @@ def traits_as_of():
 def customers_touched(*args):
     """A subquery of customer ids."""
     return "select customer_id from int_customers_touched"
+
+
+def activity_trait_windows():
+    """The windows in days per kind of record."""
+    return {"email_events": [30, 90], "pages": [30]}
+
+
+def moved_by_as_of(column, windows):
+    """A condition on the column."""
+    return f"{column} is not null"
+
+
+def days_before(days, at):
+    """A timestamp expression."""
+    return str(at)

@@ -6,7 +6,8 @@ demo data of each size; prints generate time, build time and the slowest nodes.
 
 --incremental: after the first build, loads 1% new records (CRM contacts of existing customers, one in a
 hundred bridging two customers, as bench/identity.py does; copies of 1% of the orders with their lines and of
-1% of the tracked events, under new ids and loaded now), then times an incremental `dbt build` and a
+1% of the tracked events, under new ids, received now and dated a day after the data's latest order and event,
+so the traits' as-of date moves by one day as in a daily build), then times an incremental `dbt build` and a
 `dbt build --full-refresh` of the same data, and lists each one's slowest nodes side by side.
 """
 
@@ -32,11 +33,11 @@ select * replace ('inc_' || order_item_id as order_item_id, 'inc_' || order_id a
 from raw.order_items where hash(order_id) % 100 = 0;
 insert into raw.orders
 select * replace ('inc_' || order_id as order_id, cast(current_timestamp as timestamp) as received_at,
-    cast(current_timestamp as timestamp) as ordered_at)
+    (select max(ordered_at) from raw.orders) + interval 1 day as ordered_at)
 from raw.orders where hash(order_id) % 100 = 0;
 insert into raw.tracks
 select * replace ('inc_' || id as id, cast(current_timestamp as timestamp) as received_at,
-    cast(current_timestamp as timestamp) as "timestamp")
+    (select max("timestamp") from raw.tracks) + interval 1 day as "timestamp")
 from raw.tracks where hash(id) % 100 = 0;
 """
 

@@ -1,5 +1,6 @@
 {%- set changed = cdp.customers_touched() ~ ' union select customer_id from ' ~ ref('int_customer_traits_moved') -%}
 {%- set changed_only = ('customer_id in (' ~ changed ~ ')') if cdp.customer_changes_mode() == 'incremental' else '1 = 1' -%}
+{%- set windows = cdp.activity_trait_windows() -%}
 {{ config(**cdp.incremental_mart_config(delete='activity_traits_delete', done='traits_as_of_done')) }}
 -- The behavioural traits of each customer that are a function of its own records and the as-of date (orders,
 -- revenue, email and web activity in 30/90-day windows, tickets, consents): what customer_traits scores.
@@ -68,10 +69,13 @@ email_traits as (
 
     select
         email_events.customer_id,
-        count(case when event_type = 'open' and occurred_at > {{ dbt.dateadd('day', -30, 'as_of.as_of_at') }} then 1 end) as email_opens_30d,
-        count(case when event_type = 'open' and occurred_at > {{ dbt.dateadd('day', -90, 'as_of.as_of_at') }} then 1 end) as email_opens_90d,
-        count(case when event_type = 'click' and occurred_at > {{ dbt.dateadd('day', -30, 'as_of.as_of_at') }} then 1 end) as email_clicks_30d,
-        count(case when event_type = 'click' and occurred_at > {{ dbt.dateadd('day', -90, 'as_of.as_of_at') }} then 1 end) as email_clicks_90d,
+        {% for event_type in ['open', 'click'] %}
+            {% for days in windows.email_events %}
+                count(
+                    case when event_type = '{{ event_type }}' and occurred_at > {{ cdp.days_before(days, 'as_of.as_of_at') }} then 1 end
+                ) as email_{{ event_type }}s_{{ days }}d,
+            {% endfor %}
+        {% endfor %}
         count(case when event_type = 'unsubscribe' then 1 end) > 0 as is_unsubscribed,
         count(case when event_type = 'bounce' then 1 end) > 0 as has_bounced
     from email_events
@@ -90,7 +94,7 @@ web_sessions as (
     from {{ ref('stg_segment__pages') }} as pages
     inner join records on records.source_table = 'stg_segment__pages' and pages.page_id = records.record_id
     cross join as_of
-    where pages.viewed_at > {{ dbt.dateadd('day', -30, 'as_of.as_of_at') }} and pages.viewed_at <= as_of.as_of_at
+    where pages.viewed_at > {{ cdp.days_before(windows.pages[0], 'as_of.as_of_at') }} and pages.viewed_at <= as_of.as_of_at
 
 ),
 

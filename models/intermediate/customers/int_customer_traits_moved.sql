@@ -1,11 +1,12 @@
 {#- The customers whose as-of-dependent traits (int_customer_activity_traits) a moving as-of date may change,
     read by that model's incremental builds (docs/customer_360.md, "Incremental builds"). With the as-of date P
     the previous build applied and this build's A (low the earlier, high the later): the customers with an order
-    in (low, high] (counted now or no longer), an email event in (low, high], (low - 30 d, high - 30 d] or
-    (low - 90 d, high - 90 d] (entering or leaving a 30- or 90-day window), a page view in (low, high] or
-    (low - 30 d, high - 30 d]. Every customer when only one of the two dates exists; none when it did not move.
+    in (low, high] (counted now or no longer), an email event or a page view in (low, high] or in
+    (low - d, high - d] for each of its trait windows of d days (entering or leaving the window;
+    cdp.activity_trait_windows). Every customer when only one of the two dates exists; none when it did not move.
     Empty when the identity layer does not run incrementally (the traits are then computed in full). -#}
 {%- set applies = '1 = 1' if cdp.identity_build_mode() == 'incremental' else '1 = 0' %}
+{%- set windows = cdp.activity_trait_windows() %}
 
 with
 
@@ -47,35 +48,21 @@ moved_records as (
         orders.order_id as record_id
     from {{ ref('int_orders_converted') }} as orders
     cross join moved
-    where (orders.ordered_at > moved.low_at and orders.ordered_at <= moved.high_at)
+    where {{ cdp.moved_by_as_of('orders.ordered_at', []) }}
     union all
     select
         'stg_esp__email_events' as source_table,
         email_events.email_event_id as record_id
     from {{ ref('stg_esp__email_events') }} as email_events
     cross join moved
-    where
-        (email_events.occurred_at > moved.low_at and email_events.occurred_at <= moved.high_at)
-        or (
-            email_events.occurred_at > {{ dbt.dateadd('day', -30, 'moved.low_at') }}
-            and email_events.occurred_at <= {{ dbt.dateadd('day', -30, 'moved.high_at') }}
-        )
-        or (
-            email_events.occurred_at > {{ dbt.dateadd('day', -90, 'moved.low_at') }}
-            and email_events.occurred_at <= {{ dbt.dateadd('day', -90, 'moved.high_at') }}
-        )
+    where {{ cdp.moved_by_as_of('email_events.occurred_at', windows.email_events) }}
     union all
     select
         'stg_segment__pages' as source_table,
         pages.page_id as record_id
     from {{ ref('stg_segment__pages') }} as pages
     cross join moved
-    where
-        (pages.viewed_at > moved.low_at and pages.viewed_at <= moved.high_at)
-        or (
-            pages.viewed_at > {{ dbt.dateadd('day', -30, 'moved.low_at') }}
-            and pages.viewed_at <= {{ dbt.dateadd('day', -30, 'moved.high_at') }}
-        )
+    where {{ cdp.moved_by_as_of('pages.viewed_at', windows.pages) }}
 
 ),
 
