@@ -51,3 +51,8 @@ def moved_by_as_of(column, windows):
 def days_before(days, at):
     """A timestamp expression."""
     return str(at)
+
+
+def another_identifier_of_the_record(identifier, other):
+    """A join condition."""
+    return f"{other}.record_id = {identifier}.record_id"

@@ -56,10 +56,7 @@ co_occurring as (
         identifier.record_id
     from measured as identifier
     inner join usable as other
-        on
-            other.source_table = identifier.source_table
-            and other.record_id = identifier.record_id
-            and (other.identifier_type <> identifier.identifier_type or other.identifier_value <> identifier.identifier_value)
+        on {{ cdp.another_identifier_of_the_record('identifier', 'other') }}
 
 ),
 
@@ -88,4 +85,12 @@ select
         {%- endfor %}
     end as max_linked_identifiers
 from linked
+{%- endmacro %}
+
+{#- The join condition of two identifier rows that link (hub counts): `other` is another identifier (type or
+    value differs) on the same record as `identifier`. -#}
+{% macro another_identifier_of_the_record(identifier, other) -%}
+    {{ other }}.source_table = {{ identifier }}.source_table
+    and {{ other }}.record_id = {{ identifier }}.record_id
+    and ({{ other }}.identifier_type <> {{ identifier }}.identifier_type or {{ other }}.identifier_value <> {{ identifier }}.identifier_value)
 {%- endmacro %}

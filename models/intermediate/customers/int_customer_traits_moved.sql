@@ -7,6 +7,11 @@
     Empty when the identity layer does not run incrementally (the traits are then computed in full). -#}
 {%- set applies = '1 = 1' if cdp.identity_build_mode() == 'incremental' else '1 = 0' %}
 {%- set windows = cdp.activity_trait_windows() %}
+{%- set moved_sources = [
+    ('stg_shop__orders', ref('int_orders_converted'), 'order_id', 'ordered_at', []),
+    ('stg_esp__email_events', ref('stg_esp__email_events'), 'email_event_id', 'occurred_at', windows.email_events),
+    ('stg_segment__pages', ref('stg_segment__pages'), 'page_id', 'viewed_at', windows.pages),
+] %}
 
 with
 
@@ -43,26 +48,15 @@ moved as (
 
 moved_records as (
 
-    select
-        'stg_shop__orders' as source_table,
-        orders.order_id as record_id
-    from {{ ref('int_orders_converted') }} as orders
-    cross join moved
-    where {{ cdp.moved_by_as_of('orders.ordered_at', []) }}
-    union all
-    select
-        'stg_esp__email_events' as source_table,
-        email_events.email_event_id as record_id
-    from {{ ref('stg_esp__email_events') }} as email_events
-    cross join moved
-    where {{ cdp.moved_by_as_of('email_events.occurred_at', windows.email_events) }}
-    union all
-    select
-        'stg_segment__pages' as source_table,
-        pages.page_id as record_id
-    from {{ ref('stg_segment__pages') }} as pages
-    cross join moved
-    where {{ cdp.moved_by_as_of('pages.viewed_at', windows.pages) }}
+    {% for source_table, relation, id_column, at_column, days in moved_sources %}
+        select
+            '{{ source_table }}' as source_table,
+            source_rows.{{ id_column }} as record_id
+        from {{ relation }} as source_rows
+        cross join moved
+        where {{ cdp.moved_by_as_of('source_rows.' ~ at_column, days) }}
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 

@@ -159,10 +159,7 @@ linked_pairs as (
         other.identifier_value as other_value
     from usable as identifier
     inner join usable as other
-        on
-            other.source_table = identifier.source_table
-            and other.record_id = identifier.record_id
-            and (other.identifier_type <> identifier.identifier_type or other.identifier_value <> identifier.identifier_value)
+        on {{ cdp.another_identifier_of_the_record('identifier', 'other') }}
 
 ),
 
