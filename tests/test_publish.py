@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,7 @@ def test_bi_readers_query_the_copy_while_the_scheduler_builds_publishes_and_sync
             schedule=AFTER_DBT,
         )
         scheduler = Scheduler(warehouse.target, {sync.name: sync}, dbt_schedule="0 * * * *")
-        readers = {mode: reading(mode, copy) for mode in ("fresh", "kept")}
+        readers = {mode: Reader(mode, copy) for mode in ("fresh", "kept")}
         try:
             with pytest.MonkeyPatch.context() as patch:
                 patch.setenv("TEST_WEBHOOK_TOKEN", service.token)
@@ -118,7 +119,7 @@ def test_bi_readers_query_the_copy_while_the_scheduler_builds_publishes_and_sync
                 for _ in range(3):
                     assert CliRunner().invoke(cli, ["publish"]).exit_code == 0
         finally:
-            seen = {mode: finish(reader) for mode, reader in readers.items()}
+            seen = {mode: reader.finish() for mode, reader in readers.items()}
     assert any("published" in line and "cdp_bi.duckdb" in line for line in scheduler.log), scheduler.log
     assert len(service.records) == warehouse.scalar("select count(*) from activation.sync_webhook__customers")
     assert len(seen["fresh"]) >= 5 and len(seen["kept"]) >= 5
@@ -135,25 +136,34 @@ def test_bi_readers_query_the_copy_while_the_scheduler_builds_publishes_and_sync
     )
 
 
-def reading(mode: str, path: str) -> subprocess.Popen[str]:
-    reader = subprocess.Popen(
-        [sys.executable, str(READER), mode, path],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert reader.stdout is not None and reader.stdout.readline().strip() == "open"
-    return reader
+class Reader:
+    """A BI reader process (tests/bi_reader.py) whose output a thread collects as it comes: a pipe left
+    unread fills up and blocks the reader in the middle of a read, holding the copy it had open."""
 
+    def __init__(self, mode: str, path: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(READER), mode, path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None and self.process.stdout.readline().strip() == "open"
+        self.lines: list[str] = []
+        self.collector = threading.Thread(target=self.lines.extend, args=(self.process.stdout,), daemon=True)
+        self.collector.start()
 
-def finish(reader: subprocess.Popen[str]) -> list[dict[str, object]]:
-    """Stop a reader; its reads, after checking it met no error."""
-    stdout, stderr = reader.communicate(input="", timeout=120)
-    lines = [json.loads(line) for line in stdout.splitlines()]
-    errors = [line["error"] for line in lines if "error" in line]
-    assert errors == [] and reader.returncode == 0, (errors[:3], stderr)
-    return [line["counts"] for line in lines]
+    def finish(self) -> list[dict[str, object]]:
+        """Stop the reader; its reads, after checking it met no error."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=120)
+        self.collector.join(timeout=30)
+        stderr = self.process.stderr.read() if self.process.stderr else ""
+        reads = [json.loads(line) for line in self.lines]
+        errors = [read["error"] for read in reads if "error" in read]
+        assert errors == [] and self.process.returncode == 0, (errors[:3], stderr)
+        return [read["counts"] for read in reads]
 
 
 def test_on_postgresql_publish_says_readers_use_the_warehouse(monkeypatch: pytest.MonkeyPatch) -> None:
