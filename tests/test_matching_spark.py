@@ -190,3 +190,12 @@ def test_the_identity_layer_on_spark_reads_the_links_as_on_duckdb(engines: dict[
         )
         assert fuzzy > 0, f"{kind}: records resolved through a fuzzy link"
     assert partitions["spark"] == partitions["duckdb"]
+
+
+def test_matching_switched_off_drops_the_spark_tables(engines: dict[str, Any]) -> None:
+    spark: Warehouse = engines["spark"]
+    with environment(spark.env):
+        summary = run_match(spark.target, load(ROOT, {"enabled": False}))
+    assert not summary.enabled
+    tables = [row for row in spark.query("show tables in matching") if not row[2]]  # not the temporary views
+    assert tables == []

@@ -76,6 +76,7 @@ class SparkGenerations:
         self.target = target
         self.session = spark_session()
         self._current: dict[str, str] | None = None
+        self._views: set[str] = set()
 
     @staticmethod
     def new_generation() -> str:
@@ -111,6 +112,7 @@ class SparkGenerations:
         """A temporary view of `rows` (a Spark DDL `schema`), named `name`."""
         try:
             self.session.createDataFrame(rows, schema).createOrReplaceTempView(name)
+            self._views.add(name)
         except Exception as error:  # noqa: BLE001 - see _sql
             raise self._failure(error) from error
         return name
@@ -209,6 +211,12 @@ class SparkGenerations:
                 f"from {relation(table + PARTITIONED)} where generation = (select {spark_quote(table)} from {relation(POINTER)})"
             )
         self._current = published
+
+    def drop_views(self) -> None:
+        """The run's temporary views (copies of rows it sent to Spark) end with it."""
+        for name in sorted(self._views):
+            self.session.catalog.dropTempView(name)
+        self._views.clear()
 
     def drop(self) -> None:
         """`enabled: false`: the readers' views first (a reader finds no table, never a partial one), then the

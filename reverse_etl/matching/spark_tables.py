@@ -129,6 +129,13 @@ class SparkTables(SparkGenerations):
         return read
 
     def write(self, written: Written, memory: duckdb.DuckDBPyConnection) -> None:
+        """The new generation of every table the run changes, then published at once (_publish)."""
+        try:
+            self._write(written, memory)
+        finally:
+            self.drop_views()
+
+    def _write(self, written: Written, memory: duckdb.DuckDBPyConnection) -> None:
         current = self.current()
         self._prepare(current)
         generation = self.new_generation()
