@@ -349,6 +349,7 @@ HEAVIEST_FIRST = (
     "test_loader_schemas.py",
     "test_spark.py",
     "test_sync_spark.py",
+    "test_matching_spark.py",
     "test_matching.py",
     "test_cli.py",
     "test_identity_suppression.py",

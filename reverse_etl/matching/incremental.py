@@ -16,6 +16,7 @@ import copy
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,12 @@ def delta(warehouse: Warehouse, config: MatchingConfig, version: str) -> Delta |
         "where kept.content_hash is distinct from current_records.content_hash",
         [source.model for source in config.sources],
     )
+    return delta_of(rows)
+
+
+def delta_of(rows: list[tuple[Any, ...]]) -> Delta:
+    """The delta from the compared rows: (source_table, record_id, current hash or null when removed, raw
+    matching columns)."""
     result = Delta()
     for row in rows:
         if row[2] is None:
@@ -93,29 +100,55 @@ def delta(warehouse: Warehouse, config: MatchingConfig, version: str) -> Delta |
     return result
 
 
-def _load_block_mates(
-    warehouse: Warehouse, config: MatchingConfig, memory: duckdb.DuckDBPyConnection, replaced: set[str]
-) -> None:
-    """memory's table `records`: the changed records and the kept ones sharing a block with one of them."""
-    table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
-    selects, params = [], []
+# Block keys: (the columns of a blocking rule, one list of the changed records' values per column).
+BlockKeys = list[tuple[list[str], list[list[Any]]]]
+# Reads the kept records (rows of matching.scored_records, its columns in order) equal to one of the keys.
+MatesReader = Callable[[BlockKeys], Iterable[tuple[Any, ...]]]
+
+
+def block_keys(config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> BlockKeys:
+    """For each blocking rule, the distinct values of its columns among memory's changed records."""
+    keys: BlockKeys = []
     for rule in config.blocking_rules:
         present = " and ".join(f"{quote(name)} is not null" for name in rule)
-        keys = memory.sql(
+        found = memory.sql(
             f"select distinct {', '.join(map(quote, rule))} from changed_records where {present}"  # noqa: S608
         )
-        columns = [list(column) for column in zip(*keys.fetchall(), strict=True)] or [[] for _ in rule]
-        joined = " and ".join(f"kept.{quote(name)} = wanted.{quote(name)}" for name in rule)
-        selects.append(
-            f"select kept.* from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
+        keys.append(
+            (rule, [list(column) for column in zip(*found.fetchall(), strict=True)] or [[] for _ in rule])
         )
-        params.extend(columns)
+    return keys
+
+
+def warehouse_mates(warehouse: Warehouse) -> MatesReader:
+    """The kept records of `warehouse`'s matching.scored_records sharing a block key (one query)."""
+    table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
+
+    def read(keys: BlockKeys) -> Iterable[tuple[Any, ...]]:
+        selects, params = [], []
+        for rule, columns in keys:
+            joined = " and ".join(f"kept.{quote(name)} = wanted.{quote(name)}" for name in rule)
+            selects.append(
+                f"select kept.* from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
+            )
+            params.extend(columns)
+        return warehouse.query(" union ".join(selects), params)
+
+    return read
+
+
+def _load_block_mates(
+    read_mates: MatesReader, config: MatchingConfig, memory: duckdb.DuckDBPyConnection, replaced: set[str]
+) -> None:
+    """memory's table `records`: the changed records and the kept ones sharing a block with one of them."""
     names = ["source_table", "record_id", *config.columns]
     values: dict[str, list[Any]] = {name: [] for name in names}
-    for row in warehouse.query(" union ".join(selects), params):
+    seen: set[tuple[Any, Any]] = set()
+    for row in read_mates(block_keys(config, memory)):
         source_table, record_id = row[0], row[1]
-        if f"{source_table}|{record_id}" in replaced:
+        if f"{source_table}|{record_id}" in replaced or (source_table, record_id) in seen:
             continue
+        seen.add((source_table, record_id))
         for name, value in zip(names, [source_table, record_id, *row[len(KEYS) :]], strict=True):
             values[name].append(value)
     memory.register(
@@ -131,13 +164,14 @@ def _load_block_mates(
 
 
 def score_changed(
-    warehouse: Warehouse,
+    read_mates: MatesReader,
     config: MatchingConfig,
     model: dict[str, Any],
     memory: duckdb.DuckDBPyConnection,
     changes: Delta,
 ) -> list[link_table.ScoredLink]:
-    """Read the changed records, find their block mates, and score the pairs with at least one changed
+    """Read the changed records, find their block mates (`read_mates`: warehouse_mates, or the Spark
+    tables'), and score the pairs with at least one changed
     record: the changed records linked against themselves and their mates (one Splink link-only run under the
     model's blocking rules), without a record's pair with itself and with each pair of two changed records
     once."""
@@ -145,7 +179,7 @@ def score_changed(
 
     if not load_rows(config, memory, changes.rows, "changed_records"):
         return []
-    _load_block_mates(warehouse, config, memory, changes.replaced)
+    _load_block_mates(read_mates, config, memory, changes.replaced)
     api = DuckDBAPI(connection=memory)
     across = copy.deepcopy(model)
     across["link_type"] = "link_only"
@@ -187,13 +221,7 @@ def save(
             f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as replaced)",
             [sorted(replaced)],
         )
-    columns = ", ".join(f"{quote(normalized)}.{quote(name)}" for name in config.columns)
-    kept = memory.sql(
-        "select split_part(hashes.unique_id, '|', 1) as source_table, "  # noqa: S608 - quoted names
-        "substr(hashes.unique_id, strpos(hashes.unique_id, '|') + 1) as record_id, hashes.content_hash, "
-        f"{columns} from hashes left join {quote(normalized)} using (unique_id)"
-    ).to_arrow_table()
-    kept = kept.add_column(3, "scoring_version", pa.array([version] * kept.num_rows, type=pa.string()))
+    kept = kept_records(config, version, memory, normalized)
     if not kept.num_rows:
         return
     if warehouse.kind == "duckdb":
@@ -208,6 +236,20 @@ def save(
         f"insert into {table} select * from {warehouse.rows_subquery(names)} as batch",  # noqa: S608
         [kept.column(name).to_pylist() for name in names],
     )
+
+
+def kept_records(
+    config: MatchingConfig, version: str, memory: duckdb.DuckDBPyConnection, normalized: str
+) -> pa.Table:
+    """The rows to keep for the records read this run (memory's `hashes`, their normalized columns from its
+    table `normalized`): KEYS, then the matching columns."""
+    columns = ", ".join(f"{quote(normalized)}.{quote(name)}" for name in config.columns)
+    kept = memory.sql(
+        "select split_part(hashes.unique_id, '|', 1) as source_table, "  # noqa: S608 - quoted names
+        "substr(hashes.unique_id, strpos(hashes.unique_id, '|') + 1) as record_id, hashes.content_hash, "
+        f"{columns} from hashes left join {quote(normalized)} using (unique_id)"
+    ).to_arrow_table()
+    return kept.add_column(3, "scoring_version", pa.array([version] * kept.num_rows, type=pa.string()))
 
 
 def records_kept_select(config: MatchingConfig) -> str:

@@ -168,7 +168,7 @@ def write_links(
     return _groups_version(warehouse, model_version, threshold, digest)
 
 
-def _fingerprint(model_version: str, threshold: float, digest: int) -> str:
+def fingerprint(model_version: str, threshold: float, digest: int) -> str:
     return hashlib.sha256("\n".join([model_version, repr(threshold), str(digest)]).encode()).hexdigest()[:16]
 
 
@@ -192,7 +192,7 @@ def _strong_links(warehouse: Warehouse, threshold: float, among: set[str] | None
     ]
 
 
-def _group_rows(groups: dict[tuple[str, str], str]) -> list[tuple[str, str, str]]:
+def group_rows(groups: dict[tuple[str, str], str]) -> list[tuple[str, str, str]]:
     return sorted((source_table, record_id, group) for (source_table, record_id), group in groups.items())
 
 
@@ -220,7 +220,7 @@ def _write_groups(warehouse: Warehouse, threshold: float) -> int:
     table = f"{quote(SCHEMA)}.{quote(GROUPS)}"
     warehouse.execute(f"drop table if exists {table}")
     warehouse.execute(f"create table {table} (source_table {text}, record_id {text}, match_group {text})")
-    rows = _group_rows(match_groups(_strong_links(warehouse, threshold), threshold))
+    rows = group_rows(match_groups(_strong_links(warehouse, threshold), threshold))
     _insert_groups(warehouse, rows)
     return rows_digest(rows)
 
@@ -234,13 +234,7 @@ def _update_groups(
     regrouping would. The digest of all group rows: the last run's, less the rows deleted, plus those
     inserted (`digest`: the last run's)."""
     table = f"{quote(SCHEMA)}.{quote(GROUPS)}"
-    touched = set(replaced)
-    for link in new_links:
-        if link.match_probability >= threshold:
-            touched |= {
-                f"{link.source_table_l}|{link.record_id_l}",
-                f"{link.source_table_r}|{link.record_id_r}",
-            }
+    touched = touched_records(new_links, threshold, replaced)
     if not touched:
         return digest
     ids = f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as touched)"  # noqa: S608
@@ -259,9 +253,29 @@ def _update_groups(
         f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as regrouped)",
         [sorted(regrouped)],
     )
-    rows = _group_rows(match_groups(_strong_links(warehouse, threshold, regrouped), threshold))
+    rows = group_rows(match_groups(_strong_links(warehouse, threshold, regrouped), threshold))
     _insert_groups(warehouse, rows)
-    return (digest - rows_digest(members) + rows_digest(rows)) % DIGEST_MODULUS
+    return updated_digest(digest, members, rows)
+
+
+def touched_records(new_links: list[ScoredLink], threshold: float, replaced: set[str]) -> set[str]:
+    """The records ('<source_table>|<record_id>') whose group a run can change: the replaced ones and both
+    records of every new link at or above `threshold` (their old groups' records too: see _update_groups)."""
+    touched = set(replaced)
+    for link in new_links:
+        if link.match_probability >= threshold:
+            touched |= {
+                f"{link.source_table_l}|{link.record_id_l}",
+                f"{link.source_table_r}|{link.record_id_r}",
+            }
+    return touched
+
+
+def updated_digest(
+    digest: int, deleted: list[tuple[str, str, str]], inserted: list[tuple[str, str, str]]
+) -> int:
+    """The digest of every group row after `deleted` rows left and `inserted` ones came (`digest`: before)."""
+    return (digest - rows_digest(deleted) + rows_digest(inserted)) % DIGEST_MODULUS
 
 
 def _last_digest(warehouse: Warehouse, model_version: str, threshold: float) -> int | None:
@@ -269,10 +283,15 @@ def _last_digest(warehouse: Warehouse, model_version: str, threshold: float) -> 
     fingerprint says so); None when all groups must be formed again: another threshold (the groups of records
     no run touches would keep the old one), or a version table written before the digest was kept."""
     kept = warehouse.query(f"select * from {quote(SCHEMA)}.{quote(GROUPS_VERSION)}")  # noqa: S608
+    return kept_digest(kept, model_version, threshold)
+
+
+def kept_digest(kept: list[tuple[Any, ...]], model_version: str, threshold: float) -> int | None:
+    """The digest of the version table's rows `kept` (see _last_digest), or None."""
     if not kept or len(kept[0]) != len(VERSION_COLUMNS) or kept[0][-1] is None:
         return None
-    fingerprint, _, _, digest = kept[0]
-    if fingerprint != _fingerprint(model_version, threshold, int(digest)):
+    kept_fingerprint, _, _, digest = kept[0]
+    if kept_fingerprint != fingerprint(model_version, threshold, int(digest)):
         return None
     return int(digest)
 
@@ -282,7 +301,7 @@ def _groups_version(warehouse: Warehouse, model_version: str, threshold: float, 
     written to matching.record_groups_version with the digest."""
     text = "varchar" if warehouse.kind == "duckdb" else "text"
     version = f"{quote(SCHEMA)}.{quote(GROUPS_VERSION)}"
-    fingerprint = _fingerprint(model_version, threshold, digest)
+    groups_fingerprint = fingerprint(model_version, threshold, digest)
     warehouse.execute(f"drop table if exists {version}")
     warehouse.execute(
         f"create table {version} (fingerprint {text}, model_version {text}, written_at timestamp, "
@@ -290,6 +309,6 @@ def _groups_version(warehouse: Warehouse, model_version: str, threshold: float, 
     )
     warehouse.execute(
         f"insert into {version} values (?, ?, ?, ?)",  # noqa: S608
-        (fingerprint, model_version, utc_now(), str(digest)),
+        (groups_fingerprint, model_version, utc_now(), str(digest)),
     )
-    return fingerprint
+    return groups_fingerprint

@@ -9,6 +9,7 @@ the orders without a name (most of them) cost a run nothing."""
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 
 import duckdb
 import pyarrow as pa
@@ -91,31 +92,45 @@ def _source_select(warehouse: Warehouse, config: MatchingConfig, source: MatchSo
 
 
 def _build_source_select(warehouse: Warehouse, config: MatchingConfig, source: MatchSource) -> str:
-    columns = config.columns
     schema = schema_of(warehouse, config, source.model)
     available = {name.lower() for _, name in catalog(warehouse, config)[source.model]}
+    text = "varchar" if warehouse.kind == "duckdb" else "text"
+    return source_select_sql(config, source, schema, available, quote, text)
+
+
+def source_select_sql(
+    config: MatchingConfig,
+    source: MatchSource,
+    schema: str,
+    available: set[str],
+    quote_name: Callable[[str], str],
+    text: str,
+) -> str:
+    """The source's select (see _source_select) for a warehouse whose identifiers `quote_name` quotes and
+    whose text type is `text`; a ConfigError when a mapped column is not among the model's `available` ones."""
+    columns = config.columns
     for column in [source.record_id, *source.columns.values()]:
         if column.lower() not in available:
             raise ConfigError(
                 f"dbt_project.yml: vars.cdp_matching: column '{column}' does not exist in {source.model}; "
                 f"it has {', '.join(sorted(available))}"
             )
-    text = "varchar" if warehouse.kind == "duckdb" else "text"
     mapped = [source.columns.get(name) for name in columns]
     # Each value as its length, ':' and itself, or '-' when null: no two different rows concatenate alike.
-    values = [f"cast({quote(column)} as {text})" for column in mapped if column]
+    values = [f"cast({quote_name(column)} as {text})" for column in mapped if column]
     hashed = " || ".join(
         f"coalesce(cast(length({value}) as {text}) || ':' || {value}, '-')" for value in values
     )
-    parts = [f"cast({quote(source.record_id)} as {text}) as record_id", f"md5({hashed}) as content_hash"]
+    parts = [f"cast({quote_name(source.record_id)} as {text}) as record_id", f"md5({hashed}) as content_hash"]
     for name, source_column in zip(columns, mapped, strict=True):
         parts.append(
-            f"cast({quote(source_column)} as {text}) as {quote(name)}"
+            f"cast({quote_name(source_column)} as {text}) as {quote_name(name)}"
             if source_column
-            else f"cast(null as {text}) as {quote(name)}"
+            else f"cast(null as {text}) as {quote_name(name)}"
         )
-    filled = " or ".join(f"{quote(column)} is not null" for column in mapped if column)
-    return f"select {', '.join(parts)} from {quote(schema)}.{quote(source.model)} where {filled}"  # noqa: S608 - quoted names
+    filled = " or ".join(f"{quote_name(column)} is not null" for column in mapped if column)
+    relation = f"{quote_name(schema)}.{quote_name(source.model)}"
+    return f"select {', '.join(parts)} from {relation} where {filled}"  # noqa: S608 - quoted names
 
 
 def current_select(warehouse: Warehouse, config: MatchingConfig) -> str:

@@ -2,7 +2,9 @@
 blocked pairs of the new and changed records (or of all of them on a full run: reverse_etl.matching.incremental)
 and write the links and groups tables. With vars.cdp_matching.enabled false it drops them, so nothing stale is
 left for a reader. One run per warehouse at a time: a second one is refused (RunLocked, exit code 5) while the
-first holds the match lock (reverse_etl.sync.lock.run_lock), so two runs never interleave their reads and writes."""
+first holds the match lock (reverse_etl.sync.lock.run_lock), so two runs never interleave their reads and writes.
+The tables live in the warehouse (WarehouseTables) or, on the spark target, in Spark tables published at once
+by one metastore statement (reverse_etl.matching.spark_tables)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import duckdb
 
@@ -54,46 +57,138 @@ class MatchSummary:
         )
 
 
+class MatchTables(Protocol):
+    """Where a run reads the records and keeps the matching tables: a DuckDB or PostgreSQL warehouse
+    (WarehouseTables, one transaction per run) or Spark (reverse_etl.matching.spark_tables)."""
+
+    def drop(self) -> None: ...
+
+    def delta(self, config: MatchingConfig, version: str) -> incremental.Delta | None: ...
+
+    def load_records(self, config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> int: ...
+
+    def mates(self, config: MatchingConfig) -> incremental.MatesReader: ...
+
+    def write(self, written: Written, memory: duckdb.DuckDBPyConnection) -> None: ...
+
+    def counts(self, config: MatchingConfig, incremental_run: bool) -> tuple[int, int, int]: ...
+
+
+@dataclass
+class Written:
+    """What a run writes: the scored links, the model and scoring versions, and the records replaced (None: a
+    full run, every table written again)."""
+
+    links: list[link_table.ScoredLink]
+    model_version: str
+    scoring_version: str
+    config: MatchingConfig
+    replaced: set[str] | None
+
+    @property
+    def normalized(self) -> str:
+        """memory's table of the normalized records read this run."""
+        return "records" if self.replaced is None else "changed_records"
+
+
+class WarehouseTables:
+    """The matching tables of a DuckDB or PostgreSQL warehouse, written in one transaction."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def drop(self) -> None:
+        with self.warehouse.transaction():
+            self.warehouse.execute(
+                f"drop table if exists {quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}"
+            )
+            incremental.drop(self.warehouse)
+
+    def delta(self, config: MatchingConfig, version: str) -> incremental.Delta | None:
+        return incremental.delta(self.warehouse, config, version)
+
+    def load_records(self, config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> int:
+        return load_records(self.warehouse, config, memory)
+
+    def mates(self, config: MatchingConfig) -> incremental.MatesReader:
+        return incremental.warehouse_mates(self.warehouse)
+
+    def write(self, written: Written, memory: duckdb.DuckDBPyConnection) -> None:
+        with self.warehouse.transaction():
+            link_table.write_links(
+                self.warehouse,
+                written.links,
+                written.model_version,
+                written.config.threshold,
+                written.replaced,
+            )
+            incremental.save(
+                self.warehouse,
+                written.config,
+                written.scoring_version,
+                memory,
+                written.normalized,
+                written.replaced,
+            )
+
+    def counts(self, config: MatchingConfig, incremental_run: bool) -> tuple[int, int, int]:
+        """Links, links at or above the threshold, and (an incremental run) the records kept, in one round trip."""
+        table = f"{quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}"
+        kept = incremental.records_kept_select(config) if incremental_run else "null"
+        links, above, records = self.warehouse.query(
+            f"select count(*), count(case when match_probability >= ? then 1 end), ({kept}) from {table}",  # noqa: S608
+            (config.threshold,),
+        )[0]
+        return int(links), int(above), int(records or 0)
+
+
 def run_match(
     target: Target, config: MatchingConfig, train: bool = False, full: bool = False
 ) -> MatchSummary:
     """Match the configured records; `full` scores every record even when an incremental run would do."""
+    if target.type == "spark":
+        from reverse_etl.matching.spark_tables import SparkTables, spark_lock_warehouse
+
+        store = spark_lock_warehouse()
+        try:
+            with match_lock(store, target.name):
+                return _match(SparkTables(target), config, train, full)
+        finally:
+            store.close()
     warehouse = Warehouse(target)
     try:
         with match_lock(warehouse):
-            return _match(warehouse, config, train, full)
+            return _match(WarehouseTables(warehouse), config, train, full)
     finally:
         warehouse.close()
 
 
 @contextmanager
-def match_lock(warehouse: Warehouse) -> Iterator[None]:
+def match_lock(warehouse: Warehouse, target_name: str | None = None) -> Iterator[None]:
     """The warehouse's one `cdp match` at a time; RunLocked at once when another run holds it (no waiting: a
-    scheduler runs the next one)."""
+    scheduler runs the next one). The spark target's lock is its state store's (`warehouse`)."""
     refused = RunLocked(
-        f"cdp match is already running on this warehouse (target {warehouse.target.name}: another run holds "
-        "its lock); nothing was done, try again when it ends"
+        f"cdp match is already running on this warehouse (target {target_name or warehouse.target.name}: "
+        "another run holds its lock); nothing was done, try again when it ends"
     )
     with run_lock(warehouse, "cdp_match", "cdp-match", refused):
         yield
 
 
-def _match(warehouse: Warehouse, config: MatchingConfig, train: bool, full: bool) -> MatchSummary:
+def _match(tables: MatchTables, config: MatchingConfig, train: bool, full: bool) -> MatchSummary:
     if not config.enabled:
-        with warehouse.transaction():
-            warehouse.execute(f"drop table if exists {quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}")
-            incremental.drop(warehouse)
+        tables.drop()
         return MatchSummary(enabled=False)
     summary = MatchSummary(enabled=True, threshold=config.threshold)
     changes = None
     if not (train or full) and config.model_file.exists():
         summary.model_version = splink_model.version(config.model_file)
         version = incremental.scoring_version(config, summary.model_version)
-        changes = incremental.delta(warehouse, config, version)
+        changes = tables.delta(config, version)
     memory = duckdb.connect(":memory:")
     try:
         if changes is None:
-            summary.records = load_records(warehouse, config, memory)
+            summary.records = tables.load_records(config, memory)
             if train or not config.model_file.exists():
                 started = time.perf_counter()
                 splink_model.train(config, memory)
@@ -105,30 +200,15 @@ def _match(warehouse: Warehouse, config: MatchingConfig, train: bool, full: bool
         if changes is None:
             scored = link_table.score(config, model, memory)
         else:
-            scored = incremental.score_changed(warehouse, config, model, memory, changes)
+            scored = incremental.score_changed(tables.mates(config), config, model, memory, changes)
         summary.score_seconds = time.perf_counter() - started
-        replaced = None if changes is None else changes.replaced
         summary.full = changes is None
         summary.scored_records = summary.records if changes is None else len(changes.changed)
-        with warehouse.transaction():
-            link_table.write_links(warehouse, scored, summary.model_version, config.threshold, replaced)
-            incremental.save(
-                warehouse,
-                config,
-                version,
-                memory,
-                "records" if changes is None else "changed_records",
-                replaced,
-            )
+        replaced = None if changes is None else changes.replaced
+        tables.write(Written(scored, summary.model_version, version, config, replaced), memory)
     finally:
         memory.close()
-    # The counts in one round trip; an incremental run also counts the records kept (it read only its changes).
-    table = f"{quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}"
-    kept = incremental.records_kept_select(config) if changes is not None else "null"
-    summary.links, summary.above_threshold, records = warehouse.query(
-        f"select count(*), count(case when match_probability >= ? then 1 end), ({kept}) from {table}",  # noqa: S608
-        (config.threshold,),
-    )[0]
+    summary.links, summary.above_threshold, records = tables.counts(config, changes is not None)
     if changes is not None:
-        summary.records = int(records)
+        summary.records = records
     return summary
