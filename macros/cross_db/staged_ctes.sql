@@ -1,8 +1,11 @@
 {#- A model's common table expressions, gathered in order by `cte` call blocks and written out by `with_ctes`
     as one WITH clause. Spark inlines every deterministic CTE at each place it is read, so a CTE read several
-    times, and the CTEs it reads, are planned again at each: on Spark the CTEs named in `staged` are computed
-    first, one statement each, and cached as temporary views (cdp_staged__<name>) which the later statements
-    read instead (a small plan per statement). drop_staged_ctes, a post-hook, drops those views. -#}
+    times, and the CTEs it reads, are planned again at each. On Spark the CTEs named in `staged` are computed
+    first, one statement each, and cached (CACHE TABLE, in memory, spilled to disk); the later statements read
+    them as leaves of their plans. Every CTE up to the last staged one becomes a temporary view
+    (cdp_staged__<name>, the references to it renamed), the unstaged ones plain (lazy) views: Spark's cache
+    does not find a cached query that holds a WITH clause again when a later query reads it twice (its CTE
+    ids differ at each reading), a query of views it does. drop_staged_ctes, a post-hook, drops the views. -#}
 {% macro cte(ctes, name) -%}
     {%- do ctes.append({'name': name, 'sql': caller()}) -%}
 {%- endmacro %}
@@ -21,32 +24,29 @@ with
 {%- endmacro %}
 
 {% macro spark__with_ctes(ctes, staged) -%}
-    {%- set pending = [] -%}
+    {%- set names = ctes | map(attribute='name') | list -%}
+    {%- set staged_here = names | select('in', staged) | list -%}
+    {%- if not execute or not staged_here -%}
+        {{ return(cdp.default__with_ctes(ctes, [])) }}
+    {%- endif -%}
+    {%- set viewed = names[:names.index(staged_here | last) + 1] -%}
+    {%- set pattern = '\\b(' ~ viewed | join('|') ~ ')\\b' -%}
+    {%- set rest = [] -%}
     {%- for cte in ctes -%}
-        {%- if execute and cte.name in staged -%}
+        {%- set sql = modules.re.sub(pattern, 'cdp_staged__\\1', cte.sql) -%}
+        {%- if cte.name in viewed -%}
             {%- set view = 'cdp_staged__' ~ cte.name -%}
             {%- do run_query('drop view if exists ' ~ view) -%}
-            {%- set read = cdp.ctes_read(pending, cte.sql) + [cte] -%}
-            {%- do run_query('cache table ' ~ view ~ ' as ' ~ cdp.default__with_ctes(read, []) ~ ' select * from ' ~ cte.name) -%}
-            {%- do pending.append({'name': cte.name, 'sql': 'select * from ' ~ view}) -%}
+            {%- if cte.name in staged -%}
+                {%- do run_query('cache table ' ~ view ~ ' as ' ~ sql) -%}
+            {%- else -%}
+                {%- do run_query('create temporary view ' ~ view ~ ' as ' ~ sql) -%}
+            {%- endif -%}
         {%- else -%}
-            {%- do pending.append(cte) -%}
+            {%- do rest.append({'name': cte.name, 'sql': sql}) -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ return(cdp.default__with_ctes(pending, [])) }}
-{%- endmacro %}
-
-{#- The CTEs of `ctes` that `sql` reads, directly or through another (by name, in their order). -#}
-{% macro ctes_read(ctes, sql) -%}
-    {%- set read = [] -%}
-    {%- set texts = [sql] -%}
-    {%- for cte in ctes | reverse -%}
-        {%- if modules.re.search('\\b' ~ cte.name ~ '\\b', texts | join('\n')) -%}
-            {%- do read.insert(0, cte) -%}
-            {%- do texts.append(cte.sql) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return(read) }}
+    {{ return(cdp.default__with_ctes(rest, []) if rest else '') }}
 {%- endmacro %}
 
 {% macro drop_staged_ctes() -%}
