@@ -117,6 +117,9 @@ def spark_session(root: Path | None = None) -> Any:
         # The project's plans are wide (unions of every identity source, many filters): inferring constraints
         # across them costs more optimizer time than the filters it adds save.
         .config("spark.sql.constraintPropagation.enabled", "false")
+        # Runtime bloom filters: to place one the optimizer follows every join key's lineage down the plan, which
+        # on the identity models' plans cost more driver time than the filters save (docs/scale_out.md).
+        .config("spark.sql.optimizer.runtime.bloomFilter.enabled", "false")
         # Tasks start on any free core at once instead of waiting for a data-local one.
         .config("spark.locality.wait", "0s")
         # Tables are rewritten in place by the project's incremental strategy (docs/scale_out.md).

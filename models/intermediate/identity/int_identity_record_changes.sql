@@ -1,4 +1,4 @@
-{{ config(materialized='table', post_hook="{{ cdp.identity_log_changes() }}") }}
+{{ config(materialized='table', post_hook=["{{ cdp.identity_log_changes() }}", "{{ cdp.drop_staged_ctes() }}"]) }}
 -- depends_on: {{ ref('int_identifiers_unioned') }}
 {#- What this build changes, record by record, validated. A record changed when its identifier rows differ
     from those int_identifiers_validated holds (new, updated in place, emptied), when it left its source, or
@@ -32,10 +32,13 @@
     {%- endif -%}
 {%- endif -%}
 {%- set row_columns = 'source_table, record_id, identifier_type, identifier_value_raw, observed_at, identifier_value, exclusion_reason, suppressing_request_id, changed_at' %}
-
-with
+{#- The CTEs, in order (cdp.cte); on Spark those an incremental build reads more than once are computed first
+    (cdp.with_ctes, macros/cross_db/staged_ctes.sql). -#}
+{%- set ctes = [] -%}
+{%- set staged = [] -%}
 
 {% if plan.mode == 'incremental' -%}
+{%- do staged.extend(['held_recent_rows', 'read_rows', 'read_keys', 'deleted_keys', 'held_rows', 'suppressed_keys', 'changed_keys', 'changed_rows']) -%}
 {#- Per source: the rows to read (from the previous high-water mark on, when the source has changed_at), and
     whether to search it for deleted records: yes when it is read in full, or when its row count is not the
     previous count plus the keys read that int_identifiers_validated does not hold yet. -#}
@@ -81,10 +84,9 @@ with
 {%- set unbounded = identity.sources | map(attribute='model') | reject('in', bounded) | list -%}
 {%- set bounded_marks = [] -%}
 {%- for model in bounded -%}{%- do bounded_marks.append(plan.sources[model].watermark) -%}{%- endfor %}
--- The rows the bounded sources held at or after their previous mark: the only records of theirs read again
--- that were held before (changed_at is kept with every held row).
-held_recent_rows as (
-
+{#- The rows the bounded sources held at or after their previous mark: the only records of theirs read again
+    that were held before (changed_at is kept with every held row). -#}
+{% call cdp.cte(ctes, 'held_recent_rows') %}
     select held.*
     from {{ validated }} as held
     {%- if bounded %}
@@ -100,16 +102,16 @@ held_recent_rows as (
     where 1 = 0
     {%- endif %}
 
-),
+{% endcall %}
 {%- for source in identity.sources %}
 {%- set previous = plan.sources.get(source.model) -%}
 {%- set since = since_of.get(source.model) -%}
-{{ source.model }}_rows as (
+{% call cdp.cte(ctes, source.model ~ '_rows') %}
 {{ cdp.identity_source_rows(source, since) }}
 
-),
+{% endcall %}
 
-{{ source.model }}_keys as (
+{% call cdp.cte(ctes, source.model ~ '_keys') %}
 
     select distinct
         '{{ source.model }}' as source_table,
@@ -119,13 +121,13 @@ held_recent_rows as (
     where {{ since }}
     {%- endif %}
 
-),
+{% endcall %}
 
 {%- set is_bounded = source.model in bounded -%}
 {%- set search_deleted = not is_bounded and (since is none or (execute and plan.current[source.model].rows != previous.rows + unseen.get(source.model, 0))) -%}
 {%- if search_deleted -%}{%- do searched.append(source.model) -%}{%- endif %}
 
-{{ source.model }}_deleted as (
+{% call cdp.cte(ctes, source.model ~ '_deleted') %}
 
     {%- if is_bounded %}
     -- A record held at or after the mark and not read again is gone (a record at or after the mark is always
@@ -154,12 +156,12 @@ held_recent_rows as (
     where 1 = 0
     {%- endif %}
 
-),
+{% endcall %}
 {% endfor %}
 
 {#- Every source's rows read, keys read and keys deleted, each in one relation. -#}
 {%- for name, part in [('read_rows', 'rows'), ('read_keys', 'keys'), ('deleted_keys', 'deleted')] %}
-{{ name }} as (
+{% call cdp.cte(ctes, name) %}
     {%- for source in identity.sources %}
 
     select * from {{ source.model }}_{{ part }}
@@ -168,13 +170,12 @@ held_recent_rows as (
     {%- endif %}
     {%- endfor %}
 
-),
+{% endcall %}
 {% endfor %}
 
--- The rows held for the records read: looked up in int_identifiers_validated, or for the bounded sources
--- those held at or after the mark.
-held_rows as (
-    {%- if unbounded %}
+{#- The rows held for the records read: looked up in int_identifiers_validated, or for the bounded sources
+    those held at or after the mark. -#}
+{% call cdp.cte(ctes, 'held_rows') %}    {%- if unbounded %}
 
     select held.*
     from {{ validated }} as held
@@ -190,14 +191,13 @@ held_rows as (
     {%- endif %}
     select * from held_recent_rows
 
-),
+{% endcall %}
 
--- A record's rows compared as a multiset (a value may sit in two columns of one record), with their changed_at:
--- a record whose changed_at moved is written again even with the same identifiers, so the changed_at held is
--- always the one it was read with.
+{#- A record's rows compared as a multiset (a value may sit in two columns of one record), with their changed_at:
+    a record whose changed_at moved is written again even with the same identifiers, so the changed_at held is
+    always the one it was read with. -#}
 {%- for name, rows in [('read_counts', 'read_rows'), ('held_counts', 'held_rows')] %}
-{{ name }} as (
-
+{% call cdp.cte(ctes, name) %}
     select
         source_table,
         record_id,
@@ -209,10 +209,10 @@ held_rows as (
     from {{ rows }}
     group by 1, 2, 3, 4, 5, 6
 
-),
+{% endcall %}
 {% endfor %}
 
-differing_keys as (
+{% call cdp.cte(ctes, 'differing_keys') %}
 
     select distinct
         coalesce(read_counts.source_table, held_counts.source_table) as source_table,
@@ -228,11 +228,10 @@ differing_keys as (
             and held_counts.changed_key = read_counts.changed_key
     where read_counts.copies is null or held_counts.copies is null or read_counts.copies <> held_counts.copies
 
-),
+{% endcall %}
 
--- Usable values suppressed since they were validated: every record carrying one is validated again.
-suppressed_keys as (
-
+{#- Usable values suppressed since they were validated: every record carrying one is validated again. -#}
+{% call cdp.cte(ctes, 'suppressed_keys') %}
     {%- if new_suppressions %}
     select distinct held.source_table, held.record_id
     from {{ validated }} as held
@@ -246,9 +245,9 @@ suppressed_keys as (
     where 1 = 0
     {%- endif %}
 
-),
+{% endcall %}
 
-changed_keys as (
+{% call cdp.cte(ctes, 'changed_keys') %}
 
     select source_table, record_id from differing_keys
     union
@@ -256,9 +255,9 @@ changed_keys as (
     union
     select source_table, record_id from suppressed_keys
 
-),
+{% endcall %}
 
-changed_rows as (
+{% call cdp.cte(ctes, 'changed_rows') %}
 
     select
         read_rows.source_table,
@@ -294,14 +293,14 @@ changed_rows as (
             where deleted_keys.source_table = held.source_table and deleted_keys.record_id = held.record_id
         )
 
-),
+{% endcall %}
 
-new_rows as (
+{% call cdp.cte(ctes, 'new_rows') %}
 {{ cdp.identity_validate('changed_rows', identity) }}
 
-),
+{% endcall %}
 
-old_rows as (
+{% call cdp.cte(ctes, 'old_rows') %}
 
     {%- if searched or new_suppressions %}
     select held.{{ row_columns | replace(', ', ', held.') }}
@@ -315,39 +314,38 @@ old_rows as (
     inner join changed_keys on changed_keys.source_table = held.source_table and changed_keys.record_id = held.record_id
     {%- endif %}
 
-),
+{% endcall %}
 
-changes as (
+{% call cdp.cte(ctes, 'changes') %}
 
     select 'new' as change, {{ row_columns }} from new_rows
     union all
     select 'old' as change, {{ row_columns }} from old_rows
 
-),
+{% endcall %}
 {%- else %}
 
--- A full build validates every row in int_identifiers_validated itself: no record rows here, only the marks
--- and the mode (validating no rows keeps the columns' types).
-read_rows as (
-
+{#- A full build validates every row in int_identifiers_validated itself: no record rows here, only the marks
+    and the mode (validating no rows keeps the columns' types). -#}
+{% call cdp.cte(ctes, 'read_rows') %}
     select * from {{ ref('int_identifiers_unioned') }}
     where 1 = 0
 
-),
+{% endcall %}
 
-new_rows as (
+{% call cdp.cte(ctes, 'new_rows') %}
 {{ cdp.identity_validate('read_rows', identity) }}
 
-),
+{% endcall %}
 
-changes as (
+{% call cdp.cte(ctes, 'changes') %}
 
     select 'new' as change, {{ row_columns }} from new_rows
 
-),
+{% endcall %}
 {%- endif %}
 
-marks as (
+{% call cdp.cte(ctes, 'marks') %}
     {%- for source in identity.sources %}
     {%- set mark = plan.current[source.model] if execute else {'watermark': none, 'rows': 0, 'boundary_rows': none} %}
 
@@ -375,8 +373,9 @@ marks as (
         cast(null as {{ dbt.type_bigint() }}),
         '{{ plan.config_hash }}'
 
-)
+{% endcall %}
 
+{{ cdp.with_ctes(ctes, staged) }}
 select
     cast(change as {{ dbt.type_string() }}) as change,
     {{ row_columns }},
