@@ -689,6 +689,8 @@ def test_incremental_builds_equal_full_rebuilds(
         "+events",
         "+order_lines",
         "+customer_traits",
+        "+int_customer_identifier_lists",
+        "+int_customer_last_events",
     )
     full = copy_of(incremental, request, tmp_path / "full")
     all_records = incremental.scalar("select count(*) from intermediate.int_identifiers_validated")
