@@ -64,5 +64,9 @@
     {%- if rows | length != 1 or rows[0][0] != cdp.customer_changes_fingerprint(customers.raw_code) -%}
         {{ return('') }}
     {%- endif -%}
-    {{ return(cdp.changed_since_previous_build(relation.identifier, sources[0].changed_at)) }}
+    {#- The mark as a literal, so the condition reaches the scan of the view's source rows. -#}
+    {%- set mark = run_query("select cast(min(watermark) as " ~ dbt.type_string() ~ ") from " ~ cdp.identity_build_log()
+        ~ " where kind = 'marks' and name = '" ~ relation.identifier ~ "' and invocation_id = '" ~ previous ~ "'").rows[0][0] -%}
+    {%- if mark is none -%}{{ return('') }}{%- endif -%}
+    {{ return(sources[0].changed_at ~ " >= cast('" ~ mark ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
 {%- endmacro %}
