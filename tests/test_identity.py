@@ -514,6 +514,8 @@ MART_SELECTION = (
     "int_identifiers_unioned+,+events",
     "int_identifiers_unioned+,+order_lines",
     "int_identifiers_unioned+,+customer_traits",
+    "int_identifiers_unioned+,+int_customer_identifier_lists",
+    "int_identifiers_unioned+,+int_customer_last_events",
 )
 # Sums of doubles may differ in their last bits with the order rows are read in: rounded.
 MART_STATE = {
@@ -523,6 +525,8 @@ MART_STATE = {
     "int_customer_name_candidates": "*",
     "int_customer_address_candidates": "*",
     "int_customer_consents": "*",
+    "int_customer_identifier_lists": "*",
+    "int_customer_last_events": "*",
     "events": "customer_id, event_id, event_source, event_type, event_name, anonymous_id, device_id, user_id,"
     " page_path, product_id, cart_id, revenue, platform, occurred_at, received_at",
     "int_orders_converted": "*",
@@ -685,6 +689,8 @@ def test_incremental_builds_equal_full_rebuilds(
         "+events",
         "+order_lines",
         "+customer_traits",
+        "+int_customer_identifier_lists",
+        "+int_customer_last_events",
     )
     full = copy_of(incremental, request, tmp_path / "full")
     all_records = incremental.scalar("select count(*) from intermediate.int_identifiers_validated")

@@ -83,3 +83,41 @@ def test_data_tests_of_an_incremental_build_read_the_rows_it_wrote(tmp_path: Pat
     assert failed_tests(built) == set()
     # On demand (`dbt test`, another invocation) a test reads every row.
     assert unique_test in failed_tests(warehouse.dbt("test", "--select", "customers", raise_on_failure=False))
+
+
+def test_row_wise_tests_of_staging_views_and_the_placement_test_read_what_the_build_loaded(
+    tmp_path: Path,
+) -> None:
+    """In an incremental `dbt build`, a row-wise test on an identity source's staging view reads only the rows
+    loaded since the previous build, and the placement test only the records the build changed: a bad value in
+    an older row and a record that lost its placement outside any build pass there and fail under `dbt test`."""
+    warehouse = new_duckdb_warehouse(tmp_path)
+    warehouse.generate(people=100, seed=7)
+    warehouse.dbt("seed")
+    warehouse.dbt("run", "--select", "+identity_health", "+customer_id_history", "+customers")
+    oldest = warehouse.scalar("select min(contact_id) from raw.crm_contacts")
+    warehouse.execute(f"update raw.crm_contacts set lifecycle_stage = 'bogus' where contact_id = '{oldest}'")
+    warehouse.execute(
+        "delete from identity.identity_records where record_id ="
+        " (select min(record_id) from identity.identity_records where source_table = 'stg_support__tickets')"
+    )
+    warehouse.execute(
+        "insert into raw.crm_contacts (contact_id, email, first_name, created_at, updated_at) values ('crm_new',"
+        " 'someone.new@newmail.io', 'New', timestamp '2026-08-01 10:00:00', timestamp '2026-08-01 10:00:00')"
+    )
+    staging_test = "accepted_values_stg_crm__contacts_lifecycle_stage__subscriber__lead__customer"
+    placement_test = "assert_every_identified_record_has_a_customer"
+    selection = ("stg_crm__contacts", placement_test, "int_identifiers_unioned+,+customers")
+    built = warehouse.dbt(
+        "build", "--select", *selection, "--indirect-selection", "cautious", raise_on_failure=False
+    )
+    assert (
+        warehouse.scalar(
+            "select name from intermediate.identity_build_log where kind = 'mode' order by logged_at desc limit 1"
+        )
+        == "incremental"
+    )
+    assert {staging_test, placement_test} <= {node.node.name for node in built.results}
+    assert failed_tests(built) == set()
+    on_demand = warehouse.dbt("test", "--select", "stg_crm__contacts", placement_test, raise_on_failure=False)
+    assert {staging_test, placement_test} <= failed_tests(on_demand)

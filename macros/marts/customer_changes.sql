@@ -7,9 +7,9 @@
       fingerprint: the model's code, every model's and seed's checksum and the project variables it reads.
       A project edited since (a rule, a seed, a source mapping) therefore recomputes every mart once. -#}
 
-{%- macro customer_changes_fingerprint() -%}
+{%- macro customer_changes_fingerprint(raw_code=none) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
-    {%- set parts = [model.raw_code] -%}
+    {%- set parts = [model.raw_code if raw_code is none else raw_code] -%}
     {%- for node in graph.nodes.values() | sort(attribute='unique_id') if node.resource_type in ['model', 'seed'] -%}
         {%- do parts.append(node.unique_id ~ ' ' ~ node.checksum.checksum) -%}
     {%- endfor -%}

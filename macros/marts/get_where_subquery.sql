@@ -1,13 +1,14 @@
 {#- The relation a data test reads (dbt's own macro, with the `where` config), narrowed on incremental builds
     (docs/customer_360.md, "Data tests on incremental builds"): a test on an incremental mart that applied only
     this build's changes in this invocation (its 'mart incremental' row in the build log) reads only the rows
-    this build wrote (cdp.test_rows_written). Every other test, and every test run on its own (`dbt test`, another
-    invocation), reads the whole table. -#}
+    this build wrote (cdp.test_rows_written); a row-wise test on an identity source's staging view in a
+    `dbt build` reads only the rows loaded since the previous build (cdp.test_rows_loaded). Every other test, and
+    every test run on its own (`dbt test`, another invocation), reads the whole table. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
     {%- set where = config.get('where', '') -%}
     {%- if where -%}{%- do conditions.append('(' ~ where ~ ')') -%}{%- endif -%}
-    {%- set written = cdp.test_rows_written(relation) -%}
+    {%- set written = cdp.test_rows_written(relation) or cdp.test_rows_loaded(relation) -%}
     {%- if written -%}{%- do conditions.append('(' ~ written ~ ')') -%}{%- endif -%}
     {%- if conditions -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ conditions | join(' and ') ~ ') dbt_subquery') -%}
@@ -39,4 +40,33 @@
     {%- else -%}
         {{ return(touched) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- A condition true for the rows of an identity source's staging view (vars.cdp_identity.sources, with a
+    changed_at column) loaded at or after the previous identity build's high-water mark, for a row-wise test
+    (each row passes or fails on its own) in a `dbt build` when the project is the one the previous identity
+    build ran (every model's and seed's checksum and the variables the marts read: the fingerprint `customers`
+    logged then); '' otherwise. The older rows are the ones that build read and tested with the same code. -#}
+{% macro test_rows_loaded(relation) -%}
+    {%- set row_wise = ['not_null', 'accepted_values', 'is_e164_phone', 'is_normalized_email'] -%}
+    {%- if not execute or relation.identifier is not defined or flags.WHICH != 'build'
+        or model.test_metadata is not defined or model.test_metadata.name not in row_wise -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set sources = var('cdp_identity').get('sources', []) | selectattr('model', 'equalto', relation.identifier)
+        | selectattr('changed_at', 'defined') | list -%}
+    {%- set previous = cdp.previous_identity_build() -%}
+    {%- if sources | length != 1 or previous is none -%}{{ return('') }}{%- endif -%}
+    {%- set customers = graph.nodes.get('model.cdp.customers') -%}
+    {%- if customers is none -%}{{ return('') }}{%- endif -%}
+    {%- set rows = run_query("select config_hash from " ~ cdp.identity_build_log() ~ " where kind in ('mart full',"
+        ~ " 'mart incremental') and name = 'customers' and invocation_id = '" ~ previous ~ "'").rows -%}
+    {%- if rows | length != 1 or rows[0][0] != cdp.customer_changes_fingerprint(customers.raw_code) -%}
+        {{ return('') }}
+    {%- endif -%}
+    {#- The mark as a literal, so the condition reaches the scan of the view's source rows. -#}
+    {%- set mark = run_query("select cast(min(watermark) as " ~ dbt.type_string() ~ ") from " ~ cdp.identity_build_log()
+        ~ " where kind = 'marks' and name = '" ~ relation.identifier ~ "' and invocation_id = '" ~ previous ~ "'").rows[0][0] -%}
+    {%- if mark is none -%}{{ return('') }}{%- endif -%}
+    {{ return(sources[0].changed_at ~ " >= cast('" ~ mark ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
 {%- endmacro %}

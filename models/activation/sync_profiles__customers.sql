@@ -17,9 +17,9 @@ traits as (
 
 ),
 
-graph as (
+identifiers_by_customer as (
 
-    select * from {{ ref('identity_graph') }}
+    select * from {{ ref('int_customer_identifier_lists') }}
 
 ),
 
@@ -32,22 +32,6 @@ memberships as (
 suppressed as (
 
     select * from {{ ref('suppressed_customers') }}
-
-),
-
-identifiers_by_customer as (
-
-    select
-        customer_id,
-        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'email'") }} as emails,
-        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'phone'") }} as phones,
-        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'user_id'") }} as user_ids,
-        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'anonymous_id'") }} as anonymous_ids,
-        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'device_id'") }} as device_ids,
-        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'loyalty_card_id'") }} as loyalty_card_ids,
-        {{ cdp.json_array_agg('identifier_value', "identifier_type = 'cookie_id'") }} as cookie_ids
-    from graph
-    group by customer_id
 
 ),
 

@@ -40,12 +40,7 @@ current_segments as (
 
 last_events as (
 
-    select
-        customer_id,
-        max(occurred_at) as last_event_at
-    from {{ ref('events') }}
-    where customer_id is not null
-    group by customer_id
+    select * from {{ ref('int_customer_last_events') }}
 
 ),
 
