@@ -23,24 +23,33 @@ import duckdb
 import pyarrow as pa
 
 from reverse_etl.matching import links as link_table
-from reverse_etl.matching.config import MatchingConfig
-from reverse_etl.matching.records import current_select, load_rows, matching_columns
+from reverse_etl.matching.config import MatchingConfig, MatchSource
+from reverse_etl.matching.records import (
+    change_time_type,
+    content_hash,
+    load_rows,
+    matching_columns,
+    source_rows,
+    source_select,
+)
 from reverse_etl.warehouse import Warehouse, quote
 
 STATE = "scored_records"
-KEYS = ["source_table", "record_id", "content_hash", "scoring_version"]
+KEYS = ["source_table", "record_id", "content_hash", "changed_at", "scoring_version"]
 # What the kept state means; a new layout gives a new scoring version, so an old state means a full run.
-STATE_LAYOUT = 3
+STATE_LAYOUT = 4
 
 
 @dataclass
 class Delta:
     """What changed since the last run: records to score (new or changed), with their raw rows as the
-    comparison of hashes read them, and records whose links go."""
+    comparison read them, records whose links go, and records whose content is the same but whose change time
+    moved (`retimed`: the new time by record, kept so they are not read again next run)."""
 
     changed: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    retimed: dict[str, str] = field(default_factory=dict)
 
     @property
     def replaced(self) -> set[str]:
@@ -49,7 +58,10 @@ class Delta:
 
 def scoring_version(config: MatchingConfig, model_version: str) -> str:
     """What a link's score and the kept state depend on besides the records; a change means a full run."""
-    sources = [[source.model, source.record_id, sorted(source.columns.items())] for source in config.sources]
+    sources = [
+        [source.model, source.record_id, sorted(source.columns.items()), source.changed_at]
+        for source in config.sources
+    ]
     basis = json.dumps(
         [
             STATE_LAYOUT,
@@ -72,25 +84,64 @@ def delta(warehouse: Warehouse, config: MatchingConfig, version: str) -> Delta |
     versions = warehouse.query(f"select distinct scoring_version from {table}")  # noqa: S608
     if versions != [(version,)]:
         return None
-    # The changed records come back whole (source_table, record_id, content_hash, raw columns), so they are not
-    # read again; a removed one comes back as its kept ids and a null hash.
-    current = ", ".join(f"current_records.{quote(name)}" for name in config.columns)
-    rows = warehouse.query(
-        "select coalesce(current_records.source_table, kept.source_table), "  # noqa: S608 - quoted names
-        f"coalesce(current_records.record_id, kept.record_id), current_records.content_hash, {current} "
-        f"from ({current_select(warehouse, config)}) as current_records full outer join {table} as kept "
-        "on kept.source_table = current_records.source_table and kept.record_id = current_records.record_id "
-        "where kept.content_hash is distinct from current_records.content_hash",
-        [source.model for source in config.sources],
-    )
+    selects, params = [], []
+    for source in config.sources:
+        select, bound = _source_delta(warehouse, config, source)
+        selects.append(select)
+        params.extend(bound)
     result = Delta()
-    for row in rows:
-        if row[2] is None:
-            result.removed.add(f"{row[0]}|{row[1]}")
-        else:
-            result.changed.add(f"{row[0]}|{row[1]}")
-            result.rows.append(row)
+    for row in warehouse.query(" union all ".join(selects), params):
+        source_table, record_id, content, changed_at, kept_content, kept_changed_at = row[:6]
+        unique_id = f"{source_table}|{record_id}"
+        if content is None:
+            result.removed.add(unique_id)
+        elif content != kept_content:
+            result.changed.add(unique_id)
+            result.rows.append((source_table, record_id, content, changed_at, *row[6:]))
+        elif changed_at != kept_changed_at:
+            result.retimed[unique_id] = changed_at
     return result
+
+
+def _source_delta(warehouse: Warehouse, config: MatchingConfig, source: MatchSource) -> tuple[str, list[Any]]:
+    """SQL for the source's records that may have changed since the last run, each with its content hash
+    (null when removed), change time, kept hash and change time, and raw matching columns; its parameters.
+
+    Without a `changed_at` every row is hashed and compared with its kept hash. With one, a row is hashed only
+    when its record is new or removed (its id alone tells: a late row with an old time is found too), when its
+    change time differs from the kept one (earlier or later: a writer's clock behind is no matter), when it is
+    at or after the last run's high-water mark (the latest change time it read, inclusive: a row updated in
+    the same tick after that run read it), or when it has no change time. A row updated in place whose change
+    time stays the same and before the mark is the one change not seen (docs/identity.md, Fuzzy matching)."""
+    text = "varchar" if warehouse.kind == "duckdb" else "text"
+    table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
+    kept = f"(select record_id, content_hash, changed_at from {table} where source_table = ?)"  # noqa: S608 - quoted names
+    columns = ", ".join(f"current_records.{quote(name)}" for name in config.columns)
+    present = "current_records.record_id is not null"
+    if source.changed_at is None:
+        current, params = source_select(warehouse, config, source), [source.model, source.model]
+        content = "current_records.content_hash"
+        wanted = "kept.content_hash is distinct from current_records.content_hash"
+    else:
+        current = source_rows(warehouse, config, source)
+        content = f"case when {present} then {content_hash(source, 'current_records')} end"
+        moved = f"cast(current_records.changed_at as {text})"
+        mark = (
+            f"(select max(cast(changed_at as {change_time_type(warehouse, config, source)})) from {table} "  # noqa: S608
+            "where source_table = ?)"
+        )
+        wanted = (
+            f"kept.record_id is null or not ({present}) or current_records.changed_at is null "
+            f"or kept.changed_at is distinct from {moved} or current_records.changed_at >= {mark}"
+        )
+        params = [source.model, source.model, source.model]
+    select = (
+        f"select cast(? as {text}), coalesce(current_records.record_id, kept.record_id), {content}, "  # noqa: S608
+        f"cast(current_records.changed_at as {text}), kept.content_hash, kept.changed_at, {columns} "
+        f"from ({current}) as current_records full outer join {kept} as kept "
+        f"on kept.record_id = current_records.record_id where {wanted}"
+    )
+    return select, params
 
 
 def _load_block_mates(
@@ -172,9 +223,11 @@ def save(
     memory: duckdb.DuckDBPyConnection,
     normalized: str,
     replaced: set[str] | None = None,
+    retimed: dict[str, str] | None = None,
 ) -> None:
     """Keep the records read this run (memory's `hashes`, their normalized columns from its table
-    `normalized`): all of them (`replaced` None: the state is rewritten), or the `replaced` ones."""
+    `normalized`): all of them (`replaced` None: the state is rewritten), or the `replaced` ones; and the new
+    change time of the `retimed` records."""
     text = "varchar" if warehouse.kind == "duckdb" else "text"
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
     names = [*KEYS, *config.columns]
@@ -187,13 +240,20 @@ def save(
             f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as replaced)",
             [sorted(replaced)],
         )
+    if retimed:
+        warehouse.execute(
+            f"update {table} as kept set changed_at = retimed.changed_at from "  # noqa: S608 - quoted names
+            f"{warehouse.rows_subquery(['unique_id', 'changed_at'])} as retimed "
+            "where kept.source_table || '|' || kept.record_id = retimed.unique_id",
+            [list(retimed), list(retimed.values())],
+        )
     columns = ", ".join(f"{quote(normalized)}.{quote(name)}" for name in config.columns)
     kept = memory.sql(
         "select split_part(hashes.unique_id, '|', 1) as source_table, "  # noqa: S608 - quoted names
         "substr(hashes.unique_id, strpos(hashes.unique_id, '|') + 1) as record_id, hashes.content_hash, "
-        f"{columns} from hashes left join {quote(normalized)} using (unique_id)"
+        f"hashes.changed_at, {columns} from hashes left join {quote(normalized)} using (unique_id)"
     ).to_arrow_table()
-    kept = kept.add_column(3, "scoring_version", pa.array([version] * kept.num_rows, type=pa.string()))
+    kept = kept.add_column(4, "scoring_version", pa.array([version] * kept.num_rows, type=pa.string()))
     if not kept.num_rows:
         return
     if warehouse.kind == "duckdb":

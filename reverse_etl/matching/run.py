@@ -119,6 +119,7 @@ def _match(warehouse: Warehouse, config: MatchingConfig, train: bool, full: bool
                 memory,
                 "records" if changes is None else "changed_records",
                 replaced,
+                None if changes is None else changes.retimed,
             )
     finally:
         memory.close()
