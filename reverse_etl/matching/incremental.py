@@ -1,14 +1,15 @@
 """Incremental scoring. matching.scored_records keeps, for every record the last run read, its content hash
-(of its raw matching columns, computed in the warehouse), its normalized matching columns and the scoring
-version the run used (the model file's version, the blocking rules, the matching columns and sources, and the
-lowest probability kept). A run with the same scoring version finds the new, changed and removed records in
-the warehouse (their hashes against the kept ones: only their ids come back), reads only the new and changed
-records, and takes from matching.scored_records the records that share a block with one of them (equal on
-every column of a blocking rule). It scores the changed records against those and themselves (one Splink
-link-only run); the links of unchanged records stay as they are, those of changed and removed records are
-replaced. A pair's probability depends only on its two records and the model, and every pair a full run
-would block with a changed record has its other record in one of those blocks, so the links are those of a
-full run. Anything else (no state, another scoring version, `--full`, training) is a full run."""
+(of its raw matching columns, computed in the warehouse), its change time (the source's `changed_at`, when it
+has one), its normalized matching columns and the scoring version the run used (the model file's version, the
+blocking rules, the matching columns and sources, and the lowest probability kept). A run with the same
+scoring version finds the new, changed and removed records in the warehouse (`_source_delta`: by hash, or by
+id and change time and then by hash; only those rows come back), reads only the new and changed records, and
+takes from matching.scored_records the records that share a block with one of them (equal on every column of
+a blocking rule). It scores the changed records against those and themselves (one Splink link-only run); the
+links of unchanged records stay as they are, those of changed and removed records are replaced. A pair's
+probability depends only on its two records and the model, and every pair a full run would block with a
+changed record has its other record in one of those blocks, so the links are those of a full run. Anything
+else (no state, another scoring version, `--full`, training) is a full run."""
 
 from __future__ import annotations
 
