@@ -39,6 +39,8 @@ STATE = "scored_records"
 KEYS = ["source_table", "record_id", "content_hash", "changed_at", "scoring_version"]
 # What the kept state means; a new layout gives a new scoring version, so an old state means a full run.
 STATE_LAYOUT = 4
+# At most this many candidate records of a source are read by id in one query (bound parameters).
+LOOKUP = 5000
 
 
 @dataclass
@@ -85,13 +87,8 @@ def delta(warehouse: Warehouse, config: MatchingConfig, version: str) -> Delta |
     versions = warehouse.query(f"select distinct scoring_version from {table}")  # noqa: S608
     if versions != [(version,)]:
         return None
-    selects, params = [], []
-    for source in config.sources:
-        select, bound = _source_delta(warehouse, config, source)
-        selects.append(select)
-        params.extend(bound)
     result = Delta()
-    for row in warehouse.query(" union all ".join(selects), params):
+    for row in (row for source in config.sources for row in _source_delta(warehouse, config, source)):
         source_table, record_id, content, changed_at, kept_content, kept_changed_at = row[:6]
         unique_id = f"{source_table}|{record_id}"
         if content is None:
@@ -104,9 +101,9 @@ def delta(warehouse: Warehouse, config: MatchingConfig, version: str) -> Delta |
     return result
 
 
-def _source_delta(warehouse: Warehouse, config: MatchingConfig, source: MatchSource) -> tuple[str, list[Any]]:
-    """SQL for the source's records that may have changed since the last run, each with its content hash
-    (null when removed), change time, kept hash and change time, and raw matching columns; its parameters.
+def _source_delta(warehouse: Warehouse, config: MatchingConfig, source: MatchSource) -> list[tuple[Any, ...]]:
+    """The source's records that may have changed since the last run: source_table, record_id, content hash
+    (null when removed), change time, kept hash and change time, raw matching columns.
 
     Without a `changed_at` every row is hashed and compared with its kept hash. With one, a row is hashed only
     when its record is new or removed (its id alone tells: a late row with an old time is found too), when its
@@ -118,31 +115,55 @@ def _source_delta(warehouse: Warehouse, config: MatchingConfig, source: MatchSou
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
     kept = f"(select record_id, content_hash, changed_at from {table} where source_table = ?)"  # noqa: S608 - quoted names
     columns = ", ".join(f"current_records.{quote(name)}" for name in config.columns)
-    present = "current_records.record_id is not null"
     if source.changed_at is None:
-        current, params = source_select(warehouse, config, source), [source.model, source.model]
-        content = "current_records.content_hash"
-        wanted = "kept.content_hash is distinct from current_records.content_hash"
-    else:
-        current = source_rows(warehouse, config, source)
-        content = f"case when {present} then {content_hash(source, 'current_records')} end"
-        moved = f"cast(current_records.changed_at as {text})"
-        mark = (
-            f"(select max(cast(changed_at as {change_time_type(warehouse, config, source)})) from {table} "  # noqa: S608
-            "where source_table = ?)"
+        return warehouse.query(
+            f"select cast(? as {text}), coalesce(current_records.record_id, kept.record_id), "  # noqa: S608
+            "current_records.content_hash, current_records.changed_at, kept.content_hash, kept.changed_at, "
+            f"{columns} from ({source_select(warehouse, config, source)}) as current_records "
+            f"full outer join {kept} as kept on kept.record_id = current_records.record_id "
+            "where kept.content_hash is distinct from current_records.content_hash",
+            [source.model, source.model],
         )
-        wanted = (
-            f"kept.record_id is null or not ({present}) or current_records.changed_at is null "
-            f"or kept.changed_at is distinct from {moved} or current_records.changed_at >= {mark}"
-        )
-        params = [source.model, source.model, source.model]
-    select = (
-        f"select cast(? as {text}), coalesce(current_records.record_id, kept.record_id), {content}, "  # noqa: S608
-        f"cast(current_records.changed_at as {text}), kept.content_hash, kept.changed_at, {columns} "
-        f"from ({current}) as current_records full outer join {kept} as kept "
-        f"on kept.record_id = current_records.record_id where {wanted}"
+    rows = source_rows(warehouse, config, source)
+    mark = (
+        f"(select max(cast(changed_at as {change_time_type(warehouse, config, source)})) from {table} "  # noqa: S608
+        "where source_table = ?)"
     )
-    return select, params
+    # The ids and change times alone are joined with the kept ones (no value is carried through the join of
+    # every row); the few candidates are then read with their values by id (a filter the warehouse pushes
+    # down to the source's table), at most LOOKUP at a time.
+    candidates = {
+        str(record_id): (content, changed_at)
+        for record_id, content, changed_at in warehouse.query(
+            "select coalesce(current_times.record_id, kept.record_id), kept.content_hash, kept.changed_at "  # noqa: S608
+            f"from (select record_id, changed_at from ({rows}) as source_rows) as current_times "
+            f"full outer join {kept} as kept on kept.record_id = current_times.record_id "
+            "where kept.record_id is null or current_times.record_id is null or current_times.changed_at is null "
+            f"or kept.changed_at is distinct from cast(current_times.changed_at as {text}) "
+            f"or current_times.changed_at >= {mark}",
+            [source.model, source.model],
+        )
+    }
+    found: list[tuple[Any, ...]] = []
+    wanted = sorted(candidates)
+    for start in range(0, len(wanted), LOOKUP):
+        ids = wanted[start : start + LOOKUP]
+        for record_id, content, changed_at, *values in warehouse.query(
+            f"select current_records.record_id, {content_hash(source, 'current_records')}, "  # noqa: S608
+            f"cast(current_records.changed_at as {text}), {columns} from ({rows}) as current_records "
+            f"where current_records.record_id in ({', '.join('?' for _ in ids)})",
+            ids,
+        ):
+            kept_content, kept_changed_at = candidates.pop(str(record_id))
+            found.append(
+                (source.model, record_id, content, changed_at, kept_content, kept_changed_at, *values)
+            )
+    # A candidate not found is a removed record (kept, no current row).
+    nothing = [None] * len(config.columns)
+    found.extend(
+        (source.model, record_id, None, None, *kept, *nothing) for record_id, kept in candidates.items()
+    )
+    return found
 
 
 def _load_block_mates(
