@@ -171,6 +171,8 @@ def _load_block_mates(
 ) -> None:
     """memory's table `records`: the changed records and the kept ones sharing a block with one of them."""
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
+    names = ["source_table", "record_id", *config.columns]
+    kept = ", ".join(f"kept.{quote(name)}" for name in names)
     selects, params = [], []
     for rule in config.blocking_rules:
         present = " and ".join(f"{quote(name)} is not null" for name in rule)
@@ -180,16 +182,14 @@ def _load_block_mates(
         columns = [list(column) for column in zip(*keys.fetchall(), strict=True)] or [[] for _ in rule]
         joined = " and ".join(f"kept.{quote(name)} = wanted.{quote(name)}" for name in rule)
         selects.append(
-            f"select kept.* from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
+            f"select {kept} from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
         )
         params.extend(columns)
-    names = ["source_table", "record_id", *config.columns]
     values: dict[str, list[Any]] = {name: [] for name in names}
     for row in warehouse.query(" union ".join(selects), params):
-        source_table, record_id = row[0], row[1]
-        if f"{source_table}|{record_id}" in replaced:
+        if f"{row[0]}|{row[1]}" in replaced:
             continue
-        for name, value in zip(names, [source_table, record_id, *row[len(KEYS) :]], strict=True):
+        for name, value in zip(names, row, strict=True):
             values[name].append(value)
     memory.register(
         "mates", pa.table({name: pa.array(column, type=pa.string()) for name, column in values.items()})
