@@ -130,8 +130,8 @@ def _source_delta(warehouse: Warehouse, config: MatchingConfig, source: MatchSou
         "where source_table = ?)"
     )
     # The ids and change times alone are joined with the kept ones (no value is carried through the join of
-    # every row); the few candidates are then read with their values by id (a filter the warehouse pushes
-    # down to the source's table), at most LOOKUP at a time.
+    # every row); the few candidates are then read with their values by id, at most LOOKUP at a time. (A long
+    # `in` list still scans the view: docs/benchmarks.md, "Incremental matching: fourth round".)
     candidates = {
         str(record_id): (content, changed_at)
         for record_id, content, changed_at in warehouse.query(
