@@ -177,13 +177,26 @@ def test_cli_match_follows_the_project_switch(tmp_path: Path, monkeypatch: pytes
             },
             r"cdp_matching.sources\[0\].columns.surname is not a matching column",
         ),
+        (
+            {
+                "sources": [
+                    {
+                        "model": "stg_crm__contacts",
+                        "record_id": "contact_id",
+                        "changed_at": "updated at",
+                        "columns": {"last_name": "last_name"},
+                    }
+                ]
+            },
+            r"cdp_matching.sources\[0\].changed_at must be a model or column name, got 'updated at'",
+        ),
         ({"enabled": "yes"}, r"cdp_matching.enabled must be true or false"),
         (
             {"training": {"em_max_pairs": 10}},
             r"cdp_matching.training.em_max_pairs must be a whole number of at least 1000, got 10",
         ),
     ],
-    ids=["blocking column", "threshold", "model path", "source column", "switch", "EM budget"],
+    ids=["blocking column", "threshold", "model path", "source column", "change time", "switch", "EM budget"],
 )
 def test_a_bad_matching_config_names_the_key(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=r"dbt_project.yml: vars." + message):

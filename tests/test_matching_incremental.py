@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import ROOT, Warehouse, fresh_warehouse
+from reverse_etl.errors import ConfigError
 from reverse_etl.generator.load import generate
 from reverse_etl.matching.config import MatchingConfig, load
 from reverse_etl.matching.run import MatchSummary, run_match
@@ -49,8 +50,11 @@ def fingerprint(warehouse: Warehouse) -> str:
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A matched warehouse; then offline CRM contacts copied with a typo (added), one contact's surname
-    changed and one linked contact removed, matched incrementally; then the same records matched in full."""
+    """A matched warehouse; then offline CRM contacts copied with a typo (added, keeping the old contact's
+    updated_at: rows arriving late), one contact's surname changed with its updated_at moved back a day (a
+    writer's clock behind), the newest contact changed in place within its updated_at (the last run's mark), a
+    support ticket's surname changed (tickets have no change time: hashed) and one linked contact removed,
+    matched incrementally; then the same records matched in full."""
     warehouse = fresh_warehouse(request.param, request, tmp_path_factory.mktemp("incremental"), "cdp_incr")
     generate(warehouse.target, people=PEOPLE, seed=SEED, offline_share=SHARE)
     warehouse.dbt("seed")  # staging reads the dialling plan and the event names
@@ -78,9 +82,25 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         )
     mark = "%s" if request.param == "postgres" else "?"
     warehouse.execute(
-        f"update raw.crm_contacts set last_name = last_name || 'x' where contact_id = {mark}", (changed[1],)
+        "update raw.crm_contacts set last_name = last_name || 'x', updated_at = updated_at - interval '1 day' "
+        f"where contact_id = {mark}",
+        (changed[1],),
     )
     warehouse.execute(f"delete from raw.crm_contacts where contact_id = {mark}", (removed[1],))
+    newest = warehouse.query(
+        "select contact_id from raw.crm_contacts where last_name is not null "
+        "order by updated_at desc, contact_id limit 1"
+    )[0][0]
+    warehouse.execute(
+        f"update raw.crm_contacts set last_name = last_name || 'z' where contact_id = {mark}", (newest,)
+    )
+    ticket = warehouse.query(
+        "select ticket_id from raw.support_tickets where last_name is not null order by ticket_id limit 1"
+    )[0][0]
+    warehouse.execute(
+        f"update raw.support_tickets set last_name = last_name || 'y' where ticket_id = {mark}", (ticket,)
+    )
+    updated = [("stg_crm__contacts", newest), ("stg_support__tickets", str(ticket))]
     incremental = run_match(warehouse.target, config())
     after, after_groups, after_fingerprint = links(warehouse), groups(warehouse), fingerprint(warehouse)
     again = run_match(warehouse.target, config())
@@ -91,14 +111,14 @@ def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         "unchanged": unchanged, "full": full, "full_links": links(warehouse), "full_groups": groups(warehouse),
         "after_groups": after_groups, "after_fingerprint": after_fingerprint,
         "full_fingerprint": fingerprint(warehouse), "added": added, "changed": changed, "removed": removed,
-        "warehouse": warehouse,
+        "updated": updated, "warehouse": warehouse,
     }  # fmt: skip
 
 
 def test_incremental_links_equal_a_full_scoring_run(runs: dict[str, Any]) -> None:
     incremental: MatchSummary = runs["incremental"]
     assert runs["first"].full and not incremental.full
-    assert incremental.scored_records == ADDED + 1, "only the added and the changed records are scored"
+    assert incremental.scored_records == ADDED + 3, "only the added and the changed records are scored"
     assert runs["full"].full and runs["full"].scored_records == runs["full"].records
     assert scored(runs["after"]) == scored(runs["full_links"])
     assert runs["after_groups"] == runs["full_groups"]
@@ -112,7 +132,7 @@ def test_incremental_links_equal_a_full_scoring_run(runs: dict[str, Any]) -> Non
 
 def test_changes_replace_their_links_and_keep_the_others(runs: dict[str, Any]) -> None:
     before, after = runs["before"], runs["after"]
-    touched = {*runs["added"], runs["changed"], runs["removed"]}
+    touched = {*runs["added"], runs["changed"], runs["removed"], *runs["updated"]}
     copies = {(table, f"{record}_copy") for table, record in runs["added"]}
     for pair, values in after.items():
         if not {pair[:2], pair[2:]} & (touched | copies):
@@ -127,6 +147,39 @@ def test_changes_replace_their_links_and_keep_the_others(runs: dict[str, Any]) -
 def test_a_run_without_changes_scores_nothing(runs: dict[str, Any]) -> None:
     assert not runs["again"].full and runs["again"].scored_records == 0
     assert runs["unchanged"] == runs["after"]
+
+
+def test_a_moved_change_time_alone_scores_nothing(runs: dict[str, Any]) -> None:
+    """A row whose change time moves with its matching columns the same (a record saved again, an order
+    delivered again) is hashed and found unchanged: nothing is scored, and its new time is kept, so the next run
+    does not hash it again."""
+    warehouse: Warehouse = runs["warehouse"]
+    contact = runs["added"][0][1]
+    mark = "%s" if warehouse.kind == "postgres" else "?"
+    warehouse.execute(
+        f"update raw.crm_contacts set updated_at = updated_at + interval '1 hour' where contact_id = {mark}",
+        (contact,),
+    )
+    before = links(warehouse)
+    touched = run_match(warehouse.target, config())
+    assert not touched.full and touched.scored_records == 0
+    assert links(warehouse) == before
+    kept = warehouse.query(
+        "select kept.changed_at, cast(contacts.updated_at as text) from matching.scored_records as kept "
+        "join staging.stg_crm__contacts as contacts on contacts.contact_id = kept.record_id "
+        f"where kept.source_table = 'stg_crm__contacts' and kept.record_id = {mark}",
+        (contact,),
+    )
+    assert len(kept) == 1 and kept[0][0] == kept[0][1]
+
+
+def test_a_change_time_must_be_a_time(runs: dict[str, Any]) -> None:
+    warehouse: Warehouse = runs["warehouse"]
+    sources = [dataclasses.replace(source, changed_at="email") if source.model == "stg_crm__contacts" else source
+               for source in config().sources]  # fmt: skip
+    with pytest.raises(ConfigError, match="changed_at 'email' of stg_crm__contacts is of type"):
+        run_match(warehouse.target, dataclasses.replace(config(), sources=sources))
+    assert scored(links(warehouse)) == scored(runs["full_links"]), "nothing was written"
 
 
 def test_a_changed_model_file_scores_everything_again(runs: dict[str, Any], tmp_path: Path) -> None:

@@ -119,7 +119,9 @@ def test_two_runs_started_together_never_interleave(matched: dict[str, Any]) -> 
         "limit 4"
     )]:  # fmt: skip
         warehouse.execute(
-            f"update raw.crm_contacts set first_name = first_name || 'a' where contact_id = {mark}",
+            # An update sets the contact's change time (its changed_at: docs/identity.md, Incremental runs).
+            "update raw.crm_contacts set first_name = first_name || 'a', updated_at = updated_at + interval '1 hour' "
+            f"where contact_id = {mark}",
             (contact,),
         )
     runs = [cdp_match(matched["env"]), cdp_match(matched["env"])]

@@ -7,6 +7,7 @@ One Spark session for the module, a few hundred records."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -52,9 +53,10 @@ def match(warehouse: Warehouse, **options: Any) -> Any:
         return run_match(warehouse.target, config(), **options)
 
 
-def change_records(warehouse: Warehouse, offline: list[str]) -> None:
-    """Two offline contacts copied with a typo in the first name, one surname changed, one contact removed
-    (Spark has no UPDATE or DELETE: there the raw table is written again)."""
+def change_records(warehouse: Warehouse, offline: list[str], retimed: str) -> None:
+    """Two offline contacts copied with a typo in the first name, one surname changed (its updated_at moved
+    an hour, as the change-time contract asks), one contact removed, and one contact's updated_at moved an
+    hour with nothing else changed (Spark has no UPDATE or DELETE: there the raw table is written again)."""
     copies, changed, removed = offline[:2], offline[2], offline[3]
     typo = {"contact_id": "concat(contact_id, '_copy')", "first_name": "concat(first_name, 'e')"}
     names = ", ".join(
@@ -64,23 +66,43 @@ def change_records(warehouse: Warehouse, offline: list[str]) -> None:
     if warehouse.kind == "duckdb":
         warehouse.execute(f"insert into raw.crm_contacts {copied}", copies)
         warehouse.execute(
-            "update raw.crm_contacts set last_name = last_name || 'x' where contact_id = ?", (changed,)
+            "update raw.crm_contacts set last_name = last_name || 'x', updated_at = updated_at + interval 1 hour "
+            "where contact_id = ?",
+            (changed,),
+        )
+        warehouse.execute(
+            "update raw.crm_contacts set updated_at = updated_at + interval 1 hour where contact_id = ?",
+            (retimed,),
         )
         warehouse.execute("delete from raw.crm_contacts where contact_id = ?", (removed,))
         return
+    moved = {
+        "last_name": ("case when contact_id = ? then concat(last_name, 'x') else last_name end", [changed]),
+        "updated_at": (
+            "case when contact_id in (?, ?) then updated_at + interval 1 hour else updated_at end",
+            [changed, retimed],
+        ),
+    }
     kept = ", ".join(
-        "case when contact_id = ? then concat(last_name, 'x') else last_name end as last_name"
-        if column == "last_name"
-        else column
-        for column in CONTACT_COLUMNS
+        f"{moved[column][0]} as {column}" if column in moved else column for column in CONTACT_COLUMNS
     )
+    params = [value for column in CONTACT_COLUMNS if column in moved for value in moved[column][1]]
     warehouse.execute(
         f"create table raw.crm_contacts_next using parquet as select {kept} from raw.crm_contacts "  # noqa: S608
         f"where contact_id <> ? union all {copied}",
-        (changed, removed, *copies),
+        (*params, removed, *copies),
     )
     warehouse.execute("drop table raw.crm_contacts")
     warehouse.execute("alter table raw.crm_contacts_next rename to raw.crm_contacts")
+
+
+def kept_time(warehouse: Warehouse, contact: str) -> Any:
+    """The change time matching.scored_records keeps for the contact."""
+    return warehouse.query(
+        "select cast(changed_at as timestamp) from matching.scored_records "
+        "where source_table = 'stg_crm__contacts' and record_id = ?",
+        (contact,),
+    )
 
 
 CONTACT_COLUMNS: list[str] = []
@@ -105,8 +127,15 @@ def engines(spark_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
     )
     assert len(offline) >= 4, "the generated data has linked offline contacts"
     runs["offline"] = offline
+    retimed = str(
+        duck.query(
+            "select min(contact_id) from raw.crm_contacts where contact_id not in (?, ?, ?, ?)", offline[:4]
+        )[0][0]
+    )
+    runs["retimed"] = retimed
     for warehouse in (duck, spark):
-        change_records(warehouse, offline)
+        runs[warehouse.kind, "time before"] = kept_time(warehouse, retimed)
+        change_records(warehouse, offline, retimed)
         warehouse.dbt("run", "--select", *STAGING)  # tables on Spark: built again from the changed raw rows
         runs[warehouse.kind, "incremental"] = match(warehouse)
         runs[warehouse.kind, 2] = matched(warehouse)
@@ -132,6 +161,10 @@ def test_an_incremental_run_on_spark_scores_only_the_changes_and_equals_duckdb(
     incremental = engines["spark", "incremental"]
     assert not incremental.full and incremental.scored_records == 3, "two copies and one changed contact"
     assert incremental.records == engines["duckdb", "incremental"].records
+    # The contact whose updated_at alone moved was not scored; its new time is kept (on both engines).
+    for kind in ("spark", "duckdb"):
+        (before,), after = engines[kind, "time before"], kept_time(engines[kind], engines["retimed"])
+        assert len(after) == 1 and after[0][0] - before[0] == timedelta(hours=1), kind
     assert engines["spark", 2] == engines["duckdb", 2]
     assert engines["spark", 2] != engines["spark", 1]
     removed = ("stg_crm__contacts", engines["offline"][3])

@@ -20,11 +20,13 @@ WHERE = "dbt_project.yml: vars.cdp_matching"
 
 @dataclass(frozen=True)
 class MatchSource:
-    """One model whose records are matched: its primary key and which of its columns hold what."""
+    """One model whose records are matched: its primary key, which of its columns hold what, and optionally
+    its change time (`changed_at`: a column every insert and update sets; docs/identity.md, Incremental runs)."""
 
     model: str
     record_id: str
     columns: dict[str, str]
+    changed_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,8 @@ def _source(value: Any, index: int) -> MatchSource:
     for required in ("model", "record_id", "columns"):
         if value.get(required) is None:
             raise ConfigError(f"{key}.{required} is missing")
-    for name in ("model", "record_id"):
-        if not isinstance(value[name], str) or not NAME.match(value[name]):
+    for name in ("model", "record_id", "changed_at"):
+        if value.get(name) is not None and (not isinstance(value[name], str) or not NAME.match(value[name])):
             raise ConfigError(f"{key}.{name} must be a model or column name, got {value[name]!r}")
     columns = value["columns"]
     if not isinstance(columns, dict) or not columns:
@@ -88,7 +90,12 @@ def _source(value: Any, index: int) -> MatchSource:
             raise ConfigError(
                 f"{key}.columns.{compared} must name a column of {value['model']}, got {column!r}"
             )
-    return MatchSource(model=value["model"], record_id=value["record_id"], columns=dict(columns))
+    return MatchSource(
+        model=value["model"],
+        record_id=value["record_id"],
+        columns=dict(columns),
+        changed_at=value.get("changed_at"),
+    )
 
 
 def parse(config: Any, root: Path) -> MatchingConfig:

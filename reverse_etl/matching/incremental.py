@@ -1,14 +1,15 @@
 """Incremental scoring. matching.scored_records keeps, for every record the last run read, its content hash
-(of its raw matching columns, computed in the warehouse), its normalized matching columns and the scoring
-version the run used (the model file's version, the blocking rules, the matching columns and sources, and the
-lowest probability kept). A run with the same scoring version finds the new, changed and removed records in
-the warehouse (their hashes against the kept ones: only their ids come back), reads only the new and changed
-records, and takes from matching.scored_records the records that share a block with one of them (equal on
-every column of a blocking rule). It scores the changed records against those and themselves (one Splink
-link-only run); the links of unchanged records stay as they are, those of changed and removed records are
-replaced. A pair's probability depends only on its two records and the model, and every pair a full run
-would block with a changed record has its other record in one of those blocks, so the links are those of a
-full run. Anything else (no state, another scoring version, `--full`, training) is a full run."""
+(of its raw matching columns, computed in the warehouse), its change time (the source's `changed_at`, when it
+has one), its normalized matching columns and the scoring version the run used (the model file's version, the
+blocking rules, the matching columns and sources, and the lowest probability kept). A run with the same
+scoring version finds the new, changed and removed records where they are (`_source_delta`, the same SQL on
+every backend: by hash, or by id and change time and then by hash; only those rows come back), reads only the new and changed records, and
+takes from matching.scored_records the records that share a block with one of them (equal on every column of
+a blocking rule). It scores the changed records against those and themselves (one Splink link-only run); the
+links of unchanged records stay as they are, those of changed and removed records are replaced. A pair's
+probability depends only on its two records and the model, and every pair a full run would block with a
+changed record has its other record in one of those blocks, so the links are those of a full run. Anything
+else (no state, another scoring version, `--full`, training) is a full run."""
 
 from __future__ import annotations
 
@@ -24,24 +25,36 @@ import duckdb
 import pyarrow as pa
 
 from reverse_etl.matching import links as link_table
-from reverse_etl.matching.config import MatchingConfig
-from reverse_etl.matching.records import current_select, load_rows, matching_columns
+from reverse_etl.matching.config import MatchingConfig, MatchSource
+from reverse_etl.matching.records import (
+    change_time_type,
+    content_hash,
+    load_rows,
+    matching_columns,
+    source_rows,
+    source_select_sql,
+    text_type,
+)
 from reverse_etl.warehouse import Warehouse, quote
 
 STATE = "scored_records"
-KEYS = ["source_table", "record_id", "content_hash", "scoring_version"]
+KEYS = ["source_table", "record_id", "content_hash", "changed_at", "scoring_version"]
 # What the kept state means; a new layout gives a new scoring version, so an old state means a full run.
-STATE_LAYOUT = 3
+STATE_LAYOUT = 4
+# At most this many candidate records of a source are read by id in one query (bound parameters).
+LOOKUP = 5000
 
 
 @dataclass
 class Delta:
     """What changed since the last run: records to score (new or changed), with their raw rows as the
-    comparison of hashes read them, and records whose links go."""
+    comparison read them, records whose links go, and records whose content is the same but whose change time
+    moved (`retimed`: the new time by record, kept so they are not read again next run)."""
 
     changed: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    retimed: dict[str, str] = field(default_factory=dict)
 
     @property
     def replaced(self) -> set[str]:
@@ -50,7 +63,10 @@ class Delta:
 
 def scoring_version(config: MatchingConfig, model_version: str) -> str:
     """What a link's score and the kept state depend on besides the records; a change means a full run."""
-    sources = [[source.model, source.record_id, sorted(source.columns.items())] for source in config.sources]
+    sources = [
+        [source.model, source.record_id, sorted(source.columns.items()), source.changed_at]
+        for source in config.sources
+    ]
     basis = json.dumps(
         [
             STATE_LAYOUT,
@@ -73,36 +89,120 @@ def delta(warehouse: Warehouse, config: MatchingConfig, version: str) -> Delta |
     versions = warehouse.query(f"select distinct scoring_version from {table}")  # noqa: S608
     if versions != [(version,)]:
         return None
-    # The changed records come back whole (source_table, record_id, content_hash, raw columns), so they are not
-    # read again; a removed one comes back as its kept ids and a null hash.
-    current = ", ".join(f"current_records.{quote(name)}" for name in config.columns)
-    rows = warehouse.query(
-        "select coalesce(current_records.source_table, kept.source_table), "  # noqa: S608 - quoted names
-        f"coalesce(current_records.record_id, kept.record_id), current_records.content_hash, {current} "
-        f"from ({current_select(warehouse, config)}) as current_records full outer join {table} as kept "
-        "on kept.source_table = current_records.source_table and kept.record_id = current_records.record_id "
-        "where kept.content_hash is distinct from current_records.content_hash",
-        [source.model for source in config.sources],
+    return changes(warehouse_backend(warehouse, config), config)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """How the delta's queries run where the records and the kept state are: a DuckDB or PostgreSQL warehouse
+    (warehouse_backend) or Spark (reverse_etl.matching.spark_tables). The SQL is the same; only the quoting,
+    the text type and the relations differ."""
+
+    query: Callable[[str, list[Any]], list[tuple[Any, ...]]]
+    quote: Callable[[str], str]
+    text: str
+    # The kept matching.scored_records (its published rows).
+    state: str
+    # The source's rows (records.source_rows_sql) and its change time's data type (records.checked_change_time).
+    source_rows: Callable[[MatchSource], str]
+    change_time_type: Callable[[MatchSource], str]
+
+
+def warehouse_backend(warehouse: Warehouse, config: MatchingConfig) -> Backend:
+    return Backend(
+        query=warehouse.query,
+        quote=quote,
+        text=text_type(warehouse),
+        state=f"{quote(link_table.SCHEMA)}.{quote(STATE)}",
+        source_rows=lambda source: source_rows(warehouse, config, source),
+        change_time_type=lambda source: change_time_type(warehouse, config, source),
     )
-    return delta_of(rows)
 
 
-def delta_of(rows: list[tuple[Any, ...]]) -> Delta:
-    """The delta from the compared rows: (source_table, record_id, current hash or null when removed, raw
-    matching columns)."""
+def changes(backend: Backend, config: MatchingConfig) -> Delta:
+    """The records to score, removed and retimed since the last run (its state is in `backend`)."""
     result = Delta()
-    for row in rows:
-        if row[2] is None:
-            result.removed.add(f"{row[0]}|{row[1]}")
-        else:
-            result.changed.add(f"{row[0]}|{row[1]}")
-            result.rows.append(row)
+    for row in (row for source in config.sources for row in _source_delta(backend, config, source)):
+        source_table, record_id, content, changed_at, kept_content, kept_changed_at = row[:6]
+        unique_id = f"{source_table}|{record_id}"
+        if content is None:
+            result.removed.add(unique_id)
+        elif content != kept_content:
+            result.changed.add(unique_id)
+            result.rows.append((source_table, record_id, content, changed_at, *row[6:]))
+        elif changed_at != kept_changed_at:
+            result.retimed[unique_id] = changed_at
     return result
+
+
+def _source_delta(backend: Backend, config: MatchingConfig, source: MatchSource) -> list[tuple[Any, ...]]:
+    """The source's records that may have changed since the last run: source_table, record_id, content hash
+    (null when removed), change time, kept hash and change time, raw matching columns.
+
+    Without a `changed_at` every row is hashed and compared with its kept hash. With one, a row is hashed only
+    when its record is new or removed (its id alone tells: a late row with an old time is found too), when its
+    change time differs from the kept one (earlier or later: a writer's clock behind is no matter), when it is
+    at or after the last run's high-water mark (the latest change time it read, inclusive: a row updated in
+    the same tick after that run read it), or when it has no change time. A row updated in place whose change
+    time stays the same and before the mark is the one change not seen (docs/identity.md, Fuzzy matching)."""
+    text, q = backend.text, backend.quote
+    kept = f"(select record_id, content_hash, changed_at from {backend.state} where source_table = ?)"  # noqa: S608 - quoted names
+    columns = ", ".join(f"current_records.{q(name)}" for name in config.columns)
+    rows = backend.source_rows(source)
+    if source.changed_at is None:
+        return backend.query(
+            f"select cast(? as {text}), coalesce(current_records.record_id, kept.record_id), "  # noqa: S608
+            "current_records.content_hash, current_records.changed_at, kept.content_hash, kept.changed_at, "
+            f"{columns} from ({source_select_sql(config, source, rows, q, text)}) as current_records "
+            f"full outer join {kept} as kept on kept.record_id = current_records.record_id "
+            "where kept.content_hash is distinct from current_records.content_hash",
+            [source.model, source.model],
+        )
+    mark = (
+        f"(select max(cast(changed_at as {backend.change_time_type(source)})) from {backend.state} "  # noqa: S608
+        "where source_table = ?)"
+    )
+    # The ids and change times alone are joined with the kept ones (no value is carried through the join of
+    # every row); the few candidates are then read with their values by id, at most LOOKUP at a time. (A long
+    # `in` list still scans the view: docs/benchmarks.md, "Incremental matching: fourth round".)
+    candidates = {
+        str(record_id): (content, changed_at)
+        for record_id, content, changed_at in backend.query(
+            "select coalesce(current_times.record_id, kept.record_id), kept.content_hash, kept.changed_at "  # noqa: S608
+            f"from (select record_id, changed_at from ({rows}) as source_rows) as current_times "
+            f"full outer join {kept} as kept on kept.record_id = current_times.record_id "
+            "where kept.record_id is null or current_times.record_id is null or current_times.changed_at is null "
+            f"or kept.changed_at is distinct from cast(current_times.changed_at as {text}) "
+            f"or current_times.changed_at >= {mark}",
+            [source.model, source.model],
+        )
+    }
+    found: list[tuple[Any, ...]] = []
+    wanted = sorted(candidates)
+    for start in range(0, len(wanted), LOOKUP):
+        ids = wanted[start : start + LOOKUP]
+        for record_id, content, changed_at, *values in backend.query(
+            f"select current_records.record_id, {content_hash(source, 'current_records', q, text)}, "  # noqa: S608
+            f"cast(current_records.changed_at as {text}), {columns} from ({rows}) as current_records "
+            f"where current_records.record_id in ({', '.join('?' for _ in ids)})",
+            list(ids),
+        ):
+            kept_content, kept_changed_at = candidates.pop(str(record_id))
+            found.append(
+                (source.model, record_id, content, changed_at, kept_content, kept_changed_at, *values)
+            )
+    # A candidate not found is a removed record (kept, no current row).
+    nothing = [None] * len(config.columns)
+    found.extend(
+        (source.model, record_id, None, None, *kept, *nothing) for record_id, kept in candidates.items()
+    )
+    return found
 
 
 # Block keys: (the columns of a blocking rule, one list of the changed records' values per column).
 BlockKeys = list[tuple[list[str], list[list[Any]]]]
-# Reads the kept records (rows of matching.scored_records, its columns in order) equal to one of the keys.
+# Reads the kept records equal to one of the keys: source_table, record_id and the matching columns (only the
+# columns scoring needs, not the kept hashes, times and versions: the union dedupes narrower rows).
 MatesReader = Callable[[BlockKeys], Iterable[tuple[Any, ...]]]
 
 
@@ -120,16 +220,17 @@ def block_keys(config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> Blo
     return keys
 
 
-def warehouse_mates(warehouse: Warehouse) -> MatesReader:
+def warehouse_mates(warehouse: Warehouse, config: MatchingConfig) -> MatesReader:
     """The kept records of `warehouse`'s matching.scored_records sharing a block key (one query)."""
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
+    kept = ", ".join(f"kept.{quote(name)}" for name in ["source_table", "record_id", *config.columns])
 
     def read(keys: BlockKeys) -> Iterable[tuple[Any, ...]]:
         selects, params = [], []
         for rule, columns in keys:
             joined = " and ".join(f"kept.{quote(name)} = wanted.{quote(name)}" for name in rule)
             selects.append(
-                f"select kept.* from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
+                f"select {kept} from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
             )
             params.extend(columns)
         return warehouse.query(" union ".join(selects), params)
@@ -149,7 +250,7 @@ def _load_block_mates(
         if f"{source_table}|{record_id}" in replaced or (source_table, record_id) in seen:
             continue
         seen.add((source_table, record_id))
-        for name, value in zip(names, [source_table, record_id, *row[len(KEYS) :]], strict=True):
+        for name, value in zip(names, row, strict=True):
             values[name].append(value)
     memory.register(
         "mates", pa.table({name: pa.array(column, type=pa.string()) for name, column in values.items()})
@@ -206,10 +307,12 @@ def save(
     memory: duckdb.DuckDBPyConnection,
     normalized: str,
     replaced: set[str] | None = None,
+    retimed: dict[str, str] | None = None,
 ) -> None:
     """Keep the records read this run (memory's `hashes`, their normalized columns from its table
-    `normalized`): all of them (`replaced` None: the state is rewritten), or the `replaced` ones."""
-    text = "varchar" if warehouse.kind == "duckdb" else "text"
+    `normalized`): all of them (`replaced` None: the state is rewritten), or the `replaced` ones; and the new
+    change time of the `retimed` records."""
+    text = text_type(warehouse)
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
     names = [*KEYS, *config.columns]
     if replaced is None:
@@ -220,6 +323,13 @@ def save(
             f"delete from {table} where source_table || '|' || record_id in "  # noqa: S608
             f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as replaced)",
             [sorted(replaced)],
+        )
+    if retimed:
+        warehouse.execute(
+            f"update {table} as kept set changed_at = retimed.changed_at from "  # noqa: S608 - quoted names
+            f"{warehouse.rows_subquery(['unique_id', 'changed_at'])} as retimed "
+            "where kept.source_table || '|' || kept.record_id = retimed.unique_id",
+            [list(retimed), list(retimed.values())],
         )
     kept = kept_records(config, version, memory, normalized)
     if not kept.num_rows:
@@ -247,9 +357,13 @@ def kept_records(
     kept = memory.sql(
         "select split_part(hashes.unique_id, '|', 1) as source_table, "  # noqa: S608 - quoted names
         "substr(hashes.unique_id, strpos(hashes.unique_id, '|') + 1) as record_id, hashes.content_hash, "
-        f"{columns} from hashes left join {quote(normalized)} using (unique_id)"
+        f"hashes.changed_at, {columns} from hashes left join {quote(normalized)} using (unique_id)"
     ).to_arrow_table()
-    return kept.add_column(3, "scoring_version", pa.array([version] * kept.num_rows, type=pa.string()))
+    return kept.add_column(
+        KEYS.index("scoring_version"),
+        "scoring_version",
+        pa.array([version] * kept.num_rows, type=pa.string()),
+    )
 
 
 def records_kept_select(config: MatchingConfig) -> str:

@@ -76,14 +76,16 @@ class MatchTables(Protocol):
 
 @dataclass
 class Written:
-    """What a run writes: the scored links, the model and scoring versions, and the records replaced (None: a
-    full run, every table written again)."""
+    """What a run writes: the scored links, the model and scoring versions, the records replaced (None: a
+    full run, every table written again) and the kept records whose change time alone moved (`retimed`: the
+    new time by record, incremental.Delta)."""
 
     links: list[link_table.ScoredLink]
     model_version: str
     scoring_version: str
     config: MatchingConfig
     replaced: set[str] | None
+    retimed: dict[str, str] | None = None
 
     @property
     def normalized(self) -> str:
@@ -111,7 +113,7 @@ class WarehouseTables:
         return load_records(self.warehouse, config, memory)
 
     def mates(self, config: MatchingConfig) -> incremental.MatesReader:
-        return incremental.warehouse_mates(self.warehouse)
+        return incremental.warehouse_mates(self.warehouse, config)
 
     def write(self, written: Written, memory: duckdb.DuckDBPyConnection) -> None:
         with self.warehouse.transaction():
@@ -129,6 +131,7 @@ class WarehouseTables:
                 memory,
                 written.normalized,
                 written.replaced,
+                written.retimed,
             )
 
     def counts(self, config: MatchingConfig, incremental_run: bool) -> tuple[int, int, int]:
@@ -205,7 +208,8 @@ def _match(tables: MatchTables, config: MatchingConfig, train: bool, full: bool)
         summary.full = changes is None
         summary.scored_records = summary.records if changes is None else len(changes.changed)
         replaced = None if changes is None else changes.replaced
-        tables.write(Written(scored, summary.model_version, version, config, replaced), memory)
+        retimed = None if changes is None else changes.retimed
+        tables.write(Written(scored, summary.model_version, version, config, replaced, retimed), memory)
     finally:
         memory.close()
     summary.links, summary.above_threshold, records = tables.counts(config, changes is not None)

@@ -171,6 +171,15 @@ class SparkGenerations:
         self._sql(f"create schema if not exists {SCHEMA}")
         for table in TABLES:
             partitioned = relation(table + PARTITIONED)
+            if self._exists(table + PARTITIONED) and [
+                name
+                for name, _ in self._sql(f"select * from {partitioned}").dtypes  # noqa: S608 - quoted name
+            ] != [*(name for name, _ in TABLES[table]), "generation"]:
+                # Written by a release with another layout (a run then is a full one: incremental.STATE_LAYOUT):
+                # the table and its readers' view are made again; they point to this run's generation once
+                # it is published.
+                self._sql(f"drop view if exists {relation(table)}")
+                self._sql(f"drop table {partitioned}")
             self._sql(
                 f"create table if not exists {partitioned} ({table_schema(table)}, generation string) "
                 "using parquet partitioned by (generation)"

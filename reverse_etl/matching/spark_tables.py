@@ -19,7 +19,7 @@ from reverse_etl.errors import ConfigError, WarehouseError
 from reverse_etl.matching import incremental
 from reverse_etl.matching import links as link_table
 from reverse_etl.matching.config import MatchingConfig, MatchSource
-from reverse_etl.matching.records import load_rows, source_select_sql
+from reverse_etl.matching.records import checked_change_time, load_rows, source_rows_sql, source_select_sql
 from reverse_etl.matching.spark_generations import (
     LINK_COLUMNS,
     PARTITIONED,
@@ -45,8 +45,10 @@ class SparkTables(SparkGenerations):
     def __init__(self, target: Target) -> None:
         super().__init__(target)
         self._selects: dict[str, str] = {}
+        self._types: dict[str, dict[str, str]] = {}
 
-    def _source_select(self, config: MatchingConfig, source: MatchSource) -> str:
+    def _source_rows(self, config: MatchingConfig, source: MatchSource) -> str:
+        """The source's rows (records.source_rows_sql) in Spark SQL."""
         if source.model not in self._selects:
             try:
                 schemas = [
@@ -64,19 +66,15 @@ class SparkTables(SparkGenerations):
                 )
                 raise ConfigError(f"dbt_project.yml: vars.cdp_matching: model {source.model} is {found}")
             model = f"{spark_quote(schemas[0])}.{spark_quote(source.model)}"
-            available = {name.lower() for name in self._sql(f"select * from {model}").columns}  # noqa: S608
-            self._selects[source.model] = source_select_sql(
-                config, source, schemas[0], available, spark_quote, "string"
+            types = {name.lower(): kind for name, kind in self._sql(f"select * from {model}").dtypes}  # noqa: S608
+            self._types[source.model] = types
+            self._selects[source.model] = source_rows_sql(
+                config, source, schemas[0], types, spark_quote, "string"
             )
         return self._selects[source.model]
 
-    def _current_select(self, config: MatchingConfig) -> str:
-        columns = "".join(f", {spark_quote(name)}" for name in config.columns)
-        return " union all ".join(
-            f"select cast(? as string) as source_table, record_id, content_hash{columns} "  # noqa: S608 - quoted names
-            f"from ({self._source_select(config, source)}) as {spark_quote(source.model)}"
-            for source in config.sources
-        )
+    def _source_select(self, config: MatchingConfig, source: MatchSource) -> str:
+        return source_select_sql(config, source, self._source_rows(config, source), spark_quote, "string")
 
     def load_records(self, config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> int:
         rows: list[tuple[Any, ...]] = []
@@ -92,25 +90,31 @@ class SparkTables(SparkGenerations):
 
     def delta(self, config: MatchingConfig, version: str) -> incremental.Delta | None:
         """As incremental.delta, computed in Spark against the published matching.scored_records."""
-        if set(self.current()) != set(TABLES):
+        if set(self.current()) != set(TABLES) or not self._exists(incremental.STATE):
             return None
         kept = relation(incremental.STATE)
         if self._rows(f"select distinct scoring_version from {kept}") != [(version,)]:  # noqa: S608
             return None
-        current = ", ".join(f"current_records.{spark_quote(name)}" for name in config.columns)
-        rows = self._rows(
-            "select coalesce(current_records.source_table, kept.source_table), "  # noqa: S608 - quoted names
-            f"coalesce(current_records.record_id, kept.record_id), current_records.content_hash, {current} "
-            f"from ({self._current_select(config)}) as current_records full outer join {kept} as kept "
-            "on kept.source_table = current_records.source_table and kept.record_id = current_records.record_id "
-            "where not (kept.content_hash <=> current_records.content_hash)",
-            [source.model for source in config.sources],
+        backend = incremental.Backend(
+            query=self._rows,
+            quote=spark_quote,
+            text="string",
+            state=kept,
+            source_rows=lambda source: self._source_rows(config, source),
+            change_time_type=lambda source: checked_change_time(source, self._types_of(config, source)),
         )
-        return incremental.delta_of(rows)
+        return incremental.changes(backend, config)
+
+    def _types_of(self, config: MatchingConfig, source: MatchSource) -> dict[str, str]:
+        """The source model's column types by lower-case name (read with its rows' select)."""
+        self._source_rows(config, source)
+        return self._types[source.model]
 
     def mates(self, config: MatchingConfig) -> incremental.MatesReader:
         def read(keys: incremental.BlockKeys) -> list[tuple[Any, ...]]:
-            columns = ", ".join(f"kept.{spark_quote(name)}" for name in [*incremental.KEYS, *config.columns])
+            columns = ", ".join(
+                f"kept.{spark_quote(name)}" for name in ["source_table", "record_id", *config.columns]
+            )
             selects = []
             for index, (rule, values) in enumerate(keys):
                 view = self._view(
@@ -261,7 +265,14 @@ class SparkTables(SparkGenerations):
     ) -> None:
         """matching.scored_records: the records read this run, and (incremental) the current ones not replaced."""
         kept = incremental.kept_records(written.config, written.scoring_version, memory, written.normalized)
-        if written.replaced is not None and current and not written.replaced and not kept.num_rows:
+        retimed = written.retimed or {}
+        if (
+            written.replaced is not None
+            and current
+            and not written.replaced
+            and not kept.num_rows
+            and not retimed
+        ):
             return
         values = {name: kept.column(name).to_pylist() for name in kept.column_names}
         names = [name for name, _ in TABLES[incremental.STATE]]
@@ -272,8 +283,25 @@ class SparkTables(SparkGenerations):
         else:
             gone = self._ids("cdp_match_replaced", written.replaced)
             old = self._kept(incremental.STATE, current, gone, ["source_table", "record_id"])
+            if retimed:
+                old = self._retimed(old, retimed)
             self._insert(incremental.STATE, generation, f"{old} union all {new_rows}")
         published[incremental.STATE] = generation
+
+    def _retimed(self, old: str, retimed: dict[str, str]) -> str:
+        """SQL for the kept rows `old` with the new change time of the `retimed` records (as incremental.save
+        updates them in a warehouse)."""
+        view = self._view("cdp_match_retimed", sorted(retimed.items()), "unique_id string, changed_at string")
+        columns = ", ".join(
+            "case when retimed.unique_id is null then old.changed_at else retimed.changed_at end as changed_at"
+            if name == "changed_at"
+            else f"old.{spark_quote(name)}"
+            for name, _ in TABLES[incremental.STATE]
+        )
+        return (
+            f"select {columns} from ({old}) as old left join {view} as retimed "  # noqa: S608 - quoted names
+            "on retimed.unique_id = concat(old.source_table, '|', old.record_id)"
+        )
 
     def counts(self, config: MatchingConfig, incremental_run: bool) -> tuple[int, int, int]:
         any_column = " or ".join(f"{spark_quote(name)} is not null" for name in config.columns)
