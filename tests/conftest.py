@@ -312,6 +312,25 @@ def fresh_warehouse(kind: str, request: pytest.FixtureRequest, tmp_path: Path, p
     return new_postgres_warehouse(name)
 
 
+def copy_of(warehouse: Warehouse, request: pytest.FixtureRequest, folder: Path, prefix: str) -> Warehouse:
+    """A warehouse of one test's own holding the same tables: the DuckDB file copied, or a PostgreSQL database
+    made from this one as a template (dropped afterwards). Nothing may be connected to the database copied."""
+    if warehouse.kind == "duckdb":
+        folder.mkdir(exist_ok=True)
+        warehouse.execute("checkpoint")
+        shutil.copy(warehouse.env["CDP_DUCKDB_PATH"], folder / "cdp.duckdb")
+        return new_duckdb_warehouse(folder)
+    name, drop = make_pg_database(prefix, template=warehouse.env["CDP_PG_DBNAME"])
+    request.addfinalizer(drop)
+    return new_postgres_warehouse(name)
+
+
+def copy_of_built(kind: str, request: pytest.FixtureRequest, folder: Path, prefix: str) -> Warehouse:
+    """The built demo (built_duckdb or built_postgres) in a warehouse of one test's own, for a test that
+    changes its data and builds again: a copy instead of a generate and a whole `dbt build` of its own."""
+    return copy_of(request.getfixturevalue(f"built_{kind}"), request, folder, prefix)
+
+
 def require_java() -> None:
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         message = (

@@ -160,7 +160,8 @@ def test_cart_abandoners_are_exactly_the_recent_carts_without_a_later_order(
         join marts.customer_traits as traits on traits.customer_id = latest.customer_id
         left join privacy.suppressed_customers as suppressed on suppressed.customer_id = latest.customer_id
         where latest.last_cart_at > traits.as_of_at - interval '7 days'
-          and latest.customer_id not in (select customer_id from later_orders)
+          -- an anti-join: PostgreSQL may run a `not in (subquery)` once for each row
+          and not exists (select 1 from later_orders where later_orders.customer_id = latest.customer_id)
           and traits.has_marketing_consent and suppressed.customer_id is null
         """
     )
