@@ -195,3 +195,33 @@ class SparkConnection:
 
 def spark_connection() -> SparkConnection:
     return SparkConnection(spark_session())
+
+
+class SparkStatements:
+    """Statements on the project's Spark session (`session`) whose failures come back as a WarehouseError
+    naming the target (`target`): the base of the classes that run Spark SQL for syncs and matching."""
+
+    session: Any
+    target: Target
+
+    def _sql(self, statement: str, params: list[Any] | None = None) -> Any:
+        """A Spark statement (DDL runs now; a query is read by the caller), or a WarehouseError naming it."""
+        try:
+            return self.session.sql(statement, args=params) if params else self.session.sql(statement)
+        except Exception as error:  # noqa: BLE001 - Spark's analysis and execution errors come in many classes
+            raise self._failure(error) from error
+
+    def _rows(self, statement: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Every row of a Spark query, collected to the driver."""
+        try:
+            return [tuple(row) for row in self._sql(statement, params).collect()]
+        except WarehouseError:
+            raise
+        except Exception as error:  # noqa: BLE001 - see _sql
+            raise self._failure(error) from error
+
+    def _failure(self, error: Exception) -> WarehouseError:
+        text = str(error).strip()
+        return WarehouseError(
+            f"{self.target.describe()}: {text.splitlines()[0] if text else type(error).__name__}"
+        )

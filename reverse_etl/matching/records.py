@@ -79,7 +79,11 @@ def matching_columns(warehouse: Warehouse, config: MatchingConfig, table: str) -
 
 def schema_of(warehouse: Warehouse, config: MatchingConfig, model: str) -> str:
     """The schema holding the relation dbt built for `model`; a ConfigError when there is none or several."""
-    schemas = sorted({schema for schema, _, _ in catalog(warehouse, config).get(model, [])})
+    return one_schema(model, sorted({schema for schema, _, _ in catalog(warehouse, config).get(model, [])}))
+
+
+def one_schema(model: str, schemas: list[str]) -> str:
+    """The one schema of `schemas` holding `model`; a ConfigError when there is none or several."""
     if len(schemas) != 1:
         found = (
             "not built yet; run `cdp dbt build --select staging` first"

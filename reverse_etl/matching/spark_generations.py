@@ -22,6 +22,7 @@ from reverse_etl.matching import incremental
 from reverse_etl.matching import links as link_table
 from reverse_etl.matching.config import COMPARED_COLUMNS
 from reverse_etl.project import Target
+from reverse_etl.spark import SparkStatements
 from reverse_etl.sync.spark_model import spark_quote
 from reverse_etl.warehouse import Warehouse, utc_now
 
@@ -67,7 +68,7 @@ def table_columns(table: str) -> str:
     return ", ".join(spark_quote(name) for name, _ in TABLES[table])
 
 
-class SparkGenerations:
+class SparkGenerations(SparkStatements):
     """A Spark session's matching tables as generations: reading and writing them, and publishing."""
 
     def __init__(self, target: Target) -> None:
@@ -81,26 +82,6 @@ class SparkGenerations:
     @staticmethod
     def new_generation() -> str:
         return f"g{utc_now():%Y%m%d%H%M%S%f}{uuid.uuid4().hex[:6]}"
-
-    def _sql(self, statement: str, params: list[Any] | None = None) -> Any:
-        try:
-            return self.session.sql(statement, args=params) if params else self.session.sql(statement)
-        except Exception as error:  # noqa: BLE001 - Spark's analysis and execution errors come in many classes
-            raise self._failure(error) from error
-
-    def _rows(self, statement: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        try:
-            return [tuple(row) for row in self._sql(statement, params).collect()]
-        except WarehouseError:
-            raise
-        except Exception as error:  # noqa: BLE001 - see _sql
-            raise self._failure(error) from error
-
-    def _failure(self, error: Exception) -> WarehouseError:
-        text = str(error).strip()
-        return WarehouseError(
-            f"{self.target.describe()}: {text.splitlines()[0] if text else type(error).__name__}"
-        )
 
     def _exists(self, table: str) -> bool:
         try:

@@ -19,7 +19,13 @@ from reverse_etl.errors import ConfigError, WarehouseError
 from reverse_etl.matching import incremental
 from reverse_etl.matching import links as link_table
 from reverse_etl.matching.config import MatchingConfig, MatchSource
-from reverse_etl.matching.records import checked_change_time, load_rows, source_rows_sql, source_select_sql
+from reverse_etl.matching.records import (
+    checked_change_time,
+    load_rows,
+    one_schema,
+    source_rows_sql,
+    source_select_sql,
+)
 from reverse_etl.matching.spark_generations import (
     LINK_COLUMNS,
     PARTITIONED,
@@ -58,14 +64,7 @@ class SparkTables(SparkGenerations):
                 ]
             except Exception as error:  # noqa: BLE001 - see _sql
                 raise self._failure(error) from error
-            if len(schemas) != 1:
-                found = (
-                    "not built yet; run `cdp dbt build --select staging` first"
-                    if not schemas
-                    else "in several schemas"
-                )
-                raise ConfigError(f"dbt_project.yml: vars.cdp_matching: model {source.model} is {found}")
-            model = f"{spark_quote(schemas[0])}.{spark_quote(source.model)}"
+            model = f"{spark_quote(one_schema(source.model, schemas))}.{spark_quote(source.model)}"
             types = {name.lower(): kind for name, kind in self._sql(f"select * from {model}").dtypes}  # noqa: S608
             self._types[source.model] = types
             self._selects[source.model] = source_rows_sql(

@@ -23,6 +23,7 @@ from typing import Any
 
 from reverse_etl.errors import ConfigError, WarehouseError
 from reverse_etl.project import Target
+from reverse_etl.spark import SparkStatements
 from reverse_etl.sync import state
 from reverse_etl.sync.config import Relation, SyncConfig
 from reverse_etl.warehouse import Warehouse, quote
@@ -70,7 +71,7 @@ def spark_quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-class SparkModel:
+class SparkModel(SparkStatements):
     """The Spark side of one sync's runs: its model, its snapshot copy and its diff."""
 
     def __init__(self, target: Target, sync: SyncConfig) -> None:
@@ -106,19 +107,6 @@ class SparkModel:
         if self.sync.forget_from is None:
             return self.sync
         return replace(self.sync, forget_from=self.suppressed_table)
-
-    def _sql(self, statement: str, params: list[Any] | None = None) -> Any:
-        """A Spark statement (DDL runs now; a query is read by the caller), or a WarehouseError naming it."""
-        try:
-            return self.session.sql(statement, args=params) if params else self.session.sql(statement)
-        except Exception as error:  # noqa: BLE001 - Spark's analysis and execution errors come in many classes
-            raise self._failure(error) from error
-
-    def _failure(self, error: Exception) -> WarehouseError:
-        text = str(error).strip()
-        return WarehouseError(
-            f"{self.target.describe()}: {text.splitlines()[0] if text else type(error).__name__}"
-        )
 
     def _pages(self, statement: str, params: list[Any] | None = None) -> Iterator[list[tuple[Any, ...]]]:
         """The rows of a Spark query a page at a time (a partition at a time to the driver)."""
@@ -205,18 +193,10 @@ class SparkModel:
         if not self._copy_exists():
             return None
         row = ROW_NUMBER["spark"].format(row=state.row_encoding_sql(COPIED_COLUMNS, spark_quote, "string"))
-        count, total = self._collect(
+        count, total = self._rows(
             f"select count(*), coalesce(sum({row}), 0) from {self.copy} where sync_name = ?", [self.sync.name]
         )[0]
         return f"{count}:{total}"
-
-    def _collect(self, statement: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-        try:
-            return [tuple(row) for row in self._sql(statement, params).collect()]
-        except WarehouseError:
-            raise
-        except Exception as error:  # noqa: BLE001 - see _sql
-            raise self._failure(error) from error
 
     def _verify_copy(self, store: Warehouse) -> None:
         """Make the Spark copy of the sync's snapshot rows equal the store's: kept when the checksums agree,
