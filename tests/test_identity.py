@@ -667,9 +667,8 @@ def test_incremental_builds_equal_full_rebuilds(
         " select 'eml_on_the_boundary', min(email), 'open', (select max(ordered_at) from raw.orders)"
         " - interval '30 days' + interval '12 hours' from raw.crm_contacts where email like '%@%'"
     )
-    # A full rebuild of the identity layer and the marts, as a first build: an incremental run on the copy
-    # does not place this email event (old occurred_at, no load time). The staging views exist in the copy.
-    run_identity(incremental, "--full-refresh", also=MART_SELECTION)
+    # The layer and the marts rebuilt with it, as the starting state of both copies.
+    run_identity(incremental, also=MART_SELECTION)
     full = copy_of(incremental, request, tmp_path / "full", "cdp_inc")
     all_records = incremental.scalar("select count(*) from intermediate.int_identifiers_validated")
     (_, first_email, _), (_, second_email, second_phone) = two_customers_with_email_and_phone(incremental)
@@ -710,6 +709,19 @@ def test_incremental_builds_equal_full_rebuilds(
             (
                 "update raw.pages set path = '/moved', received_at = timestamp '2026-08-01 10:00:00'"
                 " where id = (select min(id) from raw.pages)",
+                (),
+            ),
+            # An email event delivered late (its occurred_at, the source's change time, long before the previous
+            # build's mark) and an old one deleted: as many rows below the mark as before, other records.
+            (
+                "insert into raw.email_events (event_id, email, event_type, occurred_at) select 'eml_late',"
+                " 'late.reader@newmail.io', 'open', max(occurred_at) - interval '200 days' from raw.email_events",
+                (),
+            ),
+            (
+                "delete from raw.email_events where event_id = (select min(event_id) from raw.email_events"
+                " where event_id not in ('eml_late', 'eml_on_the_boundary') and email <> (select email from"
+                " raw.email_events where event_id = 'eml_on_the_boundary'))",
                 (),
             ),
             # An order a day after the latest one (the as-of date moves), with a line, by the second customer.
@@ -763,6 +775,9 @@ def test_incremental_builds_equal_full_rebuilds(
             (boundary_customer,),
         )
         boundary_opens.append(boundary_opens_30d(incremental, boundary_customer))
+        assert incremental.scalar(
+            "select count(*) from identity.identity_records where record_id = 'eml_late'"
+        ), "the late email event is placed"
         assert last_component_run(incremental)[0] == "incremental"
         assert build_mode(incremental) == "incremental"
         assert 0 < changed_records(incremental) < all_records / 20, "only the changed records were read again"

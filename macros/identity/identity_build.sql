@@ -42,11 +42,13 @@
         source_rows {{ dbt.type_bigint() }},
         config_hash {{ dbt.type_string() }},
         logged_at {{ dbt.type_timestamp() }},
-        boundary_rows {{ dbt.type_bigint() }}
+        boundary_rows {{ dbt.type_bigint() }},
+        below_keysum {{ dbt.type_bigint() }}
     )
-    {%- set log = cdp.existing_relation('intermediate', 'identity_build_log') if upgrade else none -%}
-    {%- if log is not none and 'boundary_rows' not in adapter.get_columns_in_relation(log) | map(attribute='name') | map('lower') | list %};
-    alter table {{ log }} add column boundary_rows {{ dbt.type_bigint() }}
+    {%- if upgrade -%}
+    {%- for column in ['boundary_rows', 'below_keysum'] %};
+    {{ cdp.add_column_if_missing(cdp.identity_build_log(), column, dbt.type_bigint()) }}
+    {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
 
@@ -74,7 +76,8 @@
 {%- endmacro %}
 
 {#- The plan of this build, decided by int_identity_record_changes: its mode, and per source the previous
-    high-water mark, row count and boundary row count (the rows at that mark) and the current ones (read
+    high-water mark, row count, boundary row count (the rows at that mark) and the checksum of the record ids
+    below that mark (key_checksum; a row with no change time counts as below), and the current ones (read
     before the changes are, so a row written meanwhile is read again by the next build, never missed). -#}
 {% macro identity_build_plan(identity) -%}
     {#- The configuration and the version of the incremental state's layout: a change to either runs in full. -#}
@@ -83,7 +86,7 @@
     {%- set fuzzy = '' if matching is none else ' fuzzy ' ~ tojson(var('cdp_matching'), sort_keys=true) ~ ' ' ~ matching.fingerprint -%}
     {#- The blocklist seed's rows count as configuration: editing the CSV rebuilds in full. -#}
     {%- set blocklist = ' blocklist ' ~ tojson(identity.get('blocklist_rows', [])) -%}
-    {%- set config_hash = local_md5('state v3 ' ~ tojson(var('cdp_identity'), sort_keys=true) ~ fuzzy ~ blocklist) -%}
+    {%- set config_hash = local_md5('state v4 ' ~ tojson(var('cdp_identity'), sort_keys=true) ~ fuzzy ~ blocklist) -%}
     {%- set plan = {'mode': 'full', 'config_hash': config_hash, 'sources': {}, 'reason': 'first build'} -%}
     {%- if not execute -%}{{ return(plan) }}{%- endif -%}
     {%- set current = {} -%}
@@ -91,15 +94,18 @@
     {%- for source in identity.sources -%}
         {%- if source.changed_at -%}
             {%- set watermark = "max(" ~ source.changed_at ~ ")" -%}
-            {%- set boundary = "sum(case when " ~ source.changed_at ~ " = (select max(" ~ source.changed_at ~ ") from " ~ ref(source.model) ~ ") then 1 else 0 end)" -%}
+            {%- set latest = "(select max(" ~ source.changed_at ~ ") from " ~ ref(source.model) ~ ")" -%}
+            {%- set boundary = "sum(case when " ~ source.changed_at ~ " = " ~ latest ~ " then 1 else 0 end)" -%}
+            {%- set below = cdp.key_checksum(cdp.identity_record_key(source),
+                "not coalesce(" ~ source.changed_at ~ " >= " ~ latest ~ ", false)") -%}
         {%- else -%}
-            {%- set watermark, boundary = "null", "null" -%}
+            {%- set watermark, boundary, below = "null", "null", "null" -%}
         {%- endif -%}
         {%- do counts.append("select '" ~ source.model ~ "', cast(" ~ watermark ~ " as " ~ dbt.type_string() ~ "), count(*), "
-            ~ "cast(" ~ boundary ~ " as " ~ dbt.type_bigint() ~ ") from " ~ ref(source.model)) -%}
+            ~ "cast(" ~ boundary ~ " as " ~ dbt.type_bigint() ~ "), cast(" ~ below ~ " as " ~ dbt.type_bigint() ~ ") from " ~ ref(source.model)) -%}
     {%- endfor -%}
     {%- for row in run_query(counts | join(' union all ')).rows -%}
-        {%- do current.update({row[0]: {'watermark': row[1], 'rows': row[2] | int, 'boundary_rows': row[3]}}) -%}
+        {%- do current.update({row[0]: {'watermark': row[1], 'rows': row[2] | int, 'boundary_rows': row[3], 'below_keysum': row[4]}}) -%}
     {%- endfor -%}
     {%- do plan.update({'current': current}) -%}
     {%- set log = cdp.existing_relation('intermediate', 'identity_build_log') -%}
@@ -119,9 +125,9 @@
             {%- if missing -%}
                 {%- do plan.update({'reason': 'the previous build was not applied by ' ~ missing | join(', ')}) -%}
             {%- else -%}
-                {%- for row in run_query("select name, cast(watermark as " ~ dbt.type_string() ~ "), source_rows, boundary_rows from " ~ log
+                {%- for row in run_query("select name, cast(watermark as " ~ dbt.type_string() ~ "), source_rows, boundary_rows, below_keysum from " ~ log
                     ~ " where kind = 'marks' and invocation_id = '" ~ previous[0][0] ~ "'").rows -%}
-                    {%- do plan.sources.update({row[0]: {'watermark': row[1], 'rows': row[2] | int, 'boundary_rows': row[3]}}) -%}
+                    {%- do plan.sources.update({row[0]: {'watermark': row[1], 'rows': row[2] | int, 'boundary_rows': row[3], 'below_keysum': row[4]}}) -%}
                 {%- endfor -%}
                 {%- do plan.update({'mode': 'incremental', 'reason': none, 'previous_started': previous[0][2]}) -%}
             {%- endif -%}
@@ -133,7 +139,7 @@
 {#- Post-hook of int_identity_record_changes: this build's mode and marks, from its own rows. -#}
 {% macro identity_log_changes() -%}
     {{ cdp.identity_build_log_ddl(upgrade=true) }};
-    insert into {{ cdp.identity_build_log() }} (invocation_id, kind, name, watermark, source_rows, config_hash, logged_at, boundary_rows)
+    insert into {{ cdp.identity_build_log() }} (invocation_id, kind, name, watermark, source_rows, config_hash, logged_at, boundary_rows, below_keysum)
     select
         '{{ invocation_id }}',
         case change when 'mode' then 'mode' else 'marks' end,
@@ -142,7 +148,8 @@
         mark_rows,
         case change when 'mode' then identifier_value end,
         {{ dbt.current_timestamp() }},
-        mark_boundary_rows
+        mark_boundary_rows,
+        mark_below_keysum
     from {{ this }}
     where change in ('mark', 'mode')
 {%- endmacro %}
@@ -155,6 +162,11 @@
     {%- else -%}
     {{ cdp.delete_changed_keys(changes, keys) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- A source row's record id as the identity layer holds it (record_id, a string). -#}
+{% macro identity_record_key(source) -%}
+    cast({{ source.record_id }} as {{ dbt.type_string() }})
 {%- endmacro %}
 
 {#- One source's identifier rows (source_table, record_id, identifier_type, identifier_value_raw, observed_at,
@@ -185,7 +197,7 @@
         source_row.changed_at
     from (
         select
-            cast({{ source.record_id }} as {{ dbt.type_string() }}) as record_id,
+            {{ cdp.identity_record_key(source) }} as record_id,
             cast({{ source.observed_at }} as {{ dbt.type_timestamp() }}) as observed_at,
             cast({{ source.changed_at or 'null' }} as {{ dbt.type_timestamp() }}) as changed_at
             {%- for column in source.identifiers %},
@@ -205,7 +217,7 @@
             from {{ source.match_groups }}
             where source_table = '{{ source.model }}'
         ) as cdp_match
-            on cdp_match.cdp_match_record = cast({{ source.record_id }} as {{ dbt.type_string() }})
+            on cdp_match.cdp_match_record = {{ cdp.identity_record_key(source) }}
         {%- endif %}
         {%- if where %}
         where {{ where }}

@@ -4,16 +4,19 @@
     from those int_identifiers_validated holds (new, updated in place, emptied), when it left its source, or
     when it carries a value suppressed since the previous build. Rows: change = 'new' (the record's rows
     now, validated) and 'old' (the rows held so far), both for every changed record; 'mark' (one per source:
-    its high-water mark, row count and rows at the mark, read before the changes) and 'mode' (source_table
+    its high-water mark, row count, rows at the mark and the checksum of the record ids below it, read before
+    the changes) and 'mode' (source_table
     holds the build's mode, identifier_value the identity configuration's fingerprint), which the post-hook
     logs in identity_build_log. A full build (see identity_build_plan) holds no record rows: nothing is compared
     with a previous state, and int_identifiers_validated validates every row itself. Sources
-    with a changed_at column are read from the previous build's high-water mark on. When a source has as
-    many rows below that mark as it had then (none of them updated or deleted), the only records read that
-    were held before are those held with a changed_at at or after the mark (int_identifiers_validated keeps
-    it): only those rows are read back, and one of those records not read again was deleted. Otherwise the
-    records read are looked up in int_identifiers_validated, and a source whose row count is not the
-    previous count plus its new records is searched for deleted records. -#}
+    with a changed_at column are read from the previous build's high-water mark on. When a source has the
+    same records below that mark as it had then (none of them updated, deleted or loaded late), the only
+    records read that were held before are those held with a changed_at at or after the mark
+    (int_identifiers_validated keeps it): only those rows are read back, and one of those records not read
+    again was deleted. Otherwise the records read are looked up in int_identifiers_validated, and a source
+    whose row count is not the previous count plus its new records is searched for deleted records; a
+    source whose records below the mark changed otherwise than by updates moving them past it (a record
+    loaded late with an old change time, one deleted) also has its records not held yet read. -#}
 {#- The junk values of seeds/identifier_blocklist.csv join the rules here, where values are validated. -#}
 {%- set identity = cdp.identity_with_blocklist_seed(cdp.identity_config()) -%}
 {%- for source in identity.sources %}
@@ -49,28 +52,57 @@
         {%- do since_of.update({source.model: source.changed_at ~ " >= cast('" ~ previous.watermark ~ "' as " ~ dbt.type_timestamp() ~ ")"}) -%}
     {%- endif -%}
 {%- endfor -%}
-{#- Sources whose rows below the previous mark are as many as then: only the rows held at or after the mark
-    are read back. -#}
+{#- Per source read from its mark, the record ids below the mark now, against those then (key_checksum):
+    - the same ids, as many rows as then: the source is bounded, only the rows held at or after the mark are
+      read back;
+    - otherwise, the ids now below the mark plus the held ones read again (updated in place, their change time
+      moved past the mark) must be the ids then; when they are not, records were loaded late with an old
+      change time (an event delivered late, a change time that is not a load time) or deleted below the mark:
+      the source is disturbed, its records not held are read too and it is searched for deleted records. -#}
 {%- set bounded = [] -%}
+{%- set disturbed = [] -%}
 {%- if since_of and execute -%}
     {%- set read_counts = [] -%}
-    {%- for source in identity.sources if source.model in since_of and plan.sources[source.model].boundary_rows is not none -%}
-        {%- do read_counts.append("select '" ~ source.model ~ "', count(*) from " ~ ref(source.model) ~ " where " ~ since_of[source.model]) -%}
+    {%- for source in identity.sources if source.model in since_of -%}
+        {%- do read_counts.append("select '" ~ source.model ~ "', sum(case when " ~ since_of[source.model] ~ " then 1 else 0 end), "
+            ~ cdp.key_checksum(cdp.identity_record_key(source), "not coalesce(" ~ since_of[source.model] ~ ", false)") ~ " from " ~ ref(source.model)) -%}
     {%- endfor -%}
-    {%- if read_counts -%}
-        {%- for row in run_query(read_counts | join(' union all ')).rows -%}
+    {%- set below_now = {} -%}
+    {%- for row in run_query(read_counts | join(' union all ')).rows -%}
+        {%- set previous = plan.sources[row[0]] -%}
+        {%- do below_now.update({row[0]: row[2] | int}) -%}
+        {%- if previous.below_keysum is not none and (row[2] | int) == (previous.below_keysum | int) and previous.boundary_rows is not none
+            and plan.current[row[0]].rows - (row[1] | int) == previous.rows - (previous.boundary_rows | int) -%}
+            {%- do bounded.append(row[0]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set moved = [] -%}
+    {%- for source in identity.sources if source.model in since_of and source.model not in bounded -%}
+        {%- set mark = "cast('" ~ plan.sources[source.model].watermark ~ "' as " ~ dbt.type_timestamp() ~ ")" -%}
+        {%- do moved.append("select '" ~ source.model ~ "', " ~ cdp.key_checksum('held.record_id') ~ " from (select distinct record_id from "
+            ~ validated ~ " where source_table = '" ~ source.model ~ "' and not coalesce(changed_at >= " ~ mark ~ ", false)) as held"
+            ~ " where exists (select 1 from " ~ ref(source.model) ~ " as present where " ~ since_of[source.model]
+            ~ " and " ~ cdp.identity_record_key(source) ~ " = held.record_id)") -%}
+    {%- endfor -%}
+    {%- if moved -%}
+        {%- for row in run_query(moved | join(' union all ')).rows -%}
             {%- set previous = plan.sources[row[0]] -%}
-            {%- if plan.current[row[0]].rows - (row[1] | int) == previous.rows - (previous.boundary_rows | int) -%}
-                {%- do bounded.append(row[0]) -%}
+            {%- if previous.below_keysum is none or below_now[row[0]] + (row[1] | int) != (previous.below_keysum | int) -%}
+                {%- do disturbed.append(row[0]) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
+    {%- for model in disturbed -%}
+        {%- set source = identity.sources | selectattr('model', 'equalto', model) | first -%}
+        {%- do since_of.update({model: "(" ~ since_of[model] ~ " or not exists (select 1 from " ~ validated ~ " as held_record"
+            ~ " where held_record.source_table = '" ~ model ~ "' and held_record.record_id = " ~ cdp.identity_record_key(source) ~ "))"}) -%}
+    {%- endfor -%}
 {%- endif -%}
 {%- set unseen = {} -%}
 {%- if since_of and execute and (since_of.keys() | reject('in', bounded) | list) -%}
     {%- set read_keys -%}
         {%- for source in identity.sources if source.model in since_of and source.model not in bounded -%}
-        select distinct '{{ source.model }}' as source_table, cast({{ source.record_id }} as {{ dbt.type_string() }}) as record_id
+        select distinct '{{ source.model }}' as source_table, {{ cdp.identity_record_key(source) }} as record_id
         from {{ ref(source.model) }} where {{ since_of[source.model] }}
         {% if not loop.last %}union all {% endif %}
         {%- endfor -%}
@@ -115,7 +147,7 @@
 
     select distinct
         '{{ source.model }}' as source_table,
-        cast({{ source.record_id }} as {{ dbt.type_string() }}) as record_id
+        {{ cdp.identity_record_key(source) }} as record_id
     from {{ ref(source.model) }}
     {%- if since %}
     where {{ since }}
@@ -124,7 +156,8 @@
 {% endcall %}
 
 {%- set is_bounded = source.model in bounded -%}
-{%- set search_deleted = not is_bounded and (since is none or (execute and plan.current[source.model].rows != previous.rows + unseen.get(source.model, 0))) -%}
+{%- set search_deleted = not is_bounded and (since is none or source.model in disturbed
+    or (execute and plan.current[source.model].rows != previous.rows + unseen.get(source.model, 0))) -%}
 {%- if search_deleted -%}{%- do searched.append(source.model) -%}{%- endif %}
 
 {% call cdp.cte(ctes, source.model ~ '_deleted') %}
@@ -347,7 +380,7 @@
 
 {% call cdp.cte(ctes, 'marks') %}
     {%- for source in identity.sources %}
-    {%- set mark = plan.current[source.model] if execute else {'watermark': none, 'rows': 0, 'boundary_rows': none} %}
+    {%- set mark = plan.current[source.model] if execute else {'watermark': none, 'rows': 0, 'boundary_rows': none, 'below_keysum': none} %}
 
     select
         'mark' as change,
@@ -359,6 +392,7 @@
         {%- endif %}
         cast({{ mark.rows }} as {{ dbt.type_bigint() }}) as mark_rows,
         cast({{ 'null' if mark.boundary_rows is none else mark.boundary_rows }} as {{ dbt.type_bigint() }}) as mark_boundary_rows,
+        cast({{ 'null' if mark.below_keysum is none else mark.below_keysum }} as {{ dbt.type_bigint() }}) as mark_below_keysum,
         cast(null as {{ dbt.type_string() }}) as identifier_value
     {%- if not loop.last %}
     union all
@@ -371,6 +405,7 @@
         {{ cdp.run_started_at_timestamp() }},
         cast(null as {{ dbt.type_bigint() }}),
         cast(null as {{ dbt.type_bigint() }}),
+        cast(null as {{ dbt.type_bigint() }}),
         '{{ plan.config_hash }}'
 
 {% endcall %}
@@ -381,7 +416,8 @@ select
     {{ row_columns }},
     cast(null as {{ dbt.type_timestamp() }}) as mark_watermark,
     cast(null as {{ dbt.type_bigint() }}) as mark_rows,
-    cast(null as {{ dbt.type_bigint() }}) as mark_boundary_rows
+    cast(null as {{ dbt.type_bigint() }}) as mark_boundary_rows,
+    cast(null as {{ dbt.type_bigint() }}) as mark_below_keysum
 from changes
 union all
 select
@@ -397,5 +433,6 @@ select
     cast(null as {{ dbt.type_timestamp() }}),
     mark_watermark,
     mark_rows,
-    mark_boundary_rows
+    mark_boundary_rows,
+    mark_below_keysum
 from marks
