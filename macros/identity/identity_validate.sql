@@ -3,30 +3,35 @@
     (null when usable). A value in the suppression list of earlier builds (privacy_suppressions) is excluded
     as 'suppressed (privacy request <id>)', and every identifier of a record carrying one is left out of
     resolution too (suppressing_request_id): the record belongs to a forgotten customer and links nobody.
-    Records are validated whole: a record's rows are all in `identifiers` or none are. -#}
+    Records are validated whole: a record's rows are all in `identifiers` or none are. Each distinct raw value
+    of a type is normalized and checked once (rows repeat values: the same anonymous id or email on many
+    events), then joined back to its rows. -#}
 {% macro identity_validate(identifiers, identity) -%}
     {%- set suppressions = cdp.previous_privacy_suppressions() -%}
 with
 
+distinct_values as (
+
+    select distinct identifier_type, identifier_value_raw
+    from {{ identifiers }}
+
+),
+
 normalized as (
 
     select
-        source_table,
-        record_id,
         identifier_type,
         identifier_value_raw,
-        observed_at,
-        changed_at,
         case
             {%- for name, rules in identity.identifier_types.items() %}
             when identifier_type = '{{ name }}' then {{ cdp.normalize_identifier('identifier_value_raw', rules) }}
             {%- endfor %}
         end as identifier_value
-    from {{ identifiers }}
+    from distinct_values
 
 ),
 
-validated as (
+validated_values as (
 
     select
         *,
@@ -49,6 +54,26 @@ validated as (
             {%- endfor %}
         end as exclusion_reason
     from normalized
+
+),
+
+{#- identifier_type and identifier_value_raw are never null (identity_source_rows): an inner join keeps every row. #}
+validated as (
+
+    select
+        identifier_row.source_table,
+        identifier_row.record_id,
+        identifier_row.identifier_type,
+        identifier_row.identifier_value_raw,
+        identifier_row.observed_at,
+        identifier_row.changed_at,
+        validated_values.identifier_value,
+        validated_values.exclusion_reason
+    from {{ identifiers }} as identifier_row
+    inner join validated_values
+        on
+            validated_values.identifier_type = identifier_row.identifier_type
+            and validated_values.identifier_value_raw = identifier_row.identifier_value_raw
 
 ),
 
