@@ -220,6 +220,13 @@ def generated_postgres(postgres_database: str) -> Warehouse:
     return warehouse
 
 
+# A test's own build of a warehouse whose data it changed: every seed, model and data test, not the unit
+# tests. Those read only their own fixtures, never the warehouse's rows, and the demo build (built_duckdb,
+# built_postgres) runs every one of them on each engine.
+NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+REBUILD = ("build", *NO_UNIT_TESTS)
+
+
 def _build_demo(warehouse: Warehouse) -> Warehouse:
     warehouse.generate()
     warehouse.dbt("build")
