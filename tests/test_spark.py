@@ -1,8 +1,9 @@
 """The project on Apache Spark (the `spark` target, dbt-spark's session method with pyspark in-process), the
-part that runs in `make test`: the same demo data generated into DuckDB and into Spark, the seeds and the
+seeds and staging layer in full: the same demo data generated into DuckDB and into Spark, the seeds and the
 staging layer (models, unit tests and data tests) built on both and compared row by row (an order-independent
 multiset of normalized rows, tests/engine_compare.py), plus the target's settings and statement handling.
-tests/test_spark_project.py builds the whole project three times on both engines (`make test-spark`)."""
+tests/test_spark_project.py builds the whole project three times on both engines (in `make test` too;
+`make test-spark` runs it alone)."""
 
 from __future__ import annotations
 
