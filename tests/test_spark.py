@@ -62,6 +62,26 @@ def test_generated_raw_tables_persist_in_the_warehouse_folder(
     assert spark.scalar("select count(*) from raw.orders") == duck.scalar("select count(*) from raw.orders")
 
 
+# A staged CTE (cdp.with_ctes, computed first and cached on Spark) with a column and a string spelled like its
+# name, read by a later CTE twice, aliased and not: only the two references may be renamed.
+STAGED_CTE_QUERY = """
+{%- set ctes = [] -%}
+{%- call cdp.cte(ctes, 'cdp_probe') %} select 'cdp_probe' as label, 1 as cdp_probe {% endcall -%}
+{%- call cdp.cte(ctes, 'later') %}
+    select probe.label, cdp_probe.cdp_probe as value
+    from cdp_probe as probe inner join cdp_probe on cdp_probe.cdp_probe = probe.cdp_probe
+{% endcall -%}
+{{ cdp.with_ctes(ctes, ['cdp_probe']) }}
+select label, value from later
+"""
+
+
+def test_a_staged_cte_keeps_columns_and_strings_spelled_like_it(staged: tuple[Warehouse, Warehouse]) -> None:
+    _, spark = staged
+    result = spark.dbt("show", "--inline", STAGED_CTE_QUERY)
+    assert [tuple(row) for row in result.results[0].agate_table.rows] == [("cdp_probe", 1)]
+
+
 def test_spark_target_reads_its_settings_from_the_environment(spark_env: dict[str, str]) -> None:
     from reverse_etl.project import load_target
 
