@@ -18,7 +18,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/cdp demo
 
-## test: lint and type-check Python, lint SQL, then the whole test suite on DuckDB and PostgreSQL
+## test: lint and type-check Python, lint SQL, then the whole test suite on DuckDB, PostgreSQL and Spark
 test: install lint typecheck sql-lint pytest
 
 lint: install
@@ -33,11 +33,12 @@ typecheck: install
 
 # Three processes on the two cores (pytest-xdist; two left a third of the CPU idle while tests waited on
 # PostgreSQL and test servers), a whole test file per process so module fixtures are built once; files in
-# the order the conftest gives (heaviest first), not xdist's order by number of tests.
+# the order the conftest gives (heaviest first: the Spark project comparison starts at once, beside the rest),
+# not xdist's order by number of tests.
 pytest: install
-	$(BIN)/pytest -q -n 3 --dist loadfile --no-loadscope-reorder -m "not spark_project"
+	$(BIN)/pytest -q -n 3 --dist loadfile --no-loadscope-reorder
 
-## test-spark: the whole project built three times on Spark and on DuckDB, compared row by row (not in make test)
+## test-spark: only the whole project built three times on Spark and on DuckDB, compared row by row (part of make test)
 test-spark: install
 	$(BIN)/pytest -q -m spark_project
 

@@ -220,6 +220,13 @@ def generated_postgres(postgres_database: str) -> Warehouse:
     return warehouse
 
 
+# A test's own build of a warehouse whose data it changed: every seed, model and data test, not the unit
+# tests. Those read only their own fixtures, never the warehouse's rows, and the demo build (built_duckdb,
+# built_postgres) runs every one of them on each engine.
+NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+REBUILD = ("build", *NO_UNIT_TESTS)
+
+
 def _build_demo(warehouse: Warehouse) -> Warehouse:
     warehouse.generate()
     warehouse.dbt("build")
@@ -358,10 +365,13 @@ def spark_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
     stop_spark_session()
 
 
-# The costliest test files, heaviest first (docs/testing.md, "The slowest tests"). Under `make test` the two
+# The costliest test files, heaviest first (docs/testing.md, "The slowest tests"). Under `make test` the three
 # processes take whole files from the front of one queue (`--dist loadfile --no-loadscope-reorder`): long
-# files start early and short ones fill the end, so neither process is left alone with a long file.
+# files start early and short ones fill the end, so no process is left alone with a long file. The Spark
+# project comparison, the longest file by far, goes first: one process spends the run on it while the
+# other two take the rest.
 HEAVIEST_FIRST = (
+    "test_spark_project.py",
     "test_identity.py",
     "test_marts.py",
     "test_source_families.py",

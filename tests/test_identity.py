@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, Warehouse, copy_of, copy_of_built, fresh_warehouse, new_duckdb_warehouse
+from conftest import (
+    NO_UNIT_TESTS,
+    ROOT,
+    Warehouse,
+    copy_of,
+    copy_of_built,
+    fresh_warehouse,
+    new_duckdb_warehouse,
+)
 from reverse_etl.errors import DbtError
 
 RAW_TABLE_OF = {
@@ -178,6 +186,7 @@ def build_identity(warehouse: Warehouse, *extra: str) -> None:
         "+customer_id_history",
         "--indirect-selection",
         "cautious",
+        *NO_UNIT_TESTS,
         *extra,
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import Warehouse, copy_of_built
+from conftest import REBUILD, Warehouse, copy_of_built
 from reverse_etl.cli import cli
 
 REQUEST = "prq_identity_test"
@@ -76,7 +76,7 @@ def test_a_forgotten_customer_leaves_the_identity_graph_and_stays_out(
         f"values ('{REQUEST}', {mark}, 'deletion', timestamp '2026-08-15 12:00:00')",
         (email,),
     )
-    warehouse.dbt("build")
+    warehouse.dbt(*REBUILD)
 
     after = customers(warehouse)
     in_graph = set().union(*after.values())
@@ -154,7 +154,7 @@ def test_a_forgotten_customer_leaves_the_identity_graph_and_stays_out(
         f"('idf_replayed', null, {mark}, {mark}, timestamp '2026-08-20 00:00:00', timestamp '2026-08-20 00:00:00')",
         (other_email, phone),
     )
-    warehouse.dbt("build", "--full-refresh")
+    warehouse.dbt(*REBUILD, "--full-refresh")
 
     replayed = customers(warehouse)
     assert replayed == after, "the replay re-created or re-linked nobody; every id is kept"

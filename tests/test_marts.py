@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Warehouse, copy_of_built
+from conftest import REBUILD, Warehouse, copy_of_built
 
 COMPARED = [
     "marts.customers",
@@ -224,7 +224,7 @@ def test_forgotten_customers_stay_gone_after_full_refresh_and_replay(own_warehou
         f"insert into raw.privacy_requests (request_id, email, request_type, requested_at) values ('prq_test', {q}, 'deletion', timestamp '2026-08-15 12:00:00')",
         (email,),
     )
-    warehouse.dbt("build")
+    warehouse.dbt(*REBUILD)
     assert warehouse.scalar(member_of_households, (f"%{customer_id}%",)) == 0
     for relation in [
         "marts.customers",
@@ -250,7 +250,7 @@ def test_forgotten_customers_stay_gone_after_full_refresh_and_replay(own_warehou
         f"insert into raw.crm_contacts (contact_id, email, first_name, created_at, updated_at) values ('crm_replayed', {q}, 'Again', timestamp '2026-08-20 00:00:00', timestamp '2026-08-20 00:00:00')",
         (email,),
     )
-    warehouse.dbt("build", "--full-refresh")
+    warehouse.dbt(*REBUILD, "--full-refresh")
     assert (
         warehouse.scalar(f"select count(*) from marts.customers where all_emails like {q}", (f"%{email}%",))
         == 0
@@ -289,7 +289,7 @@ def test_segment_history_across_three_builds(own_warehouse: Warehouse) -> None:
     warehouse.execute(
         "insert into raw.order_items values ('ord_newcomer_0', 'ord_newcomer', 'prd_1', 'shoes', 1, 42.0)"
     )
-    warehouse.dbt("build")
+    warehouse.dbt(*REBUILD)
     entered = warehouse.query(
         f"select segment_name, entered_at, exited_at from segments.segment_memberships "
         f"where customer_id = {q} and segment_name = 'seg_new_customers'",
@@ -299,7 +299,7 @@ def test_segment_history_across_three_builds(own_warehouse: Warehouse) -> None:
 
     warehouse.execute("delete from raw.order_items where order_id = 'ord_newcomer'")
     warehouse.execute("delete from raw.orders where order_id = 'ord_newcomer'")
-    warehouse.dbt("build")
+    warehouse.dbt(*REBUILD)
     history = warehouse.query(
         f"select segment_name, entered_at, exited_at from segments.segment_memberships "
         f"where customer_id = {q} and segment_name = 'seg_new_customers'",

@@ -1,8 +1,9 @@
 """The project on Apache Spark (the `spark` target, dbt-spark's session method with pyspark in-process), the
-part that runs in `make test`: the same demo data generated into DuckDB and into Spark, the seeds and the
+seeds and staging layer in full: the same demo data generated into DuckDB and into Spark, the seeds and the
 staging layer (models, unit tests and data tests) built on both and compared row by row (an order-independent
 multiset of normalized rows, tests/engine_compare.py), plus the target's settings and statement handling.
-tests/test_spark_project.py builds the whole project three times on both engines (`make test-spark`)."""
+tests/test_spark_project.py builds the whole project three times on both engines (in `make test` too;
+`make test-spark` runs it alone)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,26 @@ def test_generated_raw_tables_persist_in_the_warehouse_folder(
     assert (folder / "raw.db" / "orders").is_dir()
     assert (folder / "metastore_db").is_dir()
     assert spark.scalar("select count(*) from raw.orders") == duck.scalar("select count(*) from raw.orders")
+
+
+# A staged CTE (cdp.with_ctes, computed first and cached on Spark) with a column and a string spelled like its
+# name, read by a later CTE twice, aliased and not: only the two references may be renamed.
+STAGED_CTE_QUERY = """
+{%- set ctes = [] -%}
+{%- call cdp.cte(ctes, 'cdp_probe') %} select 'cdp_probe' as label, 1 as cdp_probe {% endcall -%}
+{%- call cdp.cte(ctes, 'later') %}
+    select probe.label, cdp_probe.cdp_probe as value
+    from cdp_probe as probe inner join cdp_probe on cdp_probe.cdp_probe = probe.cdp_probe
+{% endcall -%}
+{{ cdp.with_ctes(ctes, ['cdp_probe']) }}
+select label, value from later
+"""
+
+
+def test_a_staged_cte_keeps_columns_and_strings_spelled_like_it(staged: tuple[Warehouse, Warehouse]) -> None:
+    _, spark = staged
+    result = spark.dbt("show", "--inline", STAGED_CTE_QUERY)
+    assert [tuple(row) for row in result.results[0].agate_table.rows] == [("cdp_probe", 1)]
 
 
 def test_spark_target_reads_its_settings_from_the_environment(spark_env: dict[str, str]) -> None:

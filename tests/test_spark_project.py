@@ -15,7 +15,8 @@ from spark_builds import Builds, run_builds
 
 from conftest import Warehouse, new_duckdb_warehouse
 
-# Outside `make test`, which it would take past 30 minutes: `make test-spark` runs it (docs/testing.md).
+# In `make test`, the first file of its queue (tests/conftest.py, HEAVIEST_FIRST); `make test-spark` runs it
+# alone (docs/testing.md).
 pytestmark = [pytest.mark.spark, pytest.mark.spark_project, pytest.mark.slow]
 
 SPARK_PEOPLE = 150

@@ -30,10 +30,14 @@ with
         {{ return(cdp.default__with_ctes(ctes, [])) }}
     {%- endif -%}
     {%- set viewed = names[:names.index(staged_here | last) + 1] -%}
-    {%- set pattern = '\\b(' ~ viewed | join('|') ~ ')\\b' -%}
+    {#- A reference to a viewed CTE is a name right after FROM or JOIN (not followed by a dot: a schema), and only
+        there is it renamed, so a column or a qualifier spelled like a CTE is left alone. An aliased reference
+        keeps its alias; an unaliased one gets its old name as alias, so `name.column` still resolves. -#}
+    {%- set reference = '(?i)\\b(from|join)(\\s+)(' ~ viewed | join('|') ~ ')' -%}
     {%- set rest = [] -%}
     {%- for cte in ctes -%}
-        {%- set sql = modules.re.sub(pattern, 'cdp_staged__\\1', cte.sql) -%}
+        {%- set aliased = modules.re.sub(reference ~ '(\\s+as\\s)', '\\1\\2cdp_staged__\\3\\4', cte.sql) -%}
+        {%- set sql = modules.re.sub(reference ~ '(?![\\w.])', '\\1\\2cdp_staged__\\3 as \\3', aliased) -%}
         {%- if cte.name in viewed -%}
             {%- set view = 'cdp_staged__' ~ cte.name -%}
             {%- do run_query('drop view if exists ' ~ view) -%}
