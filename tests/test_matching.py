@@ -141,6 +141,7 @@ def test_switched_off_drops_the_links_table(tmp_path: Path) -> None:
     warehouse = new_duckdb_warehouse(tmp_path)
     warehouse.execute("create schema matching")
     warehouse.execute("create table matching.record_links (record_id_l varchar)")
+    warehouse.execute("create table matching.scoring_statements (statement varchar)")
     summary = run_match(warehouse.target, config(enabled=False))
     assert not summary.enabled and "fuzzy matching is off" in summary.describe()
     assert (

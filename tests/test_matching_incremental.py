@@ -14,6 +14,7 @@ import pytest
 from conftest import ROOT, Warehouse, fresh_warehouse
 from reverse_etl.errors import ConfigError
 from reverse_etl.generator.load import generate
+from reverse_etl.matching import statements
 from reverse_etl.matching.config import MatchingConfig, load
 from reverse_etl.matching.run import MatchSummary, run_match
 
@@ -255,3 +256,33 @@ def test_a_record_is_matched_from_when_it_has_a_matching_column(runs: dict[str, 
 def _full(warehouse: Warehouse) -> Warehouse:
     run_match(warehouse.target, config(), full=True)
     return warehouse
+
+
+def test_scoring_statements_are_kept_for_the_scoring_version(runs: dict[str, Any]) -> None:
+    """A full run keeps Splink's link-only statements for its scoring version; an incremental run executes them
+    (the equality test above) or, when none are kept (a state from before, another Splink version), has a
+    linker generate them, keeps them and scores as a full run would."""
+    warehouse: Warehouse = runs["warehouse"]
+    version = "select distinct scoring_version, splink_version from matching.scoring_statements"
+    kept = warehouse.query(version)
+    assert kept == [(warehouse.scalar("select distinct scoring_version from matching.scored_records"),
+                     statements.splink_version())]  # fmt: skip
+    created = [row[0] for row in warehouse.query("select table_name from matching.scoring_statements")]
+    assert len(created) >= 2 and created[-1].startswith("__splink__df_predict")
+    for reset in (
+        "drop table matching.scoring_statements",
+        "update matching.scoring_statements set splink_version = '0'",
+    ):
+        warehouse.execute(reset)
+        mark = "%s" if warehouse.kind == "postgres" else "?"
+        ticket = warehouse.scalar(
+            "select ticket_id from raw.support_tickets where last_name is not null order by ticket_id desc limit 1"
+        )
+        warehouse.execute(
+            f"update raw.support_tickets set last_name = last_name || 'q' where ticket_id = {mark}", (ticket,)
+        )
+        changed = run_match(warehouse.target, config())
+        assert not changed.full and changed.scored_records == 1
+        assert warehouse.query(version) == kept, "generated again and kept"
+        incremental_links = scored(links(warehouse))
+        assert incremental_links == scored(links(_full(warehouse)))

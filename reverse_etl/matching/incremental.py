@@ -5,7 +5,8 @@ blocking rules, the matching columns and sources, and the lowest probability kep
 scoring version finds the new, changed and removed records where they are (`_source_delta`, the same SQL on
 every backend: by hash, or by id and change time and then by hash; only those rows come back), reads only the new and changed records, and
 takes from matching.scored_records the records that share a block with one of them (equal on every column of
-a blocking rule). It scores the changed records against those and themselves (one Splink link-only run); the
+a blocking rule). It scores the changed records against those and themselves (Splink's link-only statements,
+generated once per scoring version: reverse_etl.matching.statements); the
 links of unchanged records stay as they are, those of changed and removed records are replaced. A pair's
 probability depends only on its two records and the model, and every pair a full run would block with a
 changed record has its other record in one of those blocks, so the links are those of a full run. Anything
@@ -13,10 +14,8 @@ else (no state, another scoring version, `--full`, training) is a full run."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from reverse_etl.matching import links as link_table
+from reverse_etl.matching import statements as scoring_statements
 from reverse_etl.matching.config import MatchingConfig, MatchSource
 from reverse_etl.matching.records import (
     change_time_type,
@@ -270,31 +270,19 @@ def score_changed(
     model: dict[str, Any],
     memory: duckdb.DuckDBPyConnection,
     changes: Delta,
+    plan: scoring_statements.Statements,
 ) -> list[link_table.ScoredLink]:
     """Read the changed records, find their block mates (`read_mates`: warehouse_mates, or the Spark
-    tables'), and score the pairs with at least one changed
-    record: the changed records linked against themselves and their mates (one Splink link-only run under the
-    model's blocking rules), without a record's pair with itself and with each pair of two changed records
-    once."""
-    from splink import DuckDBAPI, Linker
-
-    if not load_rows(config, memory, changes.rows, "changed_records"):
+    tables'), and score the pairs with at least one changed record: the changed records linked against
+    themselves and their mates (Splink's link-only statements `plan`, under the model's blocking rules:
+    reverse_etl.matching.statements), without a record's pair with itself and with each pair of two changed
+    records once."""
+    if not load_rows(config, memory, changes.rows, scoring_statements.LEFT):
         return []
     _load_block_mates(read_mates, config, memory, changes.replaced)
-    api = DuckDBAPI(connection=memory)
-    across = copy.deepcopy(model)
-    across["link_type"] = "link_only"
-    # The model file was checked against the configuration when loaded (model.load) and the tables are built
-    # here with its columns: Splink's settings validation (a fixed cost per run) would find nothing.
-    linker = Linker(
-        [api.register("changed_records"), api.register("records")],
-        across,
-        log_level=logging.WARNING,
-        validate_settings=False,
-    )
     scored = {
         link_table.pair(link): link
-        for link in link_table.predict(linker, config, model)
+        for link in scoring_statements.execute(plan, memory, model)
         if (link.source_table_l, link.record_id_l) != (link.source_table_r, link.record_id_r)
     }
     return sorted(scored.values(), key=link_table.pair)

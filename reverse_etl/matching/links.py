@@ -69,8 +69,15 @@ def kept_from(config: MatchingConfig) -> float:
 def predict(linker: Any, config: MatchingConfig, model: dict[str, Any]) -> list[ScoredLink]:
     """The pairs `linker` blocks and scores at least `kept_from`, each with its smaller record on the left."""
     predictions = linker.inference.predict(threshold_match_probability=kept_from(config))
+    try:
+        return scored_links(predictions.as_duckdbpyrelation(), model)
+    finally:
+        predictions.drop_table_from_database_and_remove_from_cache()
+
+
+def scored_links(relation: duckdb.DuckDBPyRelation, model: dict[str, Any]) -> list[ScoredLink]:
+    """The pairs of Splink's predictions `relation`, each with its smaller record on the left."""
     labels = level_labels(model)
-    relation = predictions.as_duckdbpyrelation()
     gammas = [f"gamma_{name}" for name in labels]
     selected = relation.select(
         ", ".join(["unique_id_l", "unique_id_r", "match_probability", "match_weight", *map(quote, gammas)])
@@ -87,7 +94,6 @@ def predict(linker: Any, config: MatchingConfig, model: dict[str, Any]) -> list[
         links.append(
             ScoredLink(table_l, record_l, table_r, record_r, float(probability), float(weight), fired)
         )
-    predictions.drop_table_from_database_and_remove_from_cache()
     return sorted(links, key=pair)
 
 

@@ -20,6 +20,7 @@ from reverse_etl.errors import RunLocked
 from reverse_etl.matching import incremental
 from reverse_etl.matching import links as link_table
 from reverse_etl.matching import model as splink_model
+from reverse_etl.matching import statements as scoring_statements
 from reverse_etl.matching.config import MatchingConfig
 from reverse_etl.matching.records import load_records
 from reverse_etl.project import Target
@@ -69,6 +70,12 @@ class MatchTables(Protocol):
 
     def mates(self, config: MatchingConfig) -> incremental.MatesReader: ...
 
+    def statements(self, config: MatchingConfig, version: str) -> scoring_statements.Statements | None:
+        """The scoring statements kept for `version` (None: none kept, or these tables keep none)."""
+
+    # Whether write keeps Written.statements for the next incremental runs.
+    keeps_statements: bool
+
     def write(self, written: Written, memory: duckdb.DuckDBPyConnection) -> None: ...
 
     def counts(self, config: MatchingConfig, incremental_run: bool) -> tuple[int, int, int]: ...
@@ -77,8 +84,8 @@ class MatchTables(Protocol):
 @dataclass
 class Written:
     """What a run writes: the scored links, the model and scoring versions, the records replaced (None: a
-    full run, every table written again) and the kept records whose change time alone moved (`retimed`: the
-    new time by record, incremental.Delta)."""
+    full run, every table written again), the kept records whose change time alone moved (`retimed`: the
+    new time by record, incremental.Delta) and the scoring statements to keep (None: those kept stay)."""
 
     links: list[link_table.ScoredLink]
     model_version: str
@@ -86,6 +93,7 @@ class Written:
     config: MatchingConfig
     replaced: set[str] | None
     retimed: dict[str, str] | None = None
+    statements: scoring_statements.Statements | None = None
 
     @property
     def normalized(self) -> str:
@@ -96,6 +104,8 @@ class Written:
 class WarehouseTables:
     """The matching tables of a DuckDB or PostgreSQL warehouse, written in one transaction."""
 
+    keeps_statements = True
+
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
 
@@ -105,6 +115,7 @@ class WarehouseTables:
                 f"drop table if exists {quote(link_table.SCHEMA)}.{quote(link_table.TABLE)}"
             )
             incremental.drop(self.warehouse)
+            scoring_statements.drop(self.warehouse)
 
     def delta(self, config: MatchingConfig, version: str) -> incremental.Delta | None:
         return incremental.delta(self.warehouse, config, version)
@@ -114,6 +125,9 @@ class WarehouseTables:
 
     def mates(self, config: MatchingConfig) -> incremental.MatesReader:
         return incremental.warehouse_mates(self.warehouse, config)
+
+    def statements(self, config: MatchingConfig, version: str) -> scoring_statements.Statements | None:
+        return scoring_statements.kept(self.warehouse, config, version)
 
     def write(self, written: Written, memory: duckdb.DuckDBPyConnection) -> None:
         with self.warehouse.transaction():
@@ -133,6 +147,8 @@ class WarehouseTables:
                 written.replaced,
                 written.retimed,
             )
+            if written.statements:
+                scoring_statements.keep(self.warehouse, written.scoring_version, written.statements)
 
     def counts(self, config: MatchingConfig, incremental_run: bool) -> tuple[int, int, int]:
         """Links, links at or above the threshold, and (an incremental run) the records kept, in one round trip."""
@@ -200,16 +216,22 @@ def _match(tables: MatchTables, config: MatchingConfig, train: bool, full: bool)
             version = incremental.scoring_version(config, summary.model_version)
         model = splink_model.load(config)
         started = time.perf_counter()
+        kept = None if changes is None else tables.statements(config, version)
         if changes is None:
             scored = link_table.score(config, model, memory)
         else:
-            scored = incremental.score_changed(tables.mates(config), config, model, memory, changes)
+            plan = kept or scoring_statements.generate(config, model)
+            scored = incremental.score_changed(tables.mates(config), config, model, memory, changes, plan)
         summary.score_seconds = time.perf_counter() - started
+        # A full run starts a scoring version: it generates the statements its incremental runs execute.
+        keep = None
+        if tables.keeps_statements and not kept:
+            keep = plan if changes is not None else scoring_statements.generate(config, model)
         summary.full = changes is None
         summary.scored_records = summary.records if changes is None else len(changes.changed)
         replaced = None if changes is None else changes.replaced
         retimed = None if changes is None else changes.retimed
-        tables.write(Written(scored, summary.model_version, version, config, replaced, retimed), memory)
+        tables.write(Written(scored, summary.model_version, version, config, replaced, retimed, keep), memory)
     finally:
         memory.close()
     summary.links, summary.above_threshold, records = tables.counts(config, changes is not None)

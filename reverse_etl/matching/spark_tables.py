@@ -46,7 +46,10 @@ __all__ = ["SparkTables", "spark_lock_warehouse"]
 
 
 class SparkTables(SparkGenerations):
-    """The matching tables of the spark target; implements run.MatchTables."""
+    """The matching tables of the spark target; implements run.MatchTables. It keeps no scoring statements
+    (reverse_etl.matching.statements): each incremental run generates them."""
+
+    keeps_statements = False
 
     def __init__(self, target: Target) -> None:
         super().__init__(target)
@@ -130,6 +133,9 @@ class SparkTables(SparkGenerations):
             return self._rows(" union ".join(selects))
 
         return read
+
+    def statements(self, config: MatchingConfig, version: str) -> None:
+        return None
 
     def write(self, written: Written, memory: duckdb.DuckDBPyConnection) -> None:
         """The new generation of every table the run changes, then published at once (_publish)."""
