@@ -38,7 +38,15 @@
     {%- if previous is none -%}{{ return('full') }}{%- endif -%}
     {%- set rows = run_query("select config_hash from " ~ cdp.identity_build_log() ~ " where kind in ('mart full', 'mart incremental')"
         ~ " and name = '" ~ this.identifier ~ "' and invocation_id = '" ~ previous ~ "'").rows -%}
-    {{ return('incremental' if rows | length == 1 and rows[0][0] == cdp.customer_changes_fingerprint() else 'full') }}
+    {%- if rows | length != 1 or rows[0][0] != cdp.customer_changes_fingerprint() -%}{{ return('full') }}{%- endif -%}
+    {#- A model applying trait changes also needs the changes recorded since that build: int_customer_trait_changes
+        ran in it (cdp.trait_changed_customers). -#}
+    {%- if 'model.cdp.int_customer_trait_changes' in model.depends_on.nodes -%}
+        {%- set recorded = run_query("select count(*) from " ~ cdp.identity_build_log() ~ " where kind in ('mart full',"
+            ~ " 'mart incremental') and name = 'int_customer_trait_changes' and invocation_id = '" ~ previous ~ "'").rows -%}
+        {{ return('incremental' if recorded[0][0] > 0 else 'full') }}
+    {%- endif -%}
+    {{ return('incremental') }}
 {%- endmacro %}
 
 {#- Post-hook of an incremental mart: this build has been applied here, in its mode, with this fingerprint. -#}
