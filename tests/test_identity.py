@@ -521,12 +521,27 @@ UPSTREAM_STATE = {
 
 # The incremental marts (docs/customer_360.md, "Incremental builds"), built with the identity layer, and the
 # columns compared (customer_id first).
+ACTIVATION_FROM_CONTACTABLE = {
+    "sync_braze__users": "customer_id, email, first_name, last_name, phone, country, email_subscribe, orders,"
+    " round(revenue * 1000000)",
+    "sync_hubspot__contacts": "customer_id, email, firstname, lastname, phone, city, country, cdp_orders,"
+    " round(cdp_revenue * 1000000), cdp_recency_score",
+    "sync_klaviyo__profiles": "customer_id, email, phone_number, first_name, last_name, city, country, orders,"
+    " round(revenue * 1000000)",
+    "sync_mailchimp__members": "*",
+    "sync_salesforce__contacts": "customer_id, email, first_name, last_name, phone, city, country, orders,"
+    " round(revenue * 1000000)",
+    "sync_webhook__customers": "customer_id, email, phone, first_name, last_name, orders, round(revenue * 1000000),"
+    " first_seen_at, last_seen_at",
+}
 MART_SELECTION = (
     "int_identifiers_unioned+,+events",
     "int_identifiers_unioned+,+order_lines",
     "int_identifiers_unioned+,+customer_traits",
     "int_identifiers_unioned+,+int_customer_identifier_lists",
     "int_identifiers_unioned+,+int_customer_last_events",
+    "int_identifiers_unioned+,+sync_profiles__customers",
+    *(f"int_identifiers_unioned+,+{name}" for name in ACTIVATION_FROM_CONTACTABLE),
 )
 # Sums of doubles may differ in their last bits with the order rows are read in: rounded.
 MART_STATE = {
@@ -548,16 +563,28 @@ MART_STATE = {
     " has_bounced, web_sessions_30d, support_tickets, has_marketing_consent",
     "customer_traits": "customer_id, orders, round(revenue * 1000000), days_since_last_order, email_opens_30d,"
     " web_sessions_30d, recency_score, frequency_score, monetary_score, round(churn_risk * 1000000000), as_of_at",
+    # Models applying trait changes (int_customer_trait_changes).
+    "int_email_contactable_customers": "customer_id, first_name, last_name, name_source, primary_email, all_emails,"
+    " primary_phone, all_phones, street, city, postal_code, country_code, address_source, household_id,"
+    " first_seen_at, last_seen_at, is_known, records, primary_email_source, primary_phone_source, orders,"
+    " round(revenue * 1000000), recency_score",
+    **ACTIVATION_FROM_CONTACTABLE,
+    "sync_profiles__customers": "customer_id, emails, phones, user_ids, anonymous_ids, device_ids, loyalty_card_ids,"
+    " cookie_ids, first_name, last_name, primary_email, primary_phone, city, postal_code, country_code, household_id,"
+    " is_known, first_seen_at, last_seen_at, orders, round(revenue * 1000000), last_order_at, recency_score,"
+    " frequency_score, segments, has_email_consent, has_sms_consent, has_ads_consent",
 }
-# customer_traits is a table over int_customer_activity_traits, rebuilt whole on every build.
-INCREMENTAL_MARTS = [name for name in MART_STATE if name != "customer_traits"]
+# customer_traits is a table over int_customer_activity_traits, rebuilt whole on every build;
+# int_customer_trait_changes (its change set, stamped with each warehouse's own runs) is not compared.
+INCREMENTAL_MARTS = [name for name in MART_STATE if name != "customer_traits"] + [
+    "int_customer_trait_changes"
+]
+MART_SCHEMAS = {"int": "intermediate", "sync": "activation"}
 
 
 def mart_state(warehouse: Warehouse) -> dict[str, list[tuple]]:
     return {
-        name: warehouse.query(
-            f"select {columns} from {'intermediate' if name.startswith('int_') else 'marts'}.{name}"
-        )
+        name: warehouse.query(f"select {columns} from {MART_SCHEMAS.get(name.split('_')[0], 'marts')}.{name}")
         for name, columns in MART_STATE.items()
     }
 
@@ -650,6 +677,17 @@ def assert_same_state(
 
     for table in incremental:
         assert Counter(incremental[table]) == translated(full[table]), table
+
+
+def untouched_trait_changes(warehouse: Warehouse) -> int:
+    """Customers whose trait columns the last build saw change (int_customer_trait_changes) though it did not
+    touch them (int_customers_touched)."""
+    return warehouse.scalar(
+        "select count(*) from intermediate.int_customer_trait_changes"
+        " where changed_at = (select watermark from intermediate.identity_build_log where kind = 'mode'"
+        " order by logged_at desc limit 1)"
+        " and customer_id not in (select customer_id from intermediate.int_customers_touched)"
+    )
 
 
 def boundary_opens_30d(warehouse: Warehouse, customer_id: str) -> int:
@@ -774,6 +812,7 @@ def test_incremental_builds_equal_full_rebuilds(
         "select customer_id from identity.identity_records where record_id = 'eml_on_the_boundary'"
     )
     boundary_opens = [boundary_opens_30d(incremental, boundary_customer)]
+    trait_changes_untouched: list[int] = []
     for changes in steps:
         for sql, params in changes:
             incremental.execute(sql, params)
@@ -791,7 +830,11 @@ def test_incremental_builds_equal_full_rebuilds(
         assert build_mode(incremental) == "incremental"
         assert 0 < changed_records(incremental) < all_records / 20, "only the changed records were read again"
         assert mart_modes(incremental) == dict.fromkeys(INCREMENTAL_MARTS, "mart incremental")
+        trait_changes_untouched.append(untouched_trait_changes(incremental))
         states.append(identity_state(incremental, seen) | mart_state(incremental))
+    # The new order of step 1 shifts RFM quintiles of customers the build did not touch: the models applying
+    # trait changes get them from int_customer_trait_changes alone.
+    assert trait_changes_untouched[0] > 0
     assert boundary_opens[1] == boundary_opens[0] - 1 == boundary_opens[2] - 1
     tag_is_a_hub = [any(row[1] == "TAG-VALUE" for row in state["int_identity_hubs"]) for state in states]
     assert tag_is_a_hub == [True, False]

@@ -38,7 +38,15 @@
     {%- if previous is none -%}{{ return('full') }}{%- endif -%}
     {%- set rows = run_query("select config_hash from " ~ cdp.identity_build_log() ~ " where kind in ('mart full', 'mart incremental')"
         ~ " and name = '" ~ this.identifier ~ "' and invocation_id = '" ~ previous ~ "'").rows -%}
-    {{ return('incremental' if rows | length == 1 and rows[0][0] == cdp.customer_changes_fingerprint() else 'full') }}
+    {%- if rows | length != 1 or rows[0][0] != cdp.customer_changes_fingerprint() -%}{{ return('full') }}{%- endif -%}
+    {#- A model applying trait changes also needs the changes recorded since that build: int_customer_trait_changes
+        ran in it (cdp.trait_changed_customers). -#}
+    {%- if 'model.cdp.int_customer_trait_changes' in model.depends_on.nodes -%}
+        {%- set recorded = run_query("select count(*) from " ~ cdp.identity_build_log() ~ " where kind in ('mart full',"
+            ~ " 'mart incremental') and name = 'int_customer_trait_changes' and invocation_id = '" ~ previous ~ "'").rows -%}
+        {{ return('incremental' if recorded[0][0] > 0 else 'full') }}
+    {%- endif -%}
+    {{ return('incremental') }}
 {%- endmacro %}
 
 {#- Post-hook of an incremental mart: this build has been applied here, in its mode, with this fingerprint. -#}
@@ -52,21 +60,21 @@
 
 {#- A condition true for the rows of an identity source (`changed_at` its change column) written at or after the
     previous identity build's high-water mark for it: rows added or updated since (the mark is inclusive, as the
-    identity layer reads it). -#}
+    identity layer reads it); true for every row when that build logged no mark for it. The mark is read when
+    the SQL is rendered and written as a literal, so the condition reaches the scan of the staging view's source
+    rows instead of being evaluated after the view's normalization of every row. -#}
 {% macro changed_since_previous_build(source_model, changed_at) -%}
     {%- set previous = cdp.previous_identity_build() -%}
-    (
-        {{ changed_at }} >= (
-            select min(mark.watermark) from {{ cdp.identity_build_log() }} as mark
-            where mark.kind = 'marks' and mark.name = '{{ source_model }}' and mark.invocation_id = '{{ previous }}'
-        )
-        or not exists (
-            select 1 from {{ cdp.identity_build_log() }} as mark
-            where
-                mark.kind = 'marks' and mark.name = '{{ source_model }}' and mark.invocation_id = '{{ previous }}'
-                and mark.watermark is not null
-        )
-    )
+    {%- set mark = none -%}
+    {%- if previous is not none -%}
+        {%- set mark = run_query("select cast(min(watermark) as " ~ dbt.type_string() ~ ") from " ~ cdp.identity_build_log()
+            ~ " where kind = 'marks' and name = '" ~ source_model ~ "' and invocation_id = '" ~ previous ~ "'").rows[0][0] -%}
+    {%- endif -%}
+    {%- if mark is none -%}
+    (1 = 1)
+    {%- else -%}
+    ({{ changed_at }} >= cast('{{ mark }}' as {{ dbt.type_timestamp() }}))
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Pre-hook of an incremental mart: in an incremental build, delete the rows `condition` names (the rows this

@@ -18,8 +18,9 @@
 
 {#- A condition true for every row the build of `relation` wrote in this invocation, when it applied only this
     build's changes; '' otherwise (the test reads every row). A superset of the written rows: the rows of the
-    customers this build touched (and, for int_customer_activity_traits, those a moving as-of date moved), the
-    orders of int_orders_touched, the events without a customer. -#}
+    customers this build touched (and, for int_customer_activity_traits, those a moving as-of date moved; for the
+    models applying trait changes, those cdp.trait_changed_customers adds), the orders of int_orders_touched, the
+    events without a customer; every row of int_customer_trait_changes. -#}
 {% macro test_rows_written(relation) -%}
     {%- if not execute or relation.identifier is not defined -%}{{ return('') }}{%- endif -%}
     {%- set log = cdp.existing_relation('intermediate', 'identity_build_log') -%}
@@ -30,7 +31,22 @@
     {%- if applied == 0 -%}{{ return('') }}{%- endif -%}
     {%- set touched = 'customer_id in (select customer_id from ' ~ cdp.existing_relation('intermediate', 'int_customers_touched') ~ ')' -%}
     {%- set orders_touched = 'order_id in (select order_id from ' ~ cdp.existing_relation('intermediate', 'int_orders_touched') ~ ')' -%}
-    {%- if name == 'int_customer_activity_traits' -%}
+    {%- set node = graph.nodes.get('model.cdp.' ~ name) -%}
+    {%- if name == 'int_customer_trait_changes' -%}
+        {{ return('') }}
+    {%- elif node is not none and 'model.cdp.int_customer_trait_changes' in node.depends_on.nodes -%}
+        {#- A model applying trait changes (cdp.trait_changed_customers; the relations by name, as a test has no
+            ref to them). -#}
+        {%- set since = cdp.previous_identity_build_started() -%}
+        {%- set condition = touched ~ ' or customer_id in (select customer_id from '
+            ~ cdp.existing_relation('intermediate', 'int_customer_trait_changes') ~ ' where changed_at > ' ~ since ~ ')' -%}
+        {%- if 'model.cdp.segment_memberships' in node.depends_on.nodes -%}
+            {%- set condition = condition ~ ' or customer_id in (select customer_id from '
+                ~ cdp.existing_relation('segments', 'segment_memberships') ~ ' where entered_at > ' ~ since
+                ~ ' or exited_at > ' ~ since ~ ')' -%}
+        {%- endif -%}
+        {{ return(condition) }}
+    {%- elif name == 'int_customer_activity_traits' -%}
         {{ return(touched ~ ' or customer_id in (select customer_id from '
             ~ cdp.existing_relation('intermediate', 'int_customer_traits_moved') ~ ')') }}
     {%- elif name in ['int_orders_converted', 'orders', 'order_lines'] -%}

@@ -1,25 +1,31 @@
+{{ config(**cdp.incremental_mart_config(delete='profile_level_delete')) }}
 -- One profile per customer for the profile store (the profile API's copy): every identifier the identity graph
 -- holds for them, one JSON array per type, with the golden record, a few traits, the segments they are in now
 -- and their consent per channel. Anonymous visitors are included (a website looks them up by anonymous_id);
--- suppressed customers never appear.
+-- suppressed customers never appear. Applies only the customers whose rows may have changed: those of
+-- cdp.trait_rows_filter, and those who entered or left a segment (it reads no trait column but those of
+-- cdp.trait_change_columns).
 
 with
 
 customers as (
 
     select * from {{ ref('customers') }}
+    where {{ cdp.trait_rows_filter('customer_id', memberships=true) }}
 
 ),
 
 traits as (
 
     select * from {{ ref('customer_traits') }}
+    where {{ cdp.trait_rows_filter('customer_id', memberships=true) }}
 
 ),
 
 identifiers_by_customer as (
 
     select * from {{ ref('int_customer_identifier_lists') }}
+    where {{ cdp.trait_rows_filter('customer_id', memberships=true) }}
 
 ),
 
@@ -41,7 +47,7 @@ current_segments as (
         customer_id,
         {{ cdp.json_array_agg('segment_name') }} as segments
     from memberships
-    where exited_at is null
+    where exited_at is null and {{ cdp.trait_rows_filter('customer_id', memberships=true) }}
     group by customer_id
 
 ),

@@ -1,7 +1,7 @@
 {%- set window_days = 7 -%}
 -- Put something in a cart (web 'Product Added' or 'Checkout Started', app 'add_to_cart') less than window_days
 -- (7) days before as_of_at and completed no order at or after the latest such event. Consented, unsuppressed
--- customers only.
+-- customers only. Reads the cart events of the window from the events mart.
 with
 
 traits as (
@@ -16,39 +16,27 @@ suppressed as (
 
 ),
 
-records as (
+as_of as (
 
-    select * from {{ ref('identity_records') }}
-
-),
-
-web_cart_events as (
-
-    select
-        records.customer_id,
-        tracks.tracked_at as occurred_at
-    from {{ ref('stg_segment__tracks') }} as tracks
-    inner join records on records.source_table = 'stg_segment__tracks' and tracks.track_id = records.record_id
-    where tracks.event_name in ('Product Added', 'Checkout Started')
-
-),
-
-app_cart_events as (
-
-    select
-        records.customer_id,
-        app_events.occurred_at
-    from {{ ref('stg_app__events') }} as app_events
-    inner join records on records.source_table = 'stg_app__events' and app_events.app_event_id = records.record_id
-    where app_events.event_name = 'add_to_cart'
+    select max(as_of_at) as as_of_at from traits
 
 ),
 
 cart_events as (
 
-    select * from web_cart_events
-    union all
-    select * from app_cart_events
+    -- Only the window's events: a member's latest cart event lies in it, so the latest before it never counts.
+    -- The events mart (incremental) already carries each event's customer.
+    select
+        events.customer_id,
+        events.occurred_at
+    from {{ ref('events') }} as events
+    where
+        (
+            (events.event_type = 'track' and events.event_name in ('Product Added', 'Checkout Started'))
+            or (events.event_type = 'app' and events.event_name = 'add_to_cart')
+        )
+        and events.occurred_at > (select {{ dbt.dateadd('day', -window_days, 'as_of.as_of_at') }} from as_of)
+        and events.occurred_at <= (select as_of.as_of_at from as_of)
 
 ),
 

@@ -1,16 +1,21 @@
+{{ config(**cdp.incremental_mart_config(delete='trait_level_delete')) }}
 -- Customers we may email: a primary email and granted email consent. Suppressed customers are already gone
--- from the marts this reads. The activation models for CRM and email destinations start here.
+-- from the marts this reads. The activation models for CRM and email destinations start here. Applies only the
+-- customers whose rows may have changed (cdp.trait_rows_filter): it reads no trait column but those of
+-- cdp.trait_change_columns.
 with
 
 customers as (
 
     select * from {{ ref('customers') }}
+    where {{ cdp.trait_rows_filter('customer_id') }}
 
 ),
 
 traits as (
 
     select * from {{ ref('customer_traits') }}
+    where {{ cdp.trait_rows_filter('customer_id') }}
 
 ),
 
