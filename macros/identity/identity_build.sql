@@ -45,9 +45,11 @@
         boundary_rows {{ dbt.type_bigint() }},
         below_keysum {{ dbt.type_bigint() }}
     )
-    {%- if upgrade -%}
+    {#- Only a log that exists before this statement can lack a column (Spark looks its columns up now). -#}
+    {%- set log = cdp.existing_relation('intermediate', 'identity_build_log') if upgrade else none -%}
+    {%- if log is not none -%}
     {%- for column in ['boundary_rows', 'below_keysum'] %};
-    {{ cdp.add_column_if_missing(cdp.identity_build_log(), column, dbt.type_bigint()) }}
+    {{ cdp.add_column_if_missing(log, column, dbt.type_bigint()) }}
     {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
