@@ -80,7 +80,9 @@
 {#- The plan of this build, decided by int_identity_record_changes: its mode, and per source the previous
     high-water mark, row count, boundary row count (the rows at that mark) and the checksum of the record ids
     below that mark (key_checksum; a row with no change time counts as below), and the current ones (read
-    before the changes are, so a row written meanwhile is read again by the next build, never missed). -#}
+    before the changes are, so a row written meanwhile is read again by the next build, never missed). In an
+    incremental build the same scan gives, per source read from its previous mark (`since`: the condition),
+    the rows read and the checksum of the ids below the previous mark. -#}
 {% macro identity_build_plan(identity) -%}
     {#- The configuration and the version of the incremental state's layout: a change to either runs in full. -#}
     {#- With fuzzy matching on, its configuration and the groups' version count too: new groups rebuild in full. -#}
@@ -89,27 +91,8 @@
     {#- The blocklist seed's rows count as configuration: editing the CSV rebuilds in full. -#}
     {%- set blocklist = ' blocklist ' ~ tojson(identity.get('blocklist_rows', [])) -%}
     {%- set config_hash = local_md5('state v4 ' ~ tojson(var('cdp_identity'), sort_keys=true) ~ fuzzy ~ blocklist) -%}
-    {%- set plan = {'mode': 'full', 'config_hash': config_hash, 'sources': {}, 'reason': 'first build'} -%}
+    {%- set plan = {'mode': 'full', 'config_hash': config_hash, 'sources': {}, 'since': {}, 'reason': 'first build'} -%}
     {%- if not execute -%}{{ return(plan) }}{%- endif -%}
-    {%- set current = {} -%}
-    {%- set counts = [] -%}
-    {%- for source in identity.sources -%}
-        {%- if source.changed_at -%}
-            {%- set watermark = "max(" ~ source.changed_at ~ ")" -%}
-            {%- set latest = "(select max(" ~ source.changed_at ~ ") from " ~ ref(source.model) ~ ")" -%}
-            {%- set boundary = "sum(case when " ~ source.changed_at ~ " = " ~ latest ~ " then 1 else 0 end)" -%}
-            {%- set below = cdp.key_checksum(cdp.identity_record_key(source),
-                "not coalesce(" ~ source.changed_at ~ " >= " ~ latest ~ ", false)") -%}
-        {%- else -%}
-            {%- set watermark, boundary, below = "null", "null", "null" -%}
-        {%- endif -%}
-        {%- do counts.append("select '" ~ source.model ~ "', cast(" ~ watermark ~ " as " ~ dbt.type_string() ~ "), count(*), "
-            ~ "cast(" ~ boundary ~ " as " ~ dbt.type_bigint() ~ "), cast(" ~ below ~ " as " ~ dbt.type_bigint() ~ ") from " ~ ref(source.model)) -%}
-    {%- endfor -%}
-    {%- for row in run_query(counts | join(' union all ')).rows -%}
-        {%- do current.update({row[0]: {'watermark': row[1], 'rows': row[2] | int, 'boundary_rows': row[3], 'below_keysum': row[4]}}) -%}
-    {%- endfor -%}
-    {%- do plan.update({'current': current}) -%}
     {%- set log = cdp.existing_relation('intermediate', 'identity_build_log') -%}
     {%- set validated = cdp.existing_relation('intermediate', 'int_identifiers_validated') -%}
     {%- if flags.FULL_REFRESH -%}
@@ -135,6 +118,37 @@
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}
+    {#- One scan of each source: its current mark and, in an incremental build, the rows read from the previous
+        mark on and the checksum of the record ids below that mark (int_identity_record_changes). -#}
+    {%- set current = {} -%}
+    {%- set since = {} -%}
+    {%- set counts = [] -%}
+    {%- for source in identity.sources -%}
+        {%- set previous = plan.sources.get(source.model) -%}
+        {%- if source.changed_at -%}
+            {%- set watermark = "max(" ~ source.changed_at ~ ")" -%}
+            {%- set latest = "(select max(" ~ source.changed_at ~ ") from " ~ ref(source.model) ~ ")" -%}
+            {%- set boundary = "sum(case when " ~ source.changed_at ~ " = " ~ latest ~ " then 1 else 0 end)" -%}
+            {%- set below = cdp.key_checksum(cdp.identity_record_key(source),
+                "not coalesce(" ~ source.changed_at ~ " >= " ~ latest ~ ", false)") -%}
+        {%- else -%}
+            {%- set watermark, boundary, below = "null", "null", "null" -%}
+        {%- endif -%}
+        {%- set read, below_previous = "null", "null" -%}
+        {%- if source.changed_at and previous and previous.watermark is not none -%}
+            {%- do since.update({source.model: source.changed_at ~ " >= cast('" ~ previous.watermark ~ "' as " ~ dbt.type_timestamp() ~ ")"}) -%}
+            {%- set read = "sum(case when " ~ since[source.model] ~ " then 1 else 0 end)" -%}
+            {%- set below_previous = cdp.key_checksum(cdp.identity_record_key(source), "not coalesce(" ~ since[source.model] ~ ", false)") -%}
+        {%- endif -%}
+        {%- do counts.append("select '" ~ source.model ~ "', cast(" ~ watermark ~ " as " ~ dbt.type_string() ~ "), count(*), "
+            ~ "cast(" ~ boundary ~ " as " ~ dbt.type_bigint() ~ "), cast(" ~ below ~ " as " ~ dbt.type_bigint() ~ "), "
+            ~ "cast(" ~ read ~ " as " ~ dbt.type_bigint() ~ "), cast(" ~ below_previous ~ " as " ~ dbt.type_bigint() ~ ") from " ~ ref(source.model)) -%}
+    {%- endfor -%}
+    {%- for row in run_query(counts | join(' union all ')).rows -%}
+        {%- do current.update({row[0]: {'watermark': row[1], 'rows': row[2] | int, 'boundary_rows': row[3], 'below_keysum': row[4],
+            'read_rows': row[5], 'below_previous_keysum': row[6]}}) -%}
+    {%- endfor -%}
+    {%- do plan.update({'current': current, 'since': since}) -%}
     {{ return(plan) }}
 {%- endmacro %}
 
@@ -166,9 +180,10 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A source row's record id as the identity layer holds it (record_id, a string). -#}
-{% macro identity_record_key(source) -%}
-    cast({{ source.record_id }} as {{ dbt.type_string() }})
+{#- A source row's record id as the identity layer holds it (record_id, a string), of the relation named
+    relation_alias when given. -#}
+{% macro identity_record_key(source, relation_alias=none) -%}
+    cast({{ relation_alias ~ '.' if relation_alias }}{{ source.record_id }} as {{ dbt.type_string() }})
 {%- endmacro %}
 
 {#- One source's identifier rows (source_table, record_id, identifier_type, identifier_value_raw, observed_at,
@@ -211,7 +226,7 @@
             {%- if source.match_groups is not none %},
             cdp_match.cdp_match_group
             {%- endif %}
-        from {{ ref(source.model) }}
+        from {{ ref(source.model) }} as source_record
         {%- if source.match_groups is not none %}
         {#- The record's fuzzy-matching group, when `cdp match` linked it (one group per record). #}
         left join (

@@ -46,34 +46,26 @@
     whether to search it for deleted records: yes when it is read in full, or when its row count is not the
     previous count plus the keys read that int_identifiers_validated does not hold yet. -#}
 {%- set since_of = {} -%}
-{%- for source in identity.sources -%}
-    {%- set previous = plan.sources.get(source.model) -%}
-    {%- if source.changed_at and previous and previous.watermark is not none -%}
-        {%- do since_of.update({source.model: source.changed_at ~ " >= cast('" ~ previous.watermark ~ "' as " ~ dbt.type_timestamp() ~ ")"}) -%}
-    {%- endif -%}
-{%- endfor -%}
+{%- do since_of.update(plan.since) -%}
 {#- Per source read from its mark, the record ids below the mark now, against those then (key_checksum):
     - the same ids, as many rows as then: the source is bounded, only the rows held at or after the mark are
       read back;
     - otherwise, the ids now below the mark plus the held ones read again (updated in place, their change time
       moved past the mark) must be the ids then; when they are not, records were loaded late with an old
       change time (an event delivered late, a change time that is not a load time) or deleted below the mark:
-      the source is disturbed, its records not held are read too and it is searched for deleted records. -#}
+      the source is disturbed, its records not held are read too and it is searched for deleted records.
+    A source is read as `source_record` wherever these conditions apply (a record id column may be named
+    record_id, as int_identifiers_validated's is). -#}
 {%- set bounded = [] -%}
 {%- set disturbed = [] -%}
 {%- if since_of and execute -%}
-    {%- set read_counts = [] -%}
-    {%- for source in identity.sources if source.model in since_of -%}
-        {%- do read_counts.append("select '" ~ source.model ~ "', sum(case when " ~ since_of[source.model] ~ " then 1 else 0 end), "
-            ~ cdp.key_checksum(cdp.identity_record_key(source), "not coalesce(" ~ since_of[source.model] ~ ", false)") ~ " from " ~ ref(source.model)) -%}
-    {%- endfor -%}
     {%- set below_now = {} -%}
-    {%- for row in run_query(read_counts | join(' union all ')).rows -%}
-        {%- set previous = plan.sources[row[0]] -%}
-        {%- do below_now.update({row[0]: row[2] | int}) -%}
-        {%- if previous.below_keysum is not none and (row[2] | int) == (previous.below_keysum | int) and previous.boundary_rows is not none
-            and plan.current[row[0]].rows - (row[1] | int) == previous.rows - (previous.boundary_rows | int) -%}
-            {%- do bounded.append(row[0]) -%}
+    {%- for model in since_of -%}
+        {%- set previous, now = plan.sources[model], plan.current[model] -%}
+        {%- do below_now.update({model: now.below_previous_keysum | int}) -%}
+        {%- if previous.below_keysum is not none and (now.below_previous_keysum | int) == (previous.below_keysum | int) and previous.boundary_rows is not none
+            and now.rows - (now.read_rows | int) == previous.rows - (previous.boundary_rows | int) -%}
+            {%- do bounded.append(model) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- set moved = [] -%}
@@ -82,7 +74,7 @@
         {%- do moved.append("select '" ~ source.model ~ "', " ~ cdp.key_checksum('held.record_id') ~ " from (select distinct record_id from "
             ~ validated ~ " where source_table = '" ~ source.model ~ "' and not coalesce(changed_at >= " ~ mark ~ ", false)) as held"
             ~ " where exists (select 1 from " ~ ref(source.model) ~ " as present where " ~ since_of[source.model]
-            ~ " and " ~ cdp.identity_record_key(source) ~ " = held.record_id)") -%}
+            ~ " and " ~ cdp.identity_record_key(source, 'present') ~ " = held.record_id)") -%}
     {%- endfor -%}
     {%- if moved -%}
         {%- for row in run_query(moved | join(' union all ')).rows -%}
@@ -95,7 +87,7 @@
     {%- for model in disturbed -%}
         {%- set source = identity.sources | selectattr('model', 'equalto', model) | first -%}
         {%- do since_of.update({model: "(" ~ since_of[model] ~ " or not exists (select 1 from " ~ validated ~ " as held_record"
-            ~ " where held_record.source_table = '" ~ model ~ "' and held_record.record_id = " ~ cdp.identity_record_key(source) ~ "))"}) -%}
+            ~ " where held_record.source_table = '" ~ model ~ "' and held_record.record_id = " ~ cdp.identity_record_key(source, 'source_record') ~ "))"}) -%}
     {%- endfor -%}
 {%- endif -%}
 {%- set unseen = {} -%}
@@ -103,7 +95,7 @@
     {%- set read_keys -%}
         {%- for source in identity.sources if source.model in since_of and source.model not in bounded -%}
         select distinct '{{ source.model }}' as source_table, {{ cdp.identity_record_key(source) }} as record_id
-        from {{ ref(source.model) }} where {{ since_of[source.model] }}
+        from {{ ref(source.model) }} as source_record where {{ since_of[source.model] }}
         {% if not loop.last %}union all {% endif %}
         {%- endfor -%}
     {%- endset -%}
@@ -148,7 +140,7 @@
     select distinct
         '{{ source.model }}' as source_table,
         {{ cdp.identity_record_key(source) }} as record_id
-    from {{ ref(source.model) }}
+    from {{ ref(source.model) }} as source_record
     {%- if since %}
     where {{ since }}
     {%- endif %}
@@ -180,7 +172,7 @@
         held.source_table = '{{ source.model }}'
         and not exists (
             select 1 from {{ ref(source.model) }} as present
-            where cast(present.{{ source.record_id }} as {{ dbt.type_string() }}) = held.record_id
+            where {{ cdp.identity_record_key(source, 'present') }} = held.record_id
         )
     {%- else %}
     select
