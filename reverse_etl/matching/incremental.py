@@ -161,10 +161,10 @@ def _source_delta(backend: Backend, config: MatchingConfig, source: MatchSource)
     time_type = backend.change_time_type(source)
     mark = f"(select max(cast(changed_at as {time_type})) from {backend.state} where source_table = ?)"  # noqa: S608
     # The ids and change times alone are joined with the kept ones (no value is carried through the join of
-    # every row), the kept time (text) cast back to the source's type: the same instant, and one cast per
-    # row, as the current time cast to text would be, but cheaper to compare ("Incremental matching: sixth
+    # every row), the kept time (text) cast back to the source's type: compared as the same instant, and
+    # cheaper than casting every current time to text (docs/benchmarks.md, "Incremental matching: sixth
     # round"). The few candidates are then read with their values by id, at most LOOKUP at a time. (A long
-    # `in` list still scans the view: docs/benchmarks.md, "Incremental matching: fourth round".)
+    # `in` list still scans the view: "Incremental matching: fourth round".)
     candidates = {
         str(record_id): (content, changed_at)
         for record_id, content, changed_at in backend.query(
