@@ -158,13 +158,13 @@ def _source_delta(backend: Backend, config: MatchingConfig, source: MatchSource)
             "where kept.content_hash is distinct from current_records.content_hash",
             [source.model, source.model],
         )
-    mark = (
-        f"(select max(cast(changed_at as {backend.change_time_type(source)})) from {backend.state} "  # noqa: S608
-        "where source_table = ?)"
-    )
+    time_type = backend.change_time_type(source)
+    mark = f"(select max(cast(changed_at as {time_type})) from {backend.state} where source_table = ?)"  # noqa: S608
     # The ids and change times alone are joined with the kept ones (no value is carried through the join of
-    # every row); the few candidates are then read with their values by id, at most LOOKUP at a time. (A long
-    # `in` list still scans the view: docs/benchmarks.md, "Incremental matching: fourth round".)
+    # every row), the kept time (text) cast back to the source's type: compared as the same instant, and
+    # cheaper than casting every current time to text (docs/benchmarks.md, "Incremental matching: sixth
+    # round"). The few candidates are then read with their values by id, at most LOOKUP at a time. (A long
+    # `in` list still scans the view: "Incremental matching: fourth round".)
     candidates = {
         str(record_id): (content, changed_at)
         for record_id, content, changed_at in backend.query(
@@ -172,7 +172,7 @@ def _source_delta(backend: Backend, config: MatchingConfig, source: MatchSource)
             f"from (select record_id, changed_at from ({rows}) as source_rows) as current_times "
             f"full outer join {kept} as kept on kept.record_id = current_times.record_id "
             "where kept.record_id is null or current_times.record_id is null or current_times.changed_at is null "
-            f"or kept.changed_at is distinct from cast(current_times.changed_at as {text}) "
+            f"or cast(kept.changed_at as {time_type}) is distinct from current_times.changed_at "
             f"or current_times.changed_at >= {mark}",
             [source.model, source.model],
         )
@@ -221,18 +221,27 @@ def block_keys(config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> Blo
 
 
 def warehouse_mates(warehouse: Warehouse, config: MatchingConfig) -> MatesReader:
-    """The kept records of `warehouse`'s matching.scored_records sharing a block key (one query)."""
+    """The kept records of `warehouse`'s matching.scored_records sharing a block key (one query). On DuckDB the
+    joins with the keys read only the rule's columns and the row ids, and the matching columns are read for the
+    rows found (a join carrying every column read them for every kept record, once per rule)."""
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
     kept = ", ".join(f"kept.{quote(name)}" for name in ["source_table", "record_id", *config.columns])
+    narrow = warehouse.kind == "duckdb"
 
     def read(keys: BlockKeys) -> Iterable[tuple[Any, ...]]:
         selects, params = [], []
         for rule, columns in keys:
             joined = " and ".join(f"kept.{quote(name)} = wanted.{quote(name)}" for name in rule)
+            selected = "kept.rowid" if narrow else kept
             selects.append(
-                f"select {kept} from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
+                f"select {selected} from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
             )
             params.extend(columns)
+        if narrow:
+            return warehouse.query(
+                f"select {kept} from {table} as kept where kept.rowid in ({' union '.join(selects)})",  # noqa: S608
+                params,
+            )
         return warehouse.query(" union ".join(selects), params)
 
     return read

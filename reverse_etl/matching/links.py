@@ -58,7 +58,7 @@ def score(
     """Every blocked pair of `memory`'s records table scoring at least KEPT_FROM (or the threshold)."""
     from splink import DuckDBAPI, Linker
 
-    return predict(Linker(DuckDBAPI(connection=memory).register("records"), model), config, model)
+    return predict(Linker(DuckDBAPI(connection=memory).register("records"), model), memory, config, model)
 
 
 def kept_from(config: MatchingConfig) -> float:
@@ -66,35 +66,47 @@ def kept_from(config: MatchingConfig) -> float:
     return min(KEPT_FROM, config.threshold)
 
 
-def predict(linker: Any, config: MatchingConfig, model: dict[str, Any]) -> list[ScoredLink]:
-    """The pairs `linker` blocks and scores at least `kept_from`, each with its smaller record on the left."""
+def predict(
+    linker: Any, memory: duckdb.DuckDBPyConnection, config: MatchingConfig, model: dict[str, Any]
+) -> list[ScoredLink]:
+    """The pairs `linker` (on `memory`) blocks and scores at least `kept_from`, each with its smaller record on
+    the left."""
     predictions = linker.inference.predict(threshold_match_probability=kept_from(config))
     try:
-        return scored_links(predictions.as_duckdbpyrelation(), model)
+        return scored_links(memory, predictions.physical_name, model)
     finally:
         predictions.drop_table_from_database_and_remove_from_cache()
 
 
-def scored_links(relation: duckdb.DuckDBPyRelation, model: dict[str, Any]) -> list[ScoredLink]:
-    """The pairs of Splink's predictions `relation`, each with its smaller record on the left."""
-    labels = level_labels(model)
-    gammas = [f"gamma_{name}" for name in labels]
-    selected = relation.select(
-        ", ".join(["unique_id_l", "unique_id_r", "match_probability", "match_weight", *map(quote, gammas)])
-    )
-    links = []
-    for unique_l, unique_r, probability, weight, *levels in selected.fetchall():
-        left, right = sorted([str(unique_l), str(unique_r)])
-        fired = "; ".join(
-            f"{name}: {labels[name].get(int(level), str(level))}"
-            for name, level in zip(labels, levels, strict=True)
-        )
-        table_l, _, record_l = left.partition("|")
-        table_r, _, record_r = right.partition("|")
-        links.append(
-            ScoredLink(table_l, record_l, table_r, record_r, float(probability), float(weight), fired)
-        )
+def scored_links(memory: duckdb.DuckDBPyConnection, table: str, model: dict[str, Any]) -> list[ScoredLink]:
+    """The pairs of Splink's predictions in `memory`'s table `table`, each with its smaller record on the left
+    and its fired levels: the ordering, the split of the ids and the labels are done in the query, so a run
+    builds no Python string per pair and level."""
+    fired, labels = fired_levels_sql(level_labels(model))
+    smaller, larger = "least(unique_id_l, unique_id_r)", "greatest(unique_id_l, unique_id_r)"
+    rows = memory.execute(
+        f"select split_part({smaller}, '|', 1), substr({smaller}, strpos({smaller}, '|') + 1), "  # noqa: S608 - quoted names, bound labels
+        f"split_part({larger}, '|', 1), substr({larger}, strpos({larger}, '|') + 1), "
+        f"match_probability, match_weight, {fired} from {quote(table)}",
+        labels,
+    ).fetchall()
+    links = [ScoredLink(*row) for row in rows]  # text, text, text, text, double, double, text
     return sorted(links, key=pair)
+
+
+def fired_levels_sql(labels: dict[str, dict[int, str]]) -> tuple[str, list[Any]]:
+    """SQL for a pair's fired levels ('<column>: <label of its level>', '; '-joined; a level without a label by
+    its number) over Splink's gamma columns, and the labels to bind, in order."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for name, named in labels.items():
+        gamma = quote(f"gamma_{name}")
+        cases = " ".join("when ? then ?" for _ in named)
+        parts.append(f"? || (case {gamma} {cases} else cast({gamma} as varchar) end)")
+        params.append(f"{name}: ")
+        for level, label in named.items():
+            params.extend([level, label])
+    return " || '; ' || ".join(parts), params
 
 
 def pair(link: ScoredLink) -> tuple[str, str, str, str]:

@@ -55,12 +55,18 @@ def catalog(warehouse: Warehouse, config: MatchingConfig) -> dict[str, list[tupl
     if warehouse not in _CATALOGS:
         models = sorted({source.model for source in config.sources})
         marks = ", ".join("?" for _ in models)
-        rows = warehouse.query(
-            "select table_name, table_schema, column_name, data_type from information_schema.columns "  # noqa: S608 - bound values
+        # DuckDB: its own catalog function, the rows information_schema.columns gives (a view joining several
+        # catalog functions) at a tenth of the time, for the warehouse's database only.
+        statement = (
+            "select table_name, schema_name, column_name, data_type from duckdb_columns() "  # noqa: S608 - bound values
+            f"where database_name = current_database() and (table_name in ({marks}) or schema_name = ?) "
+            "order by schema_name, table_name, column_index"
+            if warehouse.kind == "duckdb"
+            else "select table_name, table_schema, column_name, data_type from information_schema.columns "  # noqa: S608
             f"where table_name in ({marks}) or table_schema = ? "
-            "order by table_schema, table_name, ordinal_position",
-            (*models, link_table.SCHEMA),
+            "order by table_schema, table_name, ordinal_position"
         )
+        rows = warehouse.query(statement, (*models, link_table.SCHEMA))
         found: dict[str, list[tuple[str, str, str]]] = {}
         for table, schema, column, data_type in rows:
             found.setdefault(str(table), []).append((str(schema), str(column), str(data_type)))

@@ -84,7 +84,7 @@ def execute(
         for name, sql in statements:
             memory.execute(f"drop table if exists {name}")
             memory.execute(f"create table {name} as {sql}")
-        return link_table.scored_links(memory.table(statements[-1][0]), model)
+        return link_table.scored_links(memory, statements[-1][0], model)
     finally:
         for name, _ in statements:
             memory.execute(f"drop table if exists {name}")
