@@ -25,6 +25,9 @@ class SparkSettings:
     shuffle_partitions: int
     warehouse_dir: Path
     driver_memory: str
+    codegen: bool = True
+    adaptive: bool = True
+    catalog: str = "hive"
 
     @property
     def metastore_dir(self) -> Path:
@@ -46,7 +49,29 @@ def spark_settings(root: Path | None = None) -> SparkSettings:
         shuffle_partitions=int(partitions),
         warehouse_dir=warehouse.resolve(),
         driver_memory=os.environ.get("CDP_SPARK_DRIVER_MEMORY", "1g"),
+        codegen=_switch("CDP_SPARK_CODEGEN", default=True),
+        adaptive=_switch("CDP_SPARK_ADAPTIVE", default=True),
+        catalog=_catalog(),
     )
+
+
+CATALOGS = ("hive", "in-memory")
+
+
+def _switch(variable: str, default: bool) -> bool:
+    value = os.environ.get(variable, "").strip().lower()
+    if not value:
+        return default
+    if value not in ("true", "false"):
+        raise ConfigError(f"{variable} must be true or false, got {value!r}")
+    return value == "true"
+
+
+def _catalog() -> str:
+    value = os.environ.get("CDP_SPARK_CATALOG", "").strip().lower() or "hive"
+    if value not in CATALOGS:
+        raise ConfigError(f"CDP_SPARK_CATALOG must be one of {', '.join(CATALOGS)}, got {value!r}")
+    return value
 
 
 # The sync state of the spark target (docs/syncs.md, "Syncs from a Spark model").
@@ -111,9 +136,12 @@ def spark_session(root: Path | None = None) -> Any:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         # Adaptive execution merges the small partitions a shuffle leaves and turns joins with a small side
-        # into broadcasts at run time.
-        .config("spark.sql.adaptive.enabled", "true")
+        # into broadcasts at run time; on tiny data (tests) planning each stage again costs more than it saves.
+        .config("spark.sql.adaptive.enabled", str(settings.adaptive).lower())
         .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
+        # Whole-stage code generation compiles each query's stages to Java (Janino) before running them: the
+        # compile costs more than it saves when each statement reads a few hundred rows (tests).
+        .config("spark.sql.codegen.wholeStage", str(settings.codegen).lower())
         # The project's plans are wide (unions of every identity source, many filters): inferring constraints
         # across them costs more optimizer time than the filters it adds save.
         .config("spark.sql.constraintPropagation.enabled", "false")
@@ -124,7 +152,14 @@ def spark_session(root: Path | None = None) -> Any:
         .config("spark.locality.wait", "0s")
         # Tables are rewritten in place by the project's incremental strategy (docs/scale_out.md).
         .config("spark.sql.legacy.allowNonEmptyLocationInCTAS", "true")
-        .enableHiveSupport()
+    )
+    # The Hive catalog keeps table definitions in the Derby metastore beside the tables, so another process
+    # finds them; Spark's in-memory catalog keeps them in this session only (tests that build and read in one
+    # process), without the metastore's calls.
+    builder = (
+        builder.enableHiveSupport()
+        if settings.catalog == "hive"
+        else builder.config("spark.sql.catalogImplementation", "in-memory")
     )
     try:
         session = builder.getOrCreate()

@@ -349,14 +349,23 @@ def require_java() -> None:
 
 
 @pytest.fixture(scope="module")
-def spark_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The module's Spark settings; the session is stopped at the end of the module."""
+def spark_env(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """The module's Spark settings; the session is stopped at the end of the module. Settings for tiny data
+    (docs/testing.md, "Spark"): no whole-stage code generation and no adaptive execution, which cost more
+    planning and compiling per statement than a few hundred rows take to run; a module that builds and reads
+    in this process only may name Spark's in-memory catalog (SPARK_CATALOG = "in-memory") instead of the
+    Derby metastore."""
     require_java()
     folder = tmp_path_factory.mktemp("spark")
     values = {
         "CDP_SPARK_WAREHOUSE_DIR": str(folder / "warehouse"),
         "CDP_SPARK_MASTER": "local[2]",
         "CDP_SPARK_SHUFFLE_PARTITIONS": "2",
+        "CDP_SPARK_CODEGEN": "false",
+        "CDP_SPARK_ADAPTIVE": "false",
+        "CDP_SPARK_CATALOG": getattr(request.module, "SPARK_CATALOG", "hive"),
     }
     with environment(values):
         yield values

@@ -118,6 +118,35 @@ def test_bad_shuffle_partitions_is_a_config_error(spark_env: dict[str, str]) -> 
         spark_settings()
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("CDP_SPARK_CODEGEN", "off", "CDP_SPARK_CODEGEN must be true or false"),
+        ("CDP_SPARK_ADAPTIVE", "1", "CDP_SPARK_ADAPTIVE must be true or false"),
+        ("CDP_SPARK_CATALOG", "derby", "CDP_SPARK_CATALOG must be one of hive, in-memory"),
+    ],
+)
+def test_bad_tuning_settings_are_config_errors(variable: str, value: str, named: str) -> None:
+    from reverse_etl.errors import ConfigError
+    from reverse_etl.spark import spark_settings
+
+    with environment({variable: value}), pytest.raises(ConfigError, match=named):
+        spark_settings()
+
+
+def test_tuning_settings_default_to_real_use_and_read_the_environment() -> None:
+    from reverse_etl.spark import spark_settings
+
+    with environment({"CDP_SPARK_CODEGEN": "", "CDP_SPARK_ADAPTIVE": "", "CDP_SPARK_CATALOG": ""}):
+        defaults = spark_settings()
+    assert (defaults.codegen, defaults.adaptive, defaults.catalog) == (True, True, "hive")
+    with environment(
+        {"CDP_SPARK_CODEGEN": "False", "CDP_SPARK_ADAPTIVE": "false", "CDP_SPARK_CATALOG": "In-Memory"}
+    ):
+        tuned = spark_settings()
+    assert (tuned.codegen, tuned.adaptive, tuned.catalog) == (False, False, "in-memory")
+
+
 def test_batches_split_outside_quotes_and_comments() -> None:
     sql = (
         "drop table if exists a; create table a as select ';' as x, 'it\\'s; fine' as y -- a; comment\n"

@@ -21,6 +21,9 @@ pytestmark = [pytest.mark.spark, pytest.mark.spark_project, pytest.mark.slow]
 
 SPARK_PEOPLE = 150
 SPARK_SEED = 11
+# The module builds and reads in its own process only: Spark's in-memory catalog instead of the Derby metastore
+# (tests/conftest.py, spark_env). tests/test_spark.py checks the tables persist through the metastore.
+SPARK_CATALOG = "in-memory"
 # Contracted models and the identity outputs the comparison must cover (it reads every relation of the
 # compared schemas; these must be among them).
 MUST_COMPARE = [
