@@ -332,11 +332,11 @@ def fresh_warehouse(kind: str, request: pytest.FixtureRequest, tmp_path: Path, p
     return new_postgres_warehouse(name)
 
 
-# A test's own copies take the first free of a few names fixed for the process (a DuckDB file in this
-# process's temporary folder, a PostgreSQL database named after this process), freed when the test ends: dbt
-# parses the whole project again for a warehouse other than its last parse's (the path or database name is
-# part of the profile), and `run_dbt` keeps a parse per warehouse, so every copy after the first in a process
-# starts from a kept parse instead of a full one.
+# A test's own warehouses (private_warehouse, copy_of) take the first free of a few names fixed for the
+# process (a DuckDB file in this process's temporary folder, a PostgreSQL database named after this process),
+# freed when the test ends: dbt parses the whole project again for a warehouse other than its last parse's
+# (the path or database name is part of the profile), and `run_dbt` keeps a parse per warehouse, so every
+# test's warehouse after the first of its slot in a process starts from a kept parse instead of a full one.
 _PROCESS = uuid.uuid4().hex[:10]
 _TAKEN: set[tuple[str, int]] = set()
 
