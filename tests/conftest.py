@@ -3,6 +3,7 @@ loaded with small generated demo data and built with dbt in-process."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import uuid
@@ -220,11 +221,23 @@ def generated_postgres(postgres_database: str) -> Warehouse:
     return warehouse
 
 
-# A test's own build of a warehouse whose data it changed: every seed, model and data test, not the unit
-# tests. Those read only their own fixtures, never the warehouse's rows, and the demo build (built_duckdb,
+# A test's own build of a warehouse whose data it changed: every seed and model, and the data tests from the
+# identity layer on (unique ids and records, the marts' and activation models' keys), which guard what the
+# changed rows flow into. Not the unit tests, which read only their own fixtures, never the warehouse's rows;
+# not the data tests of the seeds (the project's lookup files) and of the staging views (column formats of
+# the raw rows, which a test's few added rows follow by construction). The demo build (built_duckdb,
 # built_postgres) runs every one of them on each engine.
 NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
-REBUILD = ("build", *NO_UNIT_TESTS)
+NO_UPSTREAM_TESTS = (
+    *NO_UNIT_TESTS,
+    "--exclude",
+    "resource_type:test,path:models/staging",
+    "resource_type:test,path:seeds",
+)
+REBUILD = ("build", *NO_UPSTREAM_TESTS)
+# For a `cdp` command run in a process of its own by a test about what happens after its build: dbt's own
+# setting, which the command's `dbt build` reads, for its seeds and models only.
+MODELS_ONLY_ENV = {"DBT_EXCLUDE_RESOURCE_TYPES": "unit_test test"}
 
 
 def _build_demo(warehouse: Warehouse) -> Warehouse:
@@ -319,23 +332,64 @@ def fresh_warehouse(kind: str, request: pytest.FixtureRequest, tmp_path: Path, p
     return new_postgres_warehouse(name)
 
 
-def copy_of(warehouse: Warehouse, request: pytest.FixtureRequest, folder: Path, prefix: str) -> Warehouse:
-    """A warehouse of one test's own holding the same tables: the DuckDB file copied, or a PostgreSQL database
-    made from this one as a template (dropped afterwards). Nothing may be connected to the database copied."""
-    if warehouse.kind == "duckdb":
-        folder.mkdir(exist_ok=True)
-        warehouse.execute("checkpoint")
-        shutil.copy(warehouse.env["CDP_DUCKDB_PATH"], folder / "cdp.duckdb")
+# A test's own warehouses (private_warehouse, copy_of) take the first free of a few names fixed for the
+# process (a DuckDB file in this process's temporary folder, a PostgreSQL database named after this process),
+# freed when the test ends: dbt parses the whole project again for a warehouse other than its last parse's
+# (the path or database name is part of the profile), and `run_dbt` keeps a parse per warehouse, so every
+# test's warehouse after the first of its slot in a process starts from a kept parse instead of a full one.
+_PROCESS = uuid.uuid4().hex[:10]
+_TAKEN: set[tuple[str, int]] = set()
+
+
+def _take_slot(kind: str, request: pytest.FixtureRequest, free: Callable[[], None]) -> int:
+    """The smallest slot number of this kind no running test holds; `free` empties it when the test ends."""
+    slot = next(number for number in itertools.count(1) if (kind, number) not in _TAKEN)
+    _TAKEN.add((kind, slot))
+
+    def release() -> None:
+        try:
+            free()
+        finally:
+            _TAKEN.discard((kind, slot))
+
+    request.addfinalizer(release)
+    return slot
+
+
+def private_warehouse(
+    kind: str, request: pytest.FixtureRequest, template: Warehouse | None = None
+) -> Warehouse:
+    """A warehouse of one test's own in a slot of this process (above), emptied when the test ends: empty, or
+    holding the same tables as `template` (its DuckDB file copied; a PostgreSQL database made from it as a
+    template, so nothing may be connected to it)."""
+    if kind == "duckdb":
+        base = request.getfixturevalue("tmp_path_factory").getbasetemp() / "own_warehouses"
+        slot = _take_slot(kind, request, lambda: shutil.rmtree(base / f"slot{slot}", ignore_errors=True))
+        folder = base / f"slot{slot}"
+        # Nothing of an earlier holder's may stay, its write-ahead log above all.
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        if template is not None:
+            template.execute("checkpoint")
+            shutil.copy(template.env["CDP_DUCKDB_PATH"], folder / "cdp.duckdb")
         return new_duckdb_warehouse(folder)
-    name, drop = make_pg_database(prefix, template=warehouse.env["CDP_PG_DBNAME"])
-    request.addfinalizer(drop)
+    _require_postgres()
+    slot = _take_slot(kind, request, lambda: drop_pg_database(name))
+    name = f"cdp_own{slot}_{_PROCESS}"
+    drop_pg_database(name)
+    create_pg_database(name, template=template.env["CDP_PG_DBNAME"] if template is not None else None)
     return new_postgres_warehouse(name)
 
 
-def copy_of_built(kind: str, request: pytest.FixtureRequest, folder: Path, prefix: str) -> Warehouse:
+def copy_of(warehouse: Warehouse, request: pytest.FixtureRequest) -> Warehouse:
+    """A warehouse of one test's own holding the same tables (private_warehouse)."""
+    return private_warehouse(warehouse.kind, request, template=warehouse)
+
+
+def copy_of_built(kind: str, request: pytest.FixtureRequest) -> Warehouse:
     """The built demo (built_duckdb or built_postgres) in a warehouse of one test's own, for a test that
     changes its data and builds again: a copy instead of a generate and a whole `dbt build` of its own."""
-    return copy_of(request.getfixturevalue(f"built_{kind}"), request, folder, prefix)
+    return copy_of(request.getfixturevalue(f"built_{kind}"), request)
 
 
 def require_java() -> None:

@@ -5,20 +5,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import (
-    NO_UNIT_TESTS,
-    ROOT,
-    Warehouse,
-    copy_of,
-    copy_of_built,
-    fresh_warehouse,
-    new_duckdb_warehouse,
-)
+from conftest import NO_UPSTREAM_TESTS, ROOT, Warehouse, copy_of, copy_of_built, private_warehouse
 from reverse_etl.errors import DbtError
 
 RAW_TABLE_OF = {
@@ -163,17 +154,17 @@ def test_both_warehouses_resolve_the_same_customers(
 # Both engines: PostgreSQL solves the connected components with a macro of its own, and the incremental
 # identity models run through dispatched SQL (delete_changed_keys, mint_customer_id).
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def identity_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
+def identity_warehouse(request: pytest.FixtureRequest) -> Warehouse:
     """The built demo (its first, full build done) in a warehouse of the test's own: a copy, not another
     generate and build."""
-    return copy_of_built(request.param, request, tmp_path / "own", "cdp_idg")
+    return copy_of_built(request.param, request)
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def small_identity_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
+def small_identity_warehouse(request: pytest.FixtureRequest) -> Warehouse:
     """250 generated people of the test's own, not built: a test of four identity builds, each faster on
     these than on the demo's 400 (measured, docs/testing.md)."""
-    warehouse = fresh_warehouse(request.param, request, tmp_path, "cdp_idg")
+    warehouse = private_warehouse(request.param, request)
     warehouse.generate(people=250, seed=11)
     return warehouse
 
@@ -186,7 +177,7 @@ def build_identity(warehouse: Warehouse, *extra: str) -> None:
         "+customer_id_history",
         "--indirect-selection",
         "cautious",
-        *NO_UNIT_TESTS,
+        *NO_UPSTREAM_TESTS,
         *extra,
     )
 
@@ -335,8 +326,8 @@ def test_ids_stay_stable_and_a_merge_keeps_the_older_id(small_identity_warehouse
     assert components(warehouse) == split_components
 
 
-def test_a_value_shared_by_strangers_is_excluded_as_a_hub(tmp_path: Path) -> None:
-    warehouse = new_duckdb_warehouse(tmp_path)
+def test_a_value_shared_by_strangers_is_excluded_as_a_hub(request: pytest.FixtureRequest) -> None:
+    warehouse = private_warehouse("duckdb", request)
     warehouse.generate(people=250, seed=11)
     # A partner tag that writes one fixed cookie value for everybody: 40 strangers' anonymous ids.
     warehouse.execute(
@@ -698,14 +689,12 @@ def boundary_opens_30d(warehouse: Warehouse, customer_id: str) -> int:
 
 
 @pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_incremental_builds_equal_full_rebuilds(
-    kind: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
+def test_incremental_builds_equal_full_rebuilds(kind: str, request: pytest.FixtureRequest) -> None:
     """Two copies of a built warehouse get the same changes; one builds the identity layer incrementally, the
     other with --full-refresh each time: identity_graph, identity_records, identity_excluded_identifiers, the
     history each build logs and the incremental marts are the same after every build (the full refresh keeps
     the ids)."""
-    incremental = copy_of_built(kind, request, tmp_path / "incremental", "cdp_inc")
+    incremental = copy_of_built(kind, request)
     mark = "%s" if kind == "postgres" else "?"
     # An email open 30 days before the latest order plus 12 hours: in the 30-day window until a newer order
     # moves the as-of date a day on (step 1), in it again when that order is deleted (step 2).
@@ -716,7 +705,7 @@ def test_incremental_builds_equal_full_rebuilds(
     )
     # The layer and the marts rebuilt with it, as the starting state of both copies.
     run_identity(incremental, also=MART_SELECTION)
-    full = copy_of(incremental, request, tmp_path / "full", "cdp_inc")
+    full = copy_of(incremental, request)
     all_records = incremental.scalar("select count(*) from intermediate.int_identifiers_validated")
     (_, first_email, _), (_, second_email, second_phone) = two_customers_with_email_and_phone(incremental)
     contact_id = incremental.scalar(

@@ -4,8 +4,6 @@ events, while every other customer keeps its id. On DuckDB and PostgreSQL."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner
 
@@ -18,9 +16,9 @@ REQUEST = "prq_identity_test"
 # Both engines: suppression runs through the identity layer's per-adapter SQL (PostgreSQL's own connected
 # components, the dispatched delete_changed_keys and mint_customer_id).
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Warehouse:
+def warehouse(request: pytest.FixtureRequest) -> Warehouse:
     """The built demo in a warehouse of the test's own (a copy, not another whole build): it changes data."""
-    return copy_of_built(request.param, request, tmp_path / "own", "cdp_sup")
+    return copy_of_built(request.param, request)
 
 
 def customers(warehouse: Warehouse) -> dict[str, frozenset[tuple[str, str]]]:
