@@ -28,6 +28,7 @@ class SparkSettings:
     codegen: bool = True
     adaptive: bool = True
     catalog: str = "hive"
+    java_options: str = ""
 
     @property
     def metastore_dir(self) -> Path:
@@ -52,6 +53,7 @@ def spark_settings(root: Path | None = None) -> SparkSettings:
         codegen=_switch("CDP_SPARK_CODEGEN", default=True),
         adaptive=_switch("CDP_SPARK_ADAPTIVE", default=True),
         catalog=_catalog(),
+        java_options=os.environ.get("CDP_SPARK_DRIVER_JAVA_OPTIONS", "").strip(),
     )
 
 
@@ -119,7 +121,8 @@ def spark_session(root: Path | None = None) -> Any:
     stop_spark_session()
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     # Derby writes derby.log into derby.system.home; the metastore lives beside the tables it describes.
-    java_options = f"-Dderby.system.home={settings.warehouse_dir}"
+    # Extra driver JVM options (CDP_SPARK_DRIVER_JAVA_OPTIONS) apply when this process starts its JVM.
+    java_options = f"-Dderby.system.home={settings.warehouse_dir} {settings.java_options}".strip()
     builder = (
         SparkSession.builder.master(settings.master)
         .appName("cdp")

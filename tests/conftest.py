@@ -410,7 +410,7 @@ def spark_env(
     (docs/testing.md, "Spark"): no whole-stage code generation and no adaptive execution, which cost more
     planning and compiling per statement than a few hundred rows take to run; a module that builds and reads
     in this process only may name Spark's in-memory catalog (SPARK_CATALOG = "in-memory") instead of the
-    Derby metastore."""
+    Derby metastore; the driver JVM compiles with its quick compiler only."""
     require_java()
     folder = tmp_path_factory.mktemp("spark")
     values = {
@@ -420,6 +420,9 @@ def spark_env(
         "CDP_SPARK_CODEGEN": "false",
         "CDP_SPARK_ADAPTIVE": "false",
         "CDP_SPARK_CATALOG": getattr(request.module, "SPARK_CATALOG", "hive"),
+        # The JVM's quick (C1) compiler only: a test's many short statements end before the optimizing
+        # compiler's work pays off (docs/testing.md, "Spark").
+        "CDP_SPARK_DRIVER_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1",
     }
     with environment(values):
         yield values

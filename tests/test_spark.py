@@ -137,14 +137,22 @@ def test_bad_tuning_settings_are_config_errors(variable: str, value: str, named:
 def test_tuning_settings_default_to_real_use_and_read_the_environment() -> None:
     from reverse_etl.spark import spark_settings
 
-    with environment({"CDP_SPARK_CODEGEN": "", "CDP_SPARK_ADAPTIVE": "", "CDP_SPARK_CATALOG": ""}):
+    unset = {"CDP_SPARK_CODEGEN": "", "CDP_SPARK_ADAPTIVE": "", "CDP_SPARK_CATALOG": ""}
+    with environment(unset | {"CDP_SPARK_DRIVER_JAVA_OPTIONS": ""}):
         defaults = spark_settings()
-    assert (defaults.codegen, defaults.adaptive, defaults.catalog) == (True, True, "hive")
+    assert (defaults.codegen, defaults.adaptive, defaults.catalog, defaults.java_options) == (
+        True,
+        True,
+        "hive",
+        "",
+    )
     with environment(
         {"CDP_SPARK_CODEGEN": "False", "CDP_SPARK_ADAPTIVE": "false", "CDP_SPARK_CATALOG": "In-Memory"}
+        | {"CDP_SPARK_DRIVER_JAVA_OPTIONS": " -XX:TieredStopAtLevel=1 "}
     ):
         tuned = spark_settings()
     assert (tuned.codegen, tuned.adaptive, tuned.catalog) == (False, False, "in-memory")
+    assert tuned.java_options == "-XX:TieredStopAtLevel=1"
 
 
 def test_batches_split_outside_quotes_and_comments() -> None:
