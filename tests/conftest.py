@@ -440,6 +440,7 @@ HEAVIEST_FIRST = (
     "test_spark_project.py",
     "test_identity.py",
     "test_marts.py",
+    "test_identity_equivalence.py",
     "test_source_families.py",
     "test_loader_schemas.py",
     "test_spark.py",
