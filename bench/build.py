@@ -42,17 +42,26 @@ from raw.tracks where hash(id) % 100 = 0;
 """
 
 
-def timed(warehouse: Warehouse, *args: str) -> tuple[float, dict[str, float], dict[str, int]]:
+def timed(
+    warehouse: Warehouse, *args: str
+) -> tuple[float, dict[str, float], dict[str, int], dict[str, float]]:
+    """Wall seconds, each node's seconds, the number of nodes of each kind and the seconds of each kind."""
     started = time.perf_counter()
     result = warehouse.dbt(*args, "--quiet")
     wall = time.perf_counter() - started
     kinds: dict[str, int] = {}
+    kind_seconds: dict[str, float] = {}
     nodes: dict[str, float] = {}
     for node in result.results:
-        kind = node.node.resource_type if getattr(node, "node", None) is not None else "operation"
-        kinds[str(kind)] = kinds.get(str(kind), 0) + 1
+        kind = str(node.node.resource_type if getattr(node, "node", None) is not None else "operation")
+        kinds[kind] = kinds.get(kind, 0) + 1
+        kind_seconds[kind] = kind_seconds.get(kind, 0.0) + float(node.execution_time)
         nodes[node.node.name] = float(node.execution_time)
-    return wall, nodes, kinds
+    return wall, nodes, kinds, kind_seconds
+
+
+def by_kind(kind_seconds: dict[str, float]) -> str:
+    return ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in sorted(kind_seconds.items()))
 
 
 def add_one_percent(warehouse: Warehouse) -> int:
@@ -70,7 +79,7 @@ def measure(people: int, seed: int, slowest: int, incremental: bool) -> None:
         started = time.perf_counter()
         summary = warehouse.generate(people=people, seed=seed)
         generated = time.perf_counter() - started
-        built, nodes, kinds = timed(warehouse, "build")
+        built, nodes, kinds, _ = timed(warehouse, "build")
         customers = warehouse.scalar("select count(*) from marts.customers")
         size = (Path(folder) / "cdp.duckdb").stat().st_size
         print(f"people={people:,} seed={seed}: {summary.total_rows:,} raw rows, {customers:,} customers")
@@ -83,8 +92,8 @@ def measure(people: int, seed: int, slowest: int, incremental: bool) -> None:
             return
         added = add_one_percent(warehouse)
         print(f"  {added:,} new raw records; load average {os.getloadavg()[0]:.2f}", flush=True)
-        inc_wall, inc_nodes, _ = timed(warehouse, "build")
-        full_wall, full_nodes, _ = timed(warehouse, "build", "--full-refresh")
+        inc_wall, inc_nodes, _, inc_kinds = timed(warehouse, "build")
+        full_wall, full_nodes, _, full_kinds = timed(warehouse, "build", "--full-refresh")
         print(
             f"  incremental dbt build {inc_wall:.1f} s, dbt build --full-refresh {full_wall:.1f} s:"
             f" {inc_wall / full_wall:.1%}; load average {os.getloadavg()[0]:.2f}"
@@ -93,6 +102,7 @@ def measure(people: int, seed: int, slowest: int, incremental: bool) -> None:
         for name in sorted(inc_nodes, key=lambda item: -inc_nodes[item])[:slowest]:
             print(f"    {name:<44} {inc_nodes[name]:>11.2f} {full_nodes.get(name, 0.0):>8.2f}")
         print(f"    {'(sum of nodes)':<44} {sum(inc_nodes.values()):>11.2f} {sum(full_nodes.values()):>8.2f}")
+        print(f"  node seconds by kind: incremental {by_kind(inc_kinds)}; full {by_kind(full_kinds)}")
 
 
 def main() -> None:
