@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 
 from reverse_etl.alerts import Alerts, AlertSettings
-from reverse_etl.dbt import DbtResult, run_dbt
+from reverse_etl.dbt import DbtResult, production_build_args, run_dbt
 from reverse_etl.errors import CdpError, WarehouseError
 from reverse_etl.freshness import FreshnessGate, check_sources
 from reverse_etl.matching.config import MatchingConfig
@@ -64,7 +64,7 @@ def build_and_sync(
         warehouse.close()  # dbt opens the file itself
         try:
             match_before_identity(target, say)
-            return run_dbt(["build", "--quiet"], target=target.name)
+            return run_dbt(production_build_args(), target=target.name)
         except CdpError as error:
             if busy_reason(error):
                 raise busy_error(target, WarehouseError(str(error))) from error

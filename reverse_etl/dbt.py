@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 
 from reverse_etl.errors import ConfigError, DbtError
 from reverse_etl.parse_cache import kept_per_warehouse, warehouse_key
-from reverse_etl.project import project_dir, target_dir
+from reverse_etl.project import env_switch, project_dir, target_dir
 
 # dbt's programmatic runner keeps global state (flags, adapters): one invocation at a time per process (the
 # scheduler's build and a segment build started from the app wait for each other).
@@ -68,6 +69,19 @@ def _warehouse(target: str | None, root: Path) -> str:
 
         spark_session(root)
     return f"{loaded.name} {loaded.describe()}"
+
+
+def production_build_args() -> list[str]:
+    """`dbt build` as `cdp build` and the scheduler run it: seeds, models, snapshots and data tests, without
+    the unit tests unless CDP_BUILD_UNIT_TESTS=true. A unit test reads only the rows of its own fixtures, never
+    the warehouse's, so a day's data cannot change its outcome: it runs where the code changes (`make test`,
+    `cdp demo`, `cdp dbt build`). dbt's own DBT_EXCLUDE_RESOURCE_TYPES, when set, is left to decide."""
+    args = ["build", "--quiet"]
+    if not env_switch("CDP_BUILD_UNIT_TESTS", default=False) and not os.environ.get(
+        "DBT_EXCLUDE_RESOURCE_TYPES"
+    ):
+        args += ["--exclude-resource-type", "unit_test"]
+    return args
 
 
 def run_dbt(

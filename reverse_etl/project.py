@@ -65,6 +65,16 @@ class Target:
         return f"postgres {self.user}@{self.host}:{self.port}/{self.dbname}"
 
 
+def env_switch(variable: str, default: bool) -> bool:
+    """A true/false setting from the environment (unset or empty: `default`); anything else is refused."""
+    value = os.environ.get(variable, "").strip().lower()
+    if not value:
+        return default
+    if value not in ("true", "false"):
+        raise ConfigError(f"{variable} must be true or false, got {value!r}")
+    return value == "true"
+
+
 def _env_var(name: str, default: str | None = None) -> str:
     value = os.environ.get(name, default)
     if value is None:

@@ -37,7 +37,7 @@ class SparkSettings:
 
 def spark_settings(root: Path | None = None) -> SparkSettings:
     """Settings from CDP_SPARK_* with small-machine defaults; a relative warehouse folder is under `root`."""
-    from reverse_etl.project import project_dir
+    from reverse_etl.project import env_switch, project_dir
 
     partitions = os.environ.get("CDP_SPARK_SHUFFLE_PARTITIONS", "4")
     if not partitions.isdigit() or int(partitions) < 1:
@@ -50,23 +50,14 @@ def spark_settings(root: Path | None = None) -> SparkSettings:
         shuffle_partitions=int(partitions),
         warehouse_dir=warehouse.resolve(),
         driver_memory=os.environ.get("CDP_SPARK_DRIVER_MEMORY", "1g"),
-        codegen=_switch("CDP_SPARK_CODEGEN", default=True),
-        adaptive=_switch("CDP_SPARK_ADAPTIVE", default=True),
+        codegen=env_switch("CDP_SPARK_CODEGEN", default=True),
+        adaptive=env_switch("CDP_SPARK_ADAPTIVE", default=True),
         catalog=_catalog(),
         java_options=os.environ.get("CDP_SPARK_DRIVER_JAVA_OPTIONS", "").strip(),
     )
 
 
 CATALOGS = ("hive", "in-memory")
-
-
-def _switch(variable: str, default: bool) -> bool:
-    value = os.environ.get(variable, "").strip().lower()
-    if not value:
-        return default
-    if value not in ("true", "false"):
-        raise ConfigError(f"{variable} must be true or false, got {value!r}")
-    return value == "true"
 
 
 def _catalog() -> str:

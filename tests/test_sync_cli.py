@@ -8,10 +8,12 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from conftest import Warehouse, copy_of_built_duckdb
+from conftest import ROOT, Warehouse, copy_of_built_duckdb
 from reverse_etl.cli import cli
+from reverse_etl.dbt import production_build_args
 from reverse_etl.destinations.webhook import WebhookDestination
 from reverse_etl.errors import ConfigError, DestinationAuthError, PartialFailure
+from reverse_etl.project import target_dir
 from reverse_etl.sandbox.run import running_sandbox
 
 
@@ -90,6 +92,24 @@ def test_build_runs_dbt_then_due_syncs(cli_env) -> None:
     assert result.exit_code == 0, result.output
     assert "dbt build:" in result.output
     assert "webhook_customers:" in result.output
+    ran = json.loads((target_dir(ROOT) / "run_results.json").read_text())["results"]
+    kinds = {node["unique_id"].split(".")[0] for node in ran}
+    assert {"model", "test"} <= kinds and "unit_test" not in kinds, "data tests run, unit tests do not"
+
+
+def test_the_production_build_leaves_out_unit_tests_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CDP_BUILD_UNIT_TESTS", raising=False)
+    monkeypatch.delenv("DBT_EXCLUDE_RESOURCE_TYPES", raising=False)
+    assert production_build_args() == ["build", "--quiet", "--exclude-resource-type", "unit_test"]
+    monkeypatch.setenv("CDP_BUILD_UNIT_TESTS", "true")
+    assert production_build_args() == ["build", "--quiet"]
+    monkeypatch.setenv("CDP_BUILD_UNIT_TESTS", "yes please")
+    with pytest.raises(ConfigError, match="CDP_BUILD_UNIT_TESTS must be true or false"):
+        production_build_args()
+    # dbt's own setting, when given, decides what is left out.
+    monkeypatch.setenv("CDP_BUILD_UNIT_TESTS", "false")
+    monkeypatch.setenv("DBT_EXCLUDE_RESOURCE_TYPES", "unit_test test")
+    assert production_build_args() == ["build", "--quiet"]
 
 
 def run_main(

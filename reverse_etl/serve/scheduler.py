@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reverse_etl.alerts import Alerts
-from reverse_etl.dbt import run_dbt
+from reverse_etl.dbt import production_build_args, run_dbt
 from reverse_etl.errors import CdpError, ConfigError, WarehouseError
 from reverse_etl.project import Target
 from reverse_etl.publish import publish
@@ -202,7 +202,7 @@ class Scheduler:
         try:
             self.alerts.build(
                 "schedule",
-                lambda: run_dbt(["build", "--quiet"], target=self.target.name),
+                lambda: run_dbt(production_build_args(), target=self.target.name),
                 postpone=lambda error: busy_reason(error) is not None,
             )
         except CdpError as error:
