@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -40,6 +41,12 @@ select * replace ('inc_' || id as id, cast(current_timestamp as timestamp) as re
     (select max("timestamp") from raw.tracks) + interval 1 day as "timestamp")
 from raw.tracks where hash(id) % 100 = 0;
 """
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far, every thread (dbt runs in-process, DuckDB with it)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def timed(warehouse: Warehouse, *args: str) -> tuple[float, dict[str, float], dict[str, int]]:
@@ -70,12 +77,18 @@ def measure(people: int, seed: int, slowest: int, incremental: bool) -> None:
         started = time.perf_counter()
         summary = warehouse.generate(people=people, seed=seed)
         generated = time.perf_counter() - started
+        load_before, cpu_before = os.getloadavg()[0], cpu_seconds()
         built, nodes, kinds = timed(warehouse, "build")
+        build_cpu = cpu_seconds() - cpu_before
         customers = warehouse.scalar("select count(*) from marts.customers")
         size = (Path(folder) / "cdp.duckdb").stat().st_size
         print(f"people={people:,} seed={seed}: {summary.total_rows:,} raw rows, {customers:,} customers")
         print(f"  generate + load: {generated:.1f} s")
         print(f"  dbt build: {built:.1f} s ({', '.join(f'{n} {kind}' for kind, n in sorted(kinds.items()))})")
+        print(
+            f"  CPU time (user + system) {build_cpu:.1f} s;"
+            f" load average {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+        )
         print(f"  DuckDB file after the build: {size / 2**20:,.0f} MiB")
         if not incremental:
             for name, seconds in sorted(nodes.items(), key=lambda item: -item[1])[:slowest]:
