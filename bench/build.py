@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from identity import RAW_TABLES, add_records  # noqa: E402
+from identity import RAW_TABLES, add_records, cpu_seconds  # noqa: E402
 
 from conftest import Warehouse, new_duckdb_warehouse  # noqa: E402
 
@@ -41,12 +40,6 @@ select * replace ('inc_' || id as id, cast(current_timestamp as timestamp) as re
     (select max("timestamp") from raw.tracks) + interval 1 day as "timestamp")
 from raw.tracks where hash(id) % 100 = 0;
 """
-
-
-def cpu_seconds() -> float:
-    """User + system CPU time of this process so far, every thread (dbt runs in-process, DuckDB with it)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def timed(warehouse: Warehouse, *args: str) -> tuple[float, dict[str, float], dict[str, int]]:
