@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from identity import RAW_TABLES, add_records  # noqa: E402
+from identity import RAW_TABLES, add_records, cpu_seconds  # noqa: E402
 
 from conftest import Warehouse, new_duckdb_warehouse  # noqa: E402
 
@@ -79,12 +79,18 @@ def measure(people: int, seed: int, slowest: int, incremental: bool) -> None:
         started = time.perf_counter()
         summary = warehouse.generate(people=people, seed=seed)
         generated = time.perf_counter() - started
+        load_before, cpu_before = os.getloadavg()[0], cpu_seconds()
         built, nodes, kinds, _ = timed(warehouse, "build")
+        build_cpu = cpu_seconds() - cpu_before
         customers = warehouse.scalar("select count(*) from marts.customers")
         size = (Path(folder) / "cdp.duckdb").stat().st_size
         print(f"people={people:,} seed={seed}: {summary.total_rows:,} raw rows, {customers:,} customers")
         print(f"  generate + load: {generated:.1f} s")
         print(f"  dbt build: {built:.1f} s ({', '.join(f'{n} {kind}' for kind, n in sorted(kinds.items()))})")
+        print(
+            f"  CPU time (user + system) {build_cpu:.1f} s;"
+            f" load average {load_before:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+        )
         print(f"  DuckDB file after the build: {size / 2**20:,.0f} MiB")
         if not incremental:
             for name, seconds in sorted(nodes.items(), key=lambda item: -item[1])[:slowest]:

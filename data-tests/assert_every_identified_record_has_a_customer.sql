@@ -26,7 +26,7 @@ with
 -- depends_on: {{ ref('int_identity_record_changes') }} {{ ref('int_identifiers_validated') }} {{ ref('int_identity_anchor_changes') }}
     identified_records as (
 
-        select distinct
+        select
             source_table,
             record_id
         from {{ ref('int_identifiers_unioned') }}
@@ -34,15 +34,21 @@ with
     ),
 {%- endif %}
 
+-- An anti-join over the identifier rows: only the records missing are made distinct, not every record read.
 missing as (
 
-    select identified_records.*
+    select distinct
+        identified_records.source_table,
+        identified_records.record_id
     from identified_records
-    left join {{ ref('identity_records') }} as placed
-        on
-            identified_records.source_table = placed.source_table
-            and identified_records.record_id = placed.record_id
-    where placed.customer_id is null
+    where not exists (
+        select 1
+        from {{ ref('identity_records') }} as placed
+        where
+            placed.source_table = identified_records.source_table
+            and placed.record_id = identified_records.record_id
+            and placed.customer_id is not null
+    )
 
 )
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import Warehouse
+from conftest import Warehouse, copy_of_built
 from reverse_etl.errors import DbtError
 
 STAGED_WITH_CONTACT_DATA = {
@@ -96,3 +96,20 @@ def test_an_unknown_default_country_is_a_compile_error_naming_the_var(generated_
         generated_duckdb.dbt(
             "compile", "--select", "stg_crm__contacts", "--vars", "{cdp_default_country: XX}"
         )
+
+
+@pytest.mark.parametrize("kind", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_e164_data_test_fails_on_each_malformed_phone_and_passes_nulls(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    warehouse = copy_of_built(kind, request)
+    # The view the data test reads, replaced by known values (renamed first: views are built on it).
+    warehouse.execute("alter view staging.stg_crm__contacts rename to stg_crm__contacts_built")
+    warehouse.execute(
+        "create view staging.stg_crm__contacts as select phone from"
+        " (values ('+15550100123'), ('555-0100'), ('+0123456789'), (null)) as phones (phone)"
+    )
+    tested = warehouse.dbt(
+        "test", "--select", "is_e164_phone_stg_crm__contacts_phone", raise_on_failure=False
+    )
+    assert [(str(node.status), node.failures) for node in tested.results] == [("fail", 2)]

@@ -36,7 +36,9 @@ validated_values as (
     select
         *,
         case
-            when identifier_value is null then 'empty'
+            {#- Null exactly when the value is; named in this first condition, which is always evaluated, so an
+                engine that shares common subexpressions (DuckDB) lower-cases each value once for the checks below. #}
+            when lower(identifier_value) is null then 'empty'
             {%- for name, rules in identity.identifier_types.items() %}
             {%- if rules.blocklist %}
             when identifier_type = '{{ name }}' and lower(identifier_value) in (

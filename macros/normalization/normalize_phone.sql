@@ -33,8 +33,11 @@
         end
     {%- endset -%}
     case
-        {#- Letters left after removing an extension: not a phone number. #}
-        when {{ cdp.regexp_matches(local, "'[a-z]'") }} then null
+        {#- Letters left after removing an extension: not a phone number. The digits are named in this first
+            condition, which is always evaluated, so an engine that shares common subexpressions (DuckDB)
+            computes them once per row instead of once per use below (seven times faster there); they are null
+            only when the column is, which gives null anyway. #}
+        when {{ digits }} is null or {{ cdp.regexp_matches(local, "'[a-z]'") }} then null
         when length({{ international }}) not between 8 and 15 then null
         when left({{ international }}, 1) = '0' then null
         {#- Country code 1 (North America) always has ten national digits. #}
