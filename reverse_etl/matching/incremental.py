@@ -27,6 +27,7 @@ from reverse_etl.matching import links as link_table
 from reverse_etl.matching import statements as scoring_statements
 from reverse_etl.matching.config import MatchingConfig, MatchSource
 from reverse_etl.matching.records import (
+    UNIQUE_ID,
     change_time_type,
     content_hash,
     load_rows,
@@ -250,24 +251,24 @@ def warehouse_mates(warehouse: Warehouse, config: MatchingConfig) -> MatesReader
 def _load_block_mates(
     read_mates: MatesReader, config: MatchingConfig, memory: duckdb.DuckDBPyConnection, replaced: set[str]
 ) -> None:
-    """memory's table `records`: the changed records and the kept ones sharing a block with one of them."""
+    """memory's table `records`: the changed records and the kept ones sharing a block with one of them (each
+    once, the replaced ones left out: their current rows are among the changed records or gone)."""
     names = ["source_table", "record_id", *config.columns]
-    values: dict[str, list[Any]] = {name: [] for name in names}
-    seen: set[tuple[Any, Any]] = set()
-    for row in read_mates(block_keys(config, memory)):
-        source_table, record_id = row[0], row[1]
-        if f"{source_table}|{record_id}" in replaced or (source_table, record_id) in seen:
-            continue
-        seen.add((source_table, record_id))
-        for name, value in zip(names, row, strict=True):
-            values[name].append(value)
+    rows = list(read_mates(block_keys(config, memory)))
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     memory.register(
-        "mates", pa.table({name: pa.array(column, type=pa.string()) for name, column in values.items()})
+        "mates",
+        pa.table(
+            {name: pa.array(column, type=pa.string()) for name, column in zip(names, columns, strict=True)}
+        ),
     )
     try:
         memory.execute(
             "create or replace table records as select * from changed_records union all "  # noqa: S608 - quoted names
-            f"select source_table || '|' || record_id as unique_id, {', '.join(map(quote, names))} from mates"
+            f"select * from (select distinct on (source_table, record_id) {UNIQUE_ID} as unique_id, "
+            f"{', '.join(map(quote, names))} from mates) as mates "
+            "where unique_id not in (select unnest(?::varchar[]))",
+            [sorted(replaced)],
         )
     finally:
         memory.unregister("mates")
@@ -289,12 +290,7 @@ def score_changed(
     if not load_rows(config, memory, changes.rows, scoring_statements.LEFT):
         return []
     _load_block_mates(read_mates, config, memory, changes.replaced)
-    scored = {
-        link_table.pair(link): link
-        for link in scoring_statements.execute(plan, memory, model)
-        if (link.source_table_l, link.record_id_l) != (link.source_table_r, link.record_id_r)
-    }
-    return sorted(scored.values(), key=link_table.pair)
+    return scoring_statements.execute(plan, memory, model)
 
 
 def save(

@@ -79,19 +79,25 @@ def predict(
 
 
 def scored_links(memory: duckdb.DuckDBPyConnection, table: str, model: dict[str, Any]) -> list[ScoredLink]:
-    """The pairs of Splink's predictions in `memory`'s table `table`, each with its smaller record on the left
-    and its fired levels: the ordering, the split of the ids and the labels are done in the query, so a run
-    builds no Python string per pair and level."""
+    """The pairs of Splink's predictions in `memory`'s table `table`, each once (a pair of two records both on
+    each side of a link-only prediction comes twice, with the same score: the larger probability is kept, then
+    the smaller fired levels), with its smaller record on the left, without a record's pair with itself, in
+    pair order, with its fired levels. The ordering, the split of the ids and the labels are done in the query,
+    so a run builds no Python string per pair and level and no object for a pair it drops."""
     fired, labels = fired_levels_sql(level_labels(model))
     smaller, larger = "least(unique_id_l, unique_id_r)", "greatest(unique_id_l, unique_id_r)"
     rows = memory.execute(
-        f"select split_part({smaller}, '|', 1), substr({smaller}, strpos({smaller}, '|') + 1), "  # noqa: S608 - quoted names, bound labels
-        f"split_part({larger}, '|', 1), substr({larger}, strpos({larger}, '|') + 1), "
-        f"match_probability, match_weight, {fired} from {quote(table)}",
+        "select * from (select split_part(smaller, '|', 1) as source_table_l, "  # noqa: S608 - quoted names, bound labels
+        "substr(smaller, strpos(smaller, '|') + 1) as record_id_l, split_part(larger, '|', 1) as source_table_r, "
+        "substr(larger, strpos(larger, '|') + 1) as record_id_r, match_probability, match_weight, fired_levels "
+        f"from (select {smaller} as smaller, {larger} as larger, match_probability, match_weight, "
+        f"{fired} as fired_levels from {quote(table)} where unique_id_l <> unique_id_r) as scored "
+        "qualify row_number() over (partition by smaller, larger "
+        "order by match_probability desc, fired_levels) = 1) as links "
+        "order by source_table_l, record_id_l, source_table_r, record_id_r",
         labels,
     ).fetchall()
-    links = [ScoredLink(*row) for row in rows]  # text, text, text, text, double, double, text
-    return sorted(links, key=pair)
+    return [ScoredLink(*row) for row in rows]  # text, text, text, text, double, double, text
 
 
 def fired_levels_sql(labels: dict[str, dict[int, str]]) -> tuple[str, list[Any]]:
