@@ -49,17 +49,24 @@ LOOKUP = 5000
 @dataclass
 class Delta:
     """What changed since the last run: records to score (new or changed), with their raw rows as the
-    comparison read them, records whose links go, and records whose content is the same but whose change time
-    moved (`retimed`: the new time by record, kept so they are not read again next run)."""
+    comparison read them, records whose links go, records whose content is the same but whose change time
+    moved (`retimed`: the new time by record, kept so they are not read again next run), and the changed
+    records no run kept (`new`: they have no kept row and no link to delete)."""
 
     changed: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     retimed: dict[str, str] = field(default_factory=dict)
+    new: set[str] = field(default_factory=set)
 
     @property
     def replaced(self) -> set[str]:
         return self.changed | self.removed
+
+    @property
+    def stale(self) -> set[str]:
+        """The replaced records that have kept rows and links (those go)."""
+        return self.replaced - self.new
 
 
 def scoring_version(config: MatchingConfig, model_version: str) -> str:
@@ -130,6 +137,8 @@ def changes(backend: Backend, config: MatchingConfig) -> Delta:
             result.removed.add(unique_id)
         elif content != kept_content:
             result.changed.add(unique_id)
+            if kept_content is None:
+                result.new.add(unique_id)
             result.rows.append((source_table, record_id, content, changed_at, *row[6:]))
         elif changed_at != kept_changed_at:
             result.retimed[unique_id] = changed_at
@@ -301,21 +310,23 @@ def save(
     normalized: str,
     replaced: set[str] | None = None,
     retimed: dict[str, str] | None = None,
+    stale: set[str] | None = None,
 ) -> None:
     """Keep the records read this run (memory's `hashes`, their normalized columns from its table
-    `normalized`): all of them (`replaced` None: the state is rewritten), or the `replaced` ones; and the new
-    change time of the `retimed` records."""
+    `normalized`): all of them (`replaced` None: the state is rewritten), or the `replaced` ones, whose kept
+    rows go first (those of `stale`, the replaced records with kept rows, when given); and the new change
+    time of the `retimed` records."""
     text = text_type(warehouse)
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
     names = [*KEYS, *config.columns]
     if replaced is None:
         warehouse.execute(f"drop table if exists {table}")
         warehouse.execute(f"create table {table} ({', '.join(f'{quote(name)} {text}' for name in names)})")
-    elif replaced:
+    elif gone := (replaced if stale is None else stale):
         warehouse.execute(
             f"delete from {table} where source_table || '|' || record_id in "  # noqa: S608
             f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as replaced)",
-            [sorted(replaced)],
+            [sorted(gone)],
         )
     if retimed:
         warehouse.execute(

@@ -97,6 +97,8 @@ class Written:
     replaced: set[str] | None
     retimed: dict[str, str] | None = None
     statements: scoring_statements.Statements | None = None
+    # The replaced records with kept rows and links (incremental.Delta.stale; None: all of them).
+    stale: set[str] | None = None
 
     @property
     def normalized(self) -> str:
@@ -169,6 +171,7 @@ class WarehouseTables:
                 written.model_version,
                 written.config.threshold,
                 written.replaced,
+                written.stale,
             )
             incremental.save(
                 self.warehouse,
@@ -178,6 +181,7 @@ class WarehouseTables:
                 written.normalized,
                 written.replaced,
                 written.retimed,
+                written.stale,
             )
             if written.statements:
                 scoring_statements.keep(self.warehouse, written.scoring_version, written.statements)
@@ -261,8 +265,10 @@ def _match(tables: MatchTables, config: MatchingConfig, train: bool, full: bool)
         summary.full = changes is None
         summary.scored_records = summary.records if changes is None else len(changes.changed)
         replaced = None if changes is None else changes.replaced
-        retimed = None if changes is None else changes.retimed
-        tables.write(Written(scored, summary.model_version, version, config, replaced, retimed, keep), memory)
+        retimed, stale = (None, None) if changes is None else (changes.retimed, changes.stale)
+        tables.write(
+            Written(scored, summary.model_version, version, config, replaced, retimed, keep, stale), memory
+        )
     summary.links, summary.above_threshold, records = tables.counts(config, changes is not None)
     if changes is not None:
         summary.records = records
