@@ -231,28 +231,26 @@ def block_keys(config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> Blo
 
 
 def warehouse_mates(warehouse: Warehouse, config: MatchingConfig) -> MatesReader:
-    """The kept records of `warehouse`'s matching.scored_records sharing a block key (one query). On DuckDB the
-    joins with the keys read only the rule's columns and the row ids, and the matching columns are read for the
-    rows found (a join carrying every column read them for every kept record, once per rule)."""
+    """The kept records of `warehouse`'s matching.scored_records sharing a block key (one query). On DuckDB one
+    scan of the kept records tests every rule's keys (a hash join each); a union of one join per rule scanned
+    them once per rule and joined back for the matching columns (docs/benchmarks.md, "Incremental matching:
+    seventh round")."""
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
     kept = ", ".join(f"kept.{quote(name)}" for name in ["source_table", "record_id", *config.columns])
-    narrow = warehouse.kind == "duckdb"
 
     def read(keys: BlockKeys) -> Iterable[tuple[Any, ...]]:
-        selects, params = [], []
+        tests, params = [], []
         for rule, columns in keys:
             joined = " and ".join(f"kept.{quote(name)} = wanted.{quote(name)}" for name in rule)
-            selected = "kept.rowid" if narrow else kept
-            selects.append(
-                f"select {selected} from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
+            tests.append(
+                f"exists (select 1 from {warehouse.rows_subquery(rule)} as wanted where {joined})"  # noqa: S608
+                if warehouse.kind == "duckdb"
+                else f"select {kept} from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
             )
             params.extend(columns)
-        if narrow:
-            return warehouse.query(
-                f"select {kept} from {table} as kept where kept.rowid in ({' union '.join(selects)})",  # noqa: S608
-                params,
-            )
-        return warehouse.query(" union ".join(selects), params)
+        if warehouse.kind == "duckdb":
+            return warehouse.query(f"select {kept} from {table} as kept where {' or '.join(tests)}", params)  # noqa: S608
+        return warehouse.query(" union ".join(tests), params)
 
     return read
 
