@@ -142,12 +142,11 @@ class WarehouseTables:
         try:
             home = memory.execute("select current_database()").fetchall()[0][0]
             memory.execute(f"attach ':memory:' as {SCRATCH}")
-            try:
-                memory.execute(f"use {SCRATCH}")
-                yield memory
-            finally:
-                memory.execute(f"use {quote(home)}")
-                memory.execute(f"detach {SCRATCH}")
+            memory.execute(f"use {SCRATCH}")
+            yield memory
+            # After a failure the database stays attached until the warehouse is closed (run_match).
+            memory.execute(f"use {quote(home)}")
+            memory.execute(f"detach {SCRATCH}")
         finally:
             memory.close()
 
