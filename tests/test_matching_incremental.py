@@ -16,6 +16,7 @@ from reverse_etl.errors import ConfigError
 from reverse_etl.generator.load import generate
 from reverse_etl.matching import statements
 from reverse_etl.matching.config import MatchingConfig, load
+from reverse_etl.matching.links import changed_rows, rows_digest, updated_digest
 from reverse_etl.matching.run import MatchSummary, run_match
 
 PEOPLE, SEED, SHARE = 250, 23, 0.3
@@ -286,3 +287,15 @@ def test_scoring_statements_are_kept_for_the_scoring_version(runs: dict[str, Any
         assert warehouse.query(version) == kept, "generated again and kept"
         incremental_links = scored(links(warehouse))
         assert incremental_links == scored(links(_full(warehouse)))
+
+
+def test_only_the_group_rows_that_differ_are_written() -> None:
+    """Regrouping deletes and inserts only the rows whose group changed (a record joining a group named by a
+    smaller record leaves that group's rows as they are), and the digest follows the rows written."""
+    old = [("crm", "1", "crm|1"), ("crm", "2", "crm|1"), ("shop", "3", "shop|3")]
+    new = [("crm", "1", "crm|1"), ("crm", "2", "crm|1"), ("crm", "4", "crm|1"), ("shop", "3", "crm|1")]
+    deleted, inserted = changed_rows(old, new)
+    assert deleted == [("shop", "3", "shop|3")]
+    assert inserted == [("crm", "4", "crm|1"), ("shop", "3", "crm|1")]
+    assert updated_digest(rows_digest(old), deleted, inserted) == rows_digest(new)
+    assert changed_rows(new, new) == ([], [])

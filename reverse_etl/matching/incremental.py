@@ -27,6 +27,7 @@ from reverse_etl.matching import links as link_table
 from reverse_etl.matching import statements as scoring_statements
 from reverse_etl.matching.config import MatchingConfig, MatchSource
 from reverse_etl.matching.records import (
+    UNIQUE_ID,
     change_time_type,
     content_hash,
     load_rows,
@@ -48,17 +49,24 @@ LOOKUP = 5000
 @dataclass
 class Delta:
     """What changed since the last run: records to score (new or changed), with their raw rows as the
-    comparison read them, records whose links go, and records whose content is the same but whose change time
-    moved (`retimed`: the new time by record, kept so they are not read again next run)."""
+    comparison read them, records whose links go, records whose content is the same but whose change time
+    moved (`retimed`: the new time by record, kept so they are not read again next run), and the changed
+    records no run kept (`new`: they have no kept row and no link to delete)."""
 
     changed: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     retimed: dict[str, str] = field(default_factory=dict)
+    new: set[str] = field(default_factory=set)
 
     @property
     def replaced(self) -> set[str]:
         return self.changed | self.removed
+
+    @property
+    def stale(self) -> set[str]:
+        """The replaced records that have kept rows and links (those go)."""
+        return self.replaced - self.new
 
 
 def scoring_version(config: MatchingConfig, model_version: str) -> str:
@@ -129,6 +137,8 @@ def changes(backend: Backend, config: MatchingConfig) -> Delta:
             result.removed.add(unique_id)
         elif content != kept_content:
             result.changed.add(unique_id)
+            if kept_content is None:
+                result.new.add(unique_id)
             result.rows.append((source_table, record_id, content, changed_at, *row[6:]))
         elif changed_at != kept_changed_at:
             result.retimed[unique_id] = changed_at
@@ -221,28 +231,26 @@ def block_keys(config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> Blo
 
 
 def warehouse_mates(warehouse: Warehouse, config: MatchingConfig) -> MatesReader:
-    """The kept records of `warehouse`'s matching.scored_records sharing a block key (one query). On DuckDB the
-    joins with the keys read only the rule's columns and the row ids, and the matching columns are read for the
-    rows found (a join carrying every column read them for every kept record, once per rule)."""
+    """The kept records of `warehouse`'s matching.scored_records sharing a block key (one query). On DuckDB one
+    scan of the kept records tests every rule's keys (a hash join each); a union of one join per rule scanned
+    them once per rule and joined back for the matching columns (docs/benchmarks.md, "Incremental matching:
+    seventh round")."""
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
     kept = ", ".join(f"kept.{quote(name)}" for name in ["source_table", "record_id", *config.columns])
-    narrow = warehouse.kind == "duckdb"
 
     def read(keys: BlockKeys) -> Iterable[tuple[Any, ...]]:
-        selects, params = [], []
+        tests, params = [], []
         for rule, columns in keys:
             joined = " and ".join(f"kept.{quote(name)} = wanted.{quote(name)}" for name in rule)
-            selected = "kept.rowid" if narrow else kept
-            selects.append(
-                f"select {selected} from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
+            tests.append(
+                f"exists (select 1 from {warehouse.rows_subquery(rule)} as wanted where {joined})"  # noqa: S608
+                if warehouse.kind == "duckdb"
+                else f"select {kept} from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
             )
             params.extend(columns)
-        if narrow:
-            return warehouse.query(
-                f"select {kept} from {table} as kept where kept.rowid in ({' union '.join(selects)})",  # noqa: S608
-                params,
-            )
-        return warehouse.query(" union ".join(selects), params)
+        if warehouse.kind == "duckdb":
+            return warehouse.query(f"select {kept} from {table} as kept where {' or '.join(tests)}", params)  # noqa: S608
+        return warehouse.query(" union ".join(tests), params)
 
     return read
 
@@ -250,24 +258,24 @@ def warehouse_mates(warehouse: Warehouse, config: MatchingConfig) -> MatesReader
 def _load_block_mates(
     read_mates: MatesReader, config: MatchingConfig, memory: duckdb.DuckDBPyConnection, replaced: set[str]
 ) -> None:
-    """memory's table `records`: the changed records and the kept ones sharing a block with one of them."""
+    """memory's table `records`: the changed records and the kept ones sharing a block with one of them (each
+    once, the replaced ones left out: their current rows are among the changed records or gone)."""
     names = ["source_table", "record_id", *config.columns]
-    values: dict[str, list[Any]] = {name: [] for name in names}
-    seen: set[tuple[Any, Any]] = set()
-    for row in read_mates(block_keys(config, memory)):
-        source_table, record_id = row[0], row[1]
-        if f"{source_table}|{record_id}" in replaced or (source_table, record_id) in seen:
-            continue
-        seen.add((source_table, record_id))
-        for name, value in zip(names, row, strict=True):
-            values[name].append(value)
+    rows = list(read_mates(block_keys(config, memory)))
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     memory.register(
-        "mates", pa.table({name: pa.array(column, type=pa.string()) for name, column in values.items()})
+        "mates",
+        pa.table(
+            {name: pa.array(column, type=pa.string()) for name, column in zip(names, columns, strict=True)}
+        ),
     )
     try:
         memory.execute(
             "create or replace table records as select * from changed_records union all "  # noqa: S608 - quoted names
-            f"select source_table || '|' || record_id as unique_id, {', '.join(map(quote, names))} from mates"
+            f"select * from (select distinct on (source_table, record_id) {UNIQUE_ID} as unique_id, "
+            f"{', '.join(map(quote, names))} from mates) as mates "
+            "where unique_id not in (select unnest(?::varchar[]))",
+            [sorted(replaced)],
         )
     finally:
         memory.unregister("mates")
@@ -289,12 +297,7 @@ def score_changed(
     if not load_rows(config, memory, changes.rows, scoring_statements.LEFT):
         return []
     _load_block_mates(read_mates, config, memory, changes.replaced)
-    scored = {
-        link_table.pair(link): link
-        for link in scoring_statements.execute(plan, memory, model)
-        if (link.source_table_l, link.record_id_l) != (link.source_table_r, link.record_id_r)
-    }
-    return sorted(scored.values(), key=link_table.pair)
+    return scoring_statements.execute(plan, memory, model)
 
 
 def save(
@@ -305,21 +308,23 @@ def save(
     normalized: str,
     replaced: set[str] | None = None,
     retimed: dict[str, str] | None = None,
+    stale: set[str] | None = None,
 ) -> None:
     """Keep the records read this run (memory's `hashes`, their normalized columns from its table
-    `normalized`): all of them (`replaced` None: the state is rewritten), or the `replaced` ones; and the new
-    change time of the `retimed` records."""
+    `normalized`): all of them (`replaced` None: the state is rewritten), or the `replaced` ones, whose kept
+    rows go first (those of `stale`, the replaced records with kept rows, when given); and the new change
+    time of the `retimed` records."""
     text = text_type(warehouse)
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
     names = [*KEYS, *config.columns]
     if replaced is None:
         warehouse.execute(f"drop table if exists {table}")
         warehouse.execute(f"create table {table} ({', '.join(f'{quote(name)} {text}' for name in names)})")
-    elif replaced:
+    elif gone := (replaced if stale is None else stale):
         warehouse.execute(
             f"delete from {table} where source_table || '|' || record_id in "  # noqa: S608
             f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as replaced)",
-            [sorted(replaced)],
+            [sorted(gone)],
         )
     if retimed:
         warehouse.execute(

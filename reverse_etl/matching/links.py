@@ -79,19 +79,25 @@ def predict(
 
 
 def scored_links(memory: duckdb.DuckDBPyConnection, table: str, model: dict[str, Any]) -> list[ScoredLink]:
-    """The pairs of Splink's predictions in `memory`'s table `table`, each with its smaller record on the left
-    and its fired levels: the ordering, the split of the ids and the labels are done in the query, so a run
-    builds no Python string per pair and level."""
+    """The pairs of Splink's predictions in `memory`'s table `table`, each once (a pair of two records both on
+    each side of a link-only prediction comes twice, with the same score: the larger probability is kept, then
+    the smaller fired levels), with its smaller record on the left, without a record's pair with itself, in
+    pair order, with its fired levels. The ordering, the split of the ids and the labels are done in the query,
+    so a run builds no Python string per pair and level and no object for a pair it drops."""
     fired, labels = fired_levels_sql(level_labels(model))
     smaller, larger = "least(unique_id_l, unique_id_r)", "greatest(unique_id_l, unique_id_r)"
     rows = memory.execute(
-        f"select split_part({smaller}, '|', 1), substr({smaller}, strpos({smaller}, '|') + 1), "  # noqa: S608 - quoted names, bound labels
-        f"split_part({larger}, '|', 1), substr({larger}, strpos({larger}, '|') + 1), "
-        f"match_probability, match_weight, {fired} from {quote(table)}",
+        "select * from (select split_part(smaller, '|', 1) as source_table_l, "  # noqa: S608 - quoted names, bound labels
+        "substr(smaller, strpos(smaller, '|') + 1) as record_id_l, split_part(larger, '|', 1) as source_table_r, "
+        "substr(larger, strpos(larger, '|') + 1) as record_id_r, match_probability, match_weight, fired_levels "
+        f"from (select {smaller} as smaller, {larger} as larger, match_probability, match_weight, "
+        f"{fired} as fired_levels from {quote(table)} where unique_id_l <> unique_id_r) as scored "
+        "qualify row_number() over (partition by smaller, larger "
+        "order by match_probability desc, fired_levels) = 1) as links "
+        "order by source_table_l, record_id_l, source_table_r, record_id_r",
         labels,
     ).fetchall()
-    links = [ScoredLink(*row) for row in rows]  # text, text, text, text, double, double, text
-    return sorted(links, key=pair)
+    return [ScoredLink(*row) for row in rows]  # text, text, text, text, double, double, text
 
 
 def fired_levels_sql(labels: dict[str, dict[int, str]]) -> tuple[str, list[Any]]:
@@ -142,10 +148,12 @@ def write_links(
     model_version: str,
     threshold: float,
     replaced: set[str] | None = None,
+    stale: set[str] | None = None,
 ) -> str:
     """Write `links` into matching.record_links, and matching.record_groups with the groups all its links form
     at `threshold` (what the identity graph reads). With `replaced` None the table is replaced; else only the
-    links of the `replaced` records ('<source_table>|<record_id>') are deleted first and the others kept.
+    links of the `replaced` records ('<source_table>|<record_id>') are deleted first and the others kept (of
+    those in `stale` when given: the replaced records that had links; a record no run kept has none).
     The caller holds the transaction, so readers see the old or the new set. Returns the groups' fingerprint,
     also kept in matching.record_groups_version."""
     text = "varchar" if warehouse.kind == "duckdb" else "text"
@@ -158,19 +166,24 @@ def write_links(
         warehouse.execute(f"drop table if exists {table}")
         definitions = [f"{quote(name)} {number if name in NUMBER_COLUMNS else text}" for name in columns]
         warehouse.execute(f"create table {table} ({', '.join(definitions)}, scored_at {stamp})")
-    elif replaced:
+    elif gone := sorted(replaced if stale is None else stale):
         ids = f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as replaced)"  # noqa: S608 - quoted names, bound values
         warehouse.execute(
             f"delete from {table} where source_table_l || '|' || record_id_l in {ids} "  # noqa: S608
             f"or source_table_r || '|' || record_id_r in {ids}",
-            [sorted(replaced), sorted(replaced)],
+            [gone, gone],
         )
     if links:
-        values: dict[str, list[str]] = {name: [] for name in columns}
-        for link in links:
-            row = {**link.__dict__, "model_version": model_version}
-            for name in columns:
-                values[name].append(repr(row[name]) if name in NUMBER_COLUMNS else str(row[name]))
+        # Column by column; the numbers as their shortest exact text (repr), cast back in the statement.
+        values = {
+            name: [
+                repr(getattr(link, name)) if name in NUMBER_COLUMNS else str(getattr(link, name))
+                for link in links
+            ]
+            for name in columns
+            if name != "model_version"
+        }
+        values["model_version"] = [model_version] * len(links)
         casts = ", ".join(
             f"cast({quote(name)} as {number})" if name in NUMBER_COLUMNS else quote(name) for name in columns
         )
@@ -266,14 +279,27 @@ def _update_groups(
         )
     ]
     regrouped = touched | {f"{source_table}|{record_id}" for source_table, record_id, _ in members}
-    warehouse.execute(
-        f"delete from {table} where source_table || '|' || record_id in "  # noqa: S608
-        f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as regrouped)",
-        [sorted(regrouped)],
-    )
     rows = group_rows(match_groups(_strong_links(warehouse, threshold, regrouped), threshold))
-    _insert_groups(warehouse, rows)
-    return updated_digest(digest, members, rows)
+    # Only the rows that differ are written: most regrouped records keep their group (a group is named by its
+    # smallest record, and a new record rarely is one). A record has at most one row, old or new.
+    deleted, inserted = changed_rows(members, rows)
+    if deleted:
+        warehouse.execute(
+            f"delete from {table} where source_table || '|' || record_id in "  # noqa: S608
+            f"(select unique_id from {warehouse.rows_subquery(['unique_id'])} as regrouped)",
+            [sorted(f"{source_table}|{record_id}" for source_table, record_id, _ in deleted)],
+        )
+    _insert_groups(warehouse, inserted)
+    return updated_digest(digest, deleted, inserted)
+
+
+def changed_rows(
+    old: list[tuple[str, str, str]], new: list[tuple[str, str, str]]
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """The group rows (source_table, record_id, match_group) to delete and to insert to turn `old` into `new`,
+    each list in row order."""
+    kept = set(old) & set(new)
+    return [row for row in old if row not in kept], [row for row in new if row not in kept]
 
 
 def touched_records(new_links: list[ScoredLink], threshold: float, replaced: set[str]) -> set[str]:

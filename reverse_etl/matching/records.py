@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
@@ -203,6 +204,16 @@ def source_rows_sql(
     filled = " or ".join(f"{quote_name(column)} is not null" for column in mapped if column)
     relation = f"{quote_name(schema)}.{quote_name(source.model)}"
     return f"select {', '.join(parts)} from {relation} where {filled}"  # noqa: S608 - quoted names
+
+
+@contextmanager
+def new_memory() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB instance of its own (a run's `memory`), closed after."""
+    memory = duckdb.connect(":memory:")
+    try:
+        yield memory
+    finally:
+        memory.close()
 
 
 def load_records(warehouse: Warehouse, config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> int:

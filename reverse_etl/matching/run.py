@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,7 +22,7 @@ from reverse_etl.matching import links as link_table
 from reverse_etl.matching import model as splink_model
 from reverse_etl.matching import statements as scoring_statements
 from reverse_etl.matching.config import MatchingConfig
-from reverse_etl.matching.records import load_records
+from reverse_etl.matching.records import load_records, new_memory
 from reverse_etl.project import Target
 from reverse_etl.sync.lock import run_lock
 from reverse_etl.warehouse import Warehouse, quote
@@ -64,6 +64,9 @@ class MatchTables(Protocol):
 
     def drop(self) -> None: ...
 
+    def scratch(self, incremental_run: bool) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """The run's in-memory DuckDB database (`memory`: the records read, Splink's tables), closed after."""
+
     def delta(self, config: MatchingConfig, version: str) -> incremental.Delta | None: ...
 
     def load_records(self, config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> int: ...
@@ -94,11 +97,17 @@ class Written:
     replaced: set[str] | None
     retimed: dict[str, str] | None = None
     statements: scoring_statements.Statements | None = None
+    # The replaced records with kept rows and links (incremental.Delta.stale; None: all of them).
+    stale: set[str] | None = None
 
     @property
     def normalized(self) -> str:
         """memory's table of the normalized records read this run."""
         return "records" if self.replaced is None else "changed_records"
+
+
+# The in-memory database an incremental run attaches to a DuckDB warehouse (WarehouseTables.scratch).
+SCRATCH = "cdp_match_scratch"
 
 
 class WarehouseTables:
@@ -116,6 +125,30 @@ class WarehouseTables:
             )
             incremental.drop(self.warehouse)
             scoring_statements.drop(self.warehouse)
+
+    @contextmanager
+    def scratch(self, incremental_run: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        """On DuckDB, an incremental run works in an in-memory database attached to the warehouse's own instance,
+        on a connection of its own: starting a second DuckDB instance (and its threads) costs 0.05-0.2 s of wall
+        time on a busy machine (docs/benchmarks.md, "Incremental matching: seventh round"). Its statements name
+        their tables unqualified, so they stay in that database. A full run keeps an instance of its own:
+        Splink's linker looks its tables' columns up by name in information_schema, which would see the
+        warehouse's tables too."""
+        if self.warehouse.kind != "duckdb" or not incremental_run:
+            with new_memory() as memory:
+                yield memory
+            return
+        memory = self.warehouse.connection.cursor()
+        try:
+            home = memory.execute("select current_database()").fetchall()[0][0]
+            memory.execute(f"attach ':memory:' as {SCRATCH}")
+            memory.execute(f"use {SCRATCH}")
+            yield memory
+            # After a failure the database stays attached until the warehouse is closed (run_match).
+            memory.execute(f"use {quote(home)}")
+            memory.execute(f"detach {SCRATCH}")
+        finally:
+            memory.close()
 
     def delta(self, config: MatchingConfig, version: str) -> incremental.Delta | None:
         return incremental.delta(self.warehouse, config, version)
@@ -137,6 +170,7 @@ class WarehouseTables:
                 written.model_version,
                 written.config.threshold,
                 written.replaced,
+                written.stale,
             )
             incremental.save(
                 self.warehouse,
@@ -146,6 +180,7 @@ class WarehouseTables:
                 written.normalized,
                 written.replaced,
                 written.retimed,
+                written.stale,
             )
             if written.statements:
                 scoring_statements.keep(self.warehouse, written.scoring_version, written.statements)
@@ -204,8 +239,7 @@ def _match(tables: MatchTables, config: MatchingConfig, train: bool, full: bool)
         summary.model_version = splink_model.version(config.model_file)
         version = incremental.scoring_version(config, summary.model_version)
         changes = tables.delta(config, version)
-    memory = duckdb.connect(":memory:")
-    try:
+    with tables.scratch(changes is not None) as memory:
         if changes is None:
             summary.records = tables.load_records(config, memory)
             if train or not config.model_file.exists():
@@ -230,10 +264,10 @@ def _match(tables: MatchTables, config: MatchingConfig, train: bool, full: bool)
         summary.full = changes is None
         summary.scored_records = summary.records if changes is None else len(changes.changed)
         replaced = None if changes is None else changes.replaced
-        retimed = None if changes is None else changes.retimed
-        tables.write(Written(scored, summary.model_version, version, config, replaced, retimed, keep), memory)
-    finally:
-        memory.close()
+        retimed, stale = (None, None) if changes is None else (changes.retimed, changes.stale)
+        tables.write(
+            Written(scored, summary.model_version, version, config, replaced, retimed, keep, stale), memory
+        )
     summary.links, summary.above_threshold, records = tables.counts(config, changes is not None)
     if changes is not None:
         summary.records = records

@@ -11,6 +11,7 @@ taken before anything is read: a lock file of its DuckDB file, or a PostgreSQL a
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -22,6 +23,7 @@ from reverse_etl.matching.config import MatchingConfig, MatchSource
 from reverse_etl.matching.records import (
     checked_change_time,
     load_rows,
+    new_memory,
     one_schema,
     source_rows_sql,
     source_select_sql,
@@ -136,6 +138,9 @@ class SparkTables(SparkGenerations):
 
     def statements(self, config: MatchingConfig, version: str) -> None:
         return None
+
+    def scratch(self, incremental_run: bool) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return new_memory()
 
     def write(self, written: Written, memory: duckdb.DuckDBPyConnection) -> None:
         """The new generation of every table the run changes, then published at once (_publish)."""
