@@ -24,6 +24,7 @@ from engine_compare import (
 )
 
 from conftest import Warehouse
+from identity_queries import two_customers_with_email_and_phone
 from reverse_etl.generator.schema import RAW_TABLES
 from reverse_etl.project import target_dir
 
@@ -130,19 +131,7 @@ def add_new_records(builds: Builds) -> None:
     """About 1% new records, written alike to both engines (their raw tables are equal); chosen on DuckDB,
     whose first build the Spark build equals."""
     duck = builds.duck
-    (first_id, first_email, _), (second_id, _, second_phone) = duck.query(
-        """
-        select customer_id, min(case when identifier_type = 'email' then identifier_value end),
-               min(case when identifier_type = 'phone' then identifier_value end)
-        from identity.identity_graph
-        group by customer_id
-        having count(case when identifier_type = 'email' then 1 end) = 1
-           and count(case when identifier_type = 'phone' then 1 end) >= 1
-           and count(case when identifier_type = 'user_id' then 1 end) = 0
-        order by customer_id
-        limit 2
-        """
-    )
+    (first_id, first_email, _), (second_id, _, second_phone) = two_customers_with_email_and_phone(duck)
     builds.merged = (first_id, first_email, second_id, second_phone)
     # A brand-new person, and a CRM record with the first customer's email and the second's phone.
     new_person = {

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import REBUILD, Warehouse, copy_of_built
+from identity_queries import customers
 from reverse_etl.cli import cli
 
 REQUEST = "prq_identity_test"
@@ -19,15 +20,6 @@ REQUEST = "prq_identity_test"
 def warehouse(request: pytest.FixtureRequest) -> Warehouse:
     """The built demo in a warehouse of the test's own (a copy, not another whole build): it changes data."""
     return copy_of_built(request.param, request)
-
-
-def customers(warehouse: Warehouse) -> dict[str, frozenset[tuple[str, str]]]:
-    members: dict[str, set[tuple[str, str]]] = {}
-    for customer_id, identifier_type, value in warehouse.query(
-        "select customer_id, identifier_type, identifier_value from identity.identity_graph"
-    ):
-        members.setdefault(customer_id, set()).add((identifier_type, value))
-    return {customer_id: frozenset(identifiers) for customer_id, identifiers in members.items()}
 
 
 def explain(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, identifier: str) -> str:
