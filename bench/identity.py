@@ -10,10 +10,10 @@ CTE on the smaller graphs for contrast.
     python bench/identity.py --first-build-people 200000 --baseline-root ../main-checkout --repeat 2
 
 --first-build-people builds the identity layer once on generated demo data (DuckDB, `dbt run`, no previous
-identity state) and prints the wall time and the ten slowest models; with --baseline-root (another checkout
-of the project, e.g. a git worktree of the previous version) the same first build runs with that checkout
-on a copy of the same raw data, the two taking turns --repeat times, so both see the same machine, and the
-layer's outputs of their first turn are compared row by row.
+identity state) and prints the wall and CPU time and the ten slowest models; with --baseline-root (another
+checkout of the project, e.g. a git worktree of the previous version) the same first build runs with that
+checkout on a copy of the same raw data, the two taking turns --repeat times, so both see the same machine,
+and the layer's outputs of their first turn are compared row by row.
 
 --set-based also times the portable set-based rounds (default__connected_components) on the same graph in
 the same run, as a row "<warehouse>/rounds": on PostgreSQL that is the variant its own one replaced.
