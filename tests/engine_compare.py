@@ -147,13 +147,3 @@ def record_partition(warehouse: Warehouse) -> set[frozenset[tuple[str, str]]]:
     ):
         groups.setdefault(customer_id, set()).add((source_table, record_id))
     return {frozenset(members) for members in groups.values()}
-
-
-def customers_by_identifiers(warehouse: Warehouse) -> dict[str, frozenset[tuple[str, str]]]:
-    """customer_id -> its identifiers in identity_graph."""
-    groups: dict[str, set[tuple[str, str]]] = {}
-    for customer_id, identifier_type, value in warehouse.query(
-        "select customer_id, identifier_type, identifier_value from identity.identity_graph"
-    ):
-        groups.setdefault(customer_id, set()).add((identifier_type, value))
-    return {customer_id: frozenset(members) for customer_id, members in groups.items()}

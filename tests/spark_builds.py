@@ -18,13 +18,12 @@ from engine_compare import (
     Relation,
     Rows,
     compared_relations,
-    customers_by_identifiers,
     record_partition,
     snapshot,
 )
 
 from conftest import Warehouse
-from identity_queries import two_customers_with_email_and_phone
+from identity_queries import customers, two_customers_with_email_and_phone
 from reverse_etl.generator.schema import RAW_TABLES
 from reverse_etl.project import target_dir
 
@@ -95,7 +94,7 @@ class Builds:
         for warehouse in (self.duck, self.spark):
             self.rows[warehouse.kind, build] = snapshot(warehouse, self.relations)
             self.partitions[warehouse.kind, build] = record_partition(warehouse)
-        self.customers[build] = customers_by_identifiers(self.spark)
+        self.customers[build] = customers(self.spark)
         self.spark_modes[build] = str(
             self.spark.scalar(
                 "select mode from intermediate.identity_component_runs order by run_started_at desc limit 1"

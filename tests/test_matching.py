@@ -17,6 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import ROOT, Warehouse, fresh_warehouse, new_duckdb_warehouse
+from identity_queries import customers
 from reverse_etl.cli import cli
 from reverse_etl.errors import ConfigError
 from reverse_etl.generator.load import generate
@@ -229,15 +230,6 @@ def build_identity(warehouse: Warehouse, enabled: bool, *extra: str) -> None:
     )  # fmt: skip
 
 
-def graph(warehouse: Warehouse) -> dict[str, frozenset[tuple[str, str]]]:
-    members: dict[str, set[tuple[str, str]]] = {}
-    for customer_id, kind, value in warehouse.query(
-        "select customer_id, identifier_type, identifier_value from identity.identity_graph"
-    ):
-        members.setdefault(customer_id, set()).add((kind, value))
-    return {customer: frozenset(values) for customer, values in members.items()}
-
-
 def record_customers(warehouse: Warehouse) -> dict[tuple[str, str], str]:
     return {
         (table, record): customer
@@ -252,12 +244,12 @@ def resolved(matched: Warehouse) -> dict[str, Any]:
     before: dict[str, Any] = {"graph": {}, "records": {}}
     if matched.kind == "duckdb":  # the switch-off comparison runs on one warehouse
         build_identity(matched, enabled=False)
-        before = {"graph": graph(matched), "records": record_customers(matched)}
+        before = {"graph": customers(matched), "records": record_customers(matched)}
     build_identity(matched, enabled=True)
     return {
         "warehouse": matched,
         "before": before,
-        "graph": graph(matched),
+        "graph": customers(matched),
         "records": record_customers(matched),
     }
 
@@ -343,7 +335,7 @@ def test_switched_off_the_graph_is_exactly_what_it_was(resolved: dict[str, Any])
     assert resolved["graph"] != resolved["before"]["graph"], "matching changed the graph"
     build_identity(warehouse, enabled=False)
     # The same customers (ids may move: a merge undone hands an id to the larger part, as for any split).
-    assert set(graph(warehouse).values()) == set(resolved["before"]["graph"].values())
+    assert set(customers(warehouse).values()) == set(resolved["before"]["graph"].values())
     assert partition(record_customers(warehouse)) == partition(resolved["before"]["records"])
 
 
