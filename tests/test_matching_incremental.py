@@ -176,64 +176,6 @@ def test_a_moved_change_time_alone_scores_nothing(runs: dict[str, Any]) -> None:
     assert len(kept) == 1 and kept[0][0] == kept[0][1]
 
 
-def test_a_change_within_a_fractional_mark_is_found(runs: dict[str, Any]) -> None:
-    """The high-water mark goes into the change query as a literal: one with fractional seconds keeps them, so a
-    row changed in place at the mark is still hashed and scored (a mark rounded up would miss it)."""
-    warehouse: Warehouse = runs["warehouse"]
-    contact = runs["added"][1][1]
-    mark = "%s" if warehouse.kind == "postgres" else "?"
-    latest = "(select max(updated_at) from raw.crm_contacts)"
-    warehouse.execute(
-        f"update raw.crm_contacts set updated_at = {latest} + interval '1.234567 second' "  # noqa: S608
-        f"where contact_id = {mark}",
-        (contact,),
-    ) if warehouse.kind == "duckdb" else warehouse.execute(
-        "update raw.crm_contacts set updated_at = latest.at + interval '1.234567 second' "
-        f"from (select max(updated_at) as at from raw.crm_contacts) as latest where contact_id = {mark}",
-        (contact,),
-    )
-    moved = run_match(warehouse.target, config())
-    assert not moved.full and moved.scored_records == 0
-    kept = warehouse.scalar(
-        "select max(changed_at) from matching.scored_records where source_table = 'stg_crm__contacts' "
-        f"and record_id = {mark}",
-        (contact,),
-    )
-    assert str(kept).endswith(".234567")
-    warehouse.execute(
-        f"update raw.crm_contacts set first_name = first_name || 'w' where contact_id = {mark}", (contact,)
-    )
-    changed = run_match(warehouse.target, config())
-    assert not changed.full and changed.scored_records == 1
-    assert scored(links(warehouse)) == scored(links(_full(warehouse)))
-
-
-def test_a_mark_that_is_no_plain_literal_is_bound() -> None:
-    """A kept time whose text could not stand in SQL as a literal is bound as a value instead."""
-    kept = {"stg_crm__contacts": "2026-06-30 23:00:00.5", "stg_shop__orders": "2026-06-30 'x"}
-    asked: list[tuple[str, list[Any]]] = []
-
-    def query(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        asked.append((sql, params))
-        return [(model, kept[model]) for model in params if model in kept]
-
-    backend = Backend(
-        query=query,
-        quote=str,
-        text="varchar",
-        state="kept",
-        source_rows=str,
-        change_time_type=lambda _: "timestamp",
-    )
-    marks = high_water_marks(backend, config())
-    assert len(asked) == 1, "one query for every source"
-    assert marks == {
-        "stg_crm__contacts": ("cast('2026-06-30 23:00:00.5' as timestamp)", []),
-        "stg_shop__orders": ("cast(? as timestamp)", ["2026-06-30 'x"]),
-    }
-    assert "stg_support__tickets" not in asked[0][1], "a source without a change time has no mark"
-
-
 def test_a_change_time_must_be_a_time(runs: dict[str, Any]) -> None:
     warehouse: Warehouse = runs["warehouse"]
     sources = [dataclasses.replace(source, changed_at="email") if source.model == "stg_crm__contacts" else source
@@ -346,6 +288,64 @@ def test_scoring_statements_are_kept_for_the_scoring_version(runs: dict[str, Any
         assert warehouse.query(version) == kept, "generated again and kept"
         incremental_links = scored(links(warehouse))
         assert incremental_links == scored(links(_full(warehouse)))
+
+
+def test_a_change_within_a_fractional_mark_is_found(runs: dict[str, Any]) -> None:
+    """The high-water mark goes into the change query as a literal: one with fractional seconds keeps them, so a
+    row changed in place at the mark is still hashed and scored (a mark rounded up would miss it)."""
+    warehouse: Warehouse = runs["warehouse"]
+    contact = runs["added"][1][1]
+    mark = "%s" if warehouse.kind == "postgres" else "?"
+    latest = "(select max(updated_at) from raw.crm_contacts)"
+    warehouse.execute(
+        f"update raw.crm_contacts set updated_at = {latest} + interval '1.234567 second' "  # noqa: S608
+        f"where contact_id = {mark}",
+        (contact,),
+    ) if warehouse.kind == "duckdb" else warehouse.execute(
+        "update raw.crm_contacts set updated_at = latest.at + interval '1.234567 second' "
+        f"from (select max(updated_at) as at from raw.crm_contacts) as latest where contact_id = {mark}",
+        (contact,),
+    )
+    moved = run_match(warehouse.target, config())
+    assert not moved.full and moved.scored_records == 0
+    kept = warehouse.scalar(
+        "select max(changed_at) from matching.scored_records where source_table = 'stg_crm__contacts' "
+        f"and record_id = {mark}",
+        (contact,),
+    )
+    assert str(kept).endswith(".234567")
+    warehouse.execute(
+        f"update raw.crm_contacts set first_name = first_name || 'w' where contact_id = {mark}", (contact,)
+    )
+    changed = run_match(warehouse.target, config())
+    assert not changed.full and changed.scored_records == 1
+    assert scored(links(warehouse)) == scored(links(_full(warehouse)))
+
+
+def test_a_mark_that_is_no_plain_literal_is_bound() -> None:
+    """A kept time whose text could not stand in SQL as a literal is bound as a value instead."""
+    kept = {"stg_crm__contacts": "2026-06-30 23:00:00.5", "stg_shop__orders": "2026-06-30 'x"}
+    asked: list[tuple[str, list[Any]]] = []
+
+    def query(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        asked.append((sql, params))
+        return [(model, kept[model]) for model in params if model in kept]
+
+    backend = Backend(
+        query=query,
+        quote=str,
+        text="varchar",
+        state="kept",
+        source_rows=str,
+        change_time_type=lambda _: "timestamp",
+    )
+    marks = high_water_marks(backend, config())
+    assert len(asked) == 1, "one query for every source"
+    assert marks == {
+        "stg_crm__contacts": ("cast('2026-06-30 23:00:00.5' as timestamp)", []),
+        "stg_shop__orders": ("cast(? as timestamp)", ["2026-06-30 'x"]),
+    }
+    assert "stg_support__tickets" not in asked[0][1], "a source without a change time has no mark"
 
 
 def test_only_the_group_rows_that_differ_are_written() -> None:
