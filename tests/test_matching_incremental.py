@@ -16,7 +16,6 @@ from reverse_etl.errors import ConfigError
 from reverse_etl.generator.load import generate
 from reverse_etl.matching import statements
 from reverse_etl.matching.config import MatchingConfig, load
-from reverse_etl.matching.incremental import Backend, high_water_marks
 from reverse_etl.matching.links import changed_rows, rows_digest, updated_digest
 from reverse_etl.matching.run import MatchSummary, run_match
 
@@ -291,8 +290,8 @@ def test_scoring_statements_are_kept_for_the_scoring_version(runs: dict[str, Any
 
 
 def test_a_change_within_a_fractional_mark_is_found(runs: dict[str, Any]) -> None:
-    """The high-water mark goes into the change query as a literal: one with fractional seconds keeps them, so a
-    row changed in place at the mark is still hashed and scored (a mark rounded up would miss it)."""
+    """A high-water mark with fractional seconds keeps them (the kept text cast back to the source's type), so
+    a row changed in place at the mark is still hashed and scored (a mark rounded up would miss it)."""
     warehouse: Warehouse = runs["warehouse"]
     contact = runs["added"][1][1]
     mark = "%s" if warehouse.kind == "postgres" else "?"
@@ -320,32 +319,6 @@ def test_a_change_within_a_fractional_mark_is_found(runs: dict[str, Any]) -> Non
     changed = run_match(warehouse.target, config())
     assert not changed.full and changed.scored_records == 1
     assert scored(links(warehouse)) == scored(links(_full(warehouse)))
-
-
-def test_a_mark_that_is_no_plain_literal_is_bound() -> None:
-    """A kept time whose text could not stand in SQL as a literal is bound as a value instead."""
-    kept = {"stg_crm__contacts": "2026-06-30 23:00:00.5", "stg_shop__orders": "2026-06-30 'x"}
-    asked: list[tuple[str, list[Any]]] = []
-
-    def query(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        asked.append((sql, params))
-        return [(model, kept[model]) for model in params if model in kept]
-
-    backend = Backend(
-        query=query,
-        quote=str,
-        text="varchar",
-        state="kept",
-        source_rows=str,
-        change_time_type=lambda _: "timestamp",
-    )
-    marks = high_water_marks(backend, config())
-    assert len(asked) == 1, "one query for every source"
-    assert marks == {
-        "stg_crm__contacts": ("cast('2026-06-30 23:00:00.5' as timestamp)", []),
-        "stg_shop__orders": ("cast(? as timestamp)", ["2026-06-30 'x"]),
-    }
-    assert "stg_support__tickets" not in asked[0][1], "a source without a change time has no mark"
 
 
 def test_only_the_group_rows_that_differ_are_written() -> None:

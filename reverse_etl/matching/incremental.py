@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,8 +42,6 @@ STATE = "scored_records"
 KEYS = ["source_table", "record_id", "content_hash", "changed_at", "scoring_version"]
 # What the kept state means; a new layout gives a new scoring version, so an old state means a full run.
 STATE_LAYOUT = 4
-# A change time's text that may stand in SQL as a literal (anything else is bound as a value).
-TIME_LITERAL = re.compile(r"^[0-9A-Za-z :.+-]+$")
 # At most this many candidate records of a source are read by id in one query (bound parameters).
 LOOKUP = 5000
 
@@ -133,8 +130,7 @@ def warehouse_backend(warehouse: Warehouse, config: MatchingConfig) -> Backend:
 def changes(backend: Backend, config: MatchingConfig) -> Delta:
     """The records to score, removed and retimed since the last run (its state is in `backend`)."""
     result = Delta()
-    marks = high_water_marks(backend, config)
-    for row in (row for source in config.sources for row in _source_delta(backend, config, source, marks)):
+    for row in (row for source in config.sources for row in _source_delta(backend, config, source)):
         source_table, record_id, content, changed_at, kept_content, kept_changed_at = row[:6]
         unique_id = f"{source_table}|{record_id}"
         if content is None:
@@ -149,44 +145,7 @@ def changes(backend: Backend, config: MatchingConfig) -> Delta:
     return result
 
 
-def high_water_marks(backend: Backend, config: MatchingConfig) -> dict[str, tuple[str, list[Any]]]:
-    """Each source with a `changed_at`: its high-water mark (the latest change time the last run kept, compared
-    as the source's type) as SQL and its bound values. Read in one query before the sources' (one scan of the
-    kept records per change time type) and written into their change queries as a constant: as a scalar
-    subquery it made the contacts' query about a quarter slower (docs/benchmarks.md, "Incremental matching:
-    eighth round")."""
-    by_type: dict[str, list[str]] = {}
-    for source in config.sources:
-        if source.changed_at is not None:
-            by_type.setdefault(backend.change_time_type(source), []).append(source.model)
-    if not by_type:
-        return {}
-    text = backend.text
-    found = backend.query(
-        " union all ".join(
-            f"select source_table, cast(max(cast(changed_at as {time_type})) as {text}) from {backend.state} "  # noqa: S608
-            f"where source_table in ({', '.join('?' for _ in models)}) group by source_table"
-            for time_type, models in by_type.items()
-        ),
-        [model for models in by_type.values() for model in models],
-    )
-    latest = {str(model): mark for model, mark in found}
-    marks: dict[str, tuple[str, list[Any]]] = {}
-    for time_type, models in by_type.items():
-        for model in models:
-            mark = latest.get(model)
-            if mark is None:
-                marks[model] = (f"cast(null as {time_type})", [])
-            elif TIME_LITERAL.match(str(mark)):
-                marks[model] = (f"cast('{mark}' as {time_type})", [])
-            else:
-                marks[model] = (f"cast(? as {time_type})", [str(mark)])
-    return marks
-
-
-def _source_delta(
-    backend: Backend, config: MatchingConfig, source: MatchSource, marks: dict[str, tuple[str, list[Any]]]
-) -> list[tuple[Any, ...]]:
+def _source_delta(backend: Backend, config: MatchingConfig, source: MatchSource) -> list[tuple[Any, ...]]:
     """The source's records that may have changed since the last run: source_table, record_id, content hash
     (null when removed), change time, kept hash and change time, raw matching columns.
 
@@ -210,7 +169,7 @@ def _source_delta(
             [source.model, source.model],
         )
     time_type = backend.change_time_type(source)
-    mark, mark_values = marks[source.model]
+    mark = f"(select max(cast(changed_at as {time_type})) from {backend.state} where source_table = ?)"  # noqa: S608
     # The ids and change times alone are joined with the kept ones (no value is carried through the join of
     # every row), the kept time (text) cast back to the source's type: compared as the same instant, and
     # cheaper than casting every current time to text (docs/benchmarks.md, "Incremental matching: sixth
@@ -225,7 +184,7 @@ def _source_delta(
             "where kept.record_id is null or current_times.record_id is null or current_times.changed_at is null "
             f"or cast(kept.changed_at as {time_type}) is distinct from current_times.changed_at "
             f"or current_times.changed_at >= {mark}",
-            [source.model, *mark_values],
+            [source.model, source.model],
         )
     }
     found: list[tuple[Any, ...]] = []
