@@ -218,13 +218,12 @@ KeysReader = Callable[[BlockKeys], Iterable[tuple[Any, ...]]]
 
 @dataclass(frozen=True)
 class KeptInMemory:
-    """The kept records as memory's own connection reads them (`table`: matching.scored_records qualified by
-    its database): a DuckDB warehouse whose instance memory is attached to (run.WarehouseTables.scratch)."""
+    """The kept records as memory's own connection reads them (`table`, qualified by its database): a DuckDB
+    warehouse whose instance memory is attached to (run.WarehouseTables.scratch)."""
 
     table: str
 
 
-# Where the block mates come from: read by their keys, or selected in memory's own SQL.
 MatesReader = KeysReader | KeptInMemory
 
 
@@ -299,10 +298,8 @@ def _load_block_mates(
 def _select_block_mates(
     kept: str, config: MatchingConfig, memory: duckdb.DuckDBPyConnection, replaced: set[str]
 ) -> None:
-    """_load_block_mates in one statement of memory's, which reads the kept records (`kept`) itself: each kept
-    record is tested against the changed records on every blocking rule (equal on each of its columns, so
-    none null, as block_keys and warehouse_mates test them), and no block key or mate becomes a Python object
-    (docs/benchmarks.md, "Incremental matching: eighth round")."""
+    """_load_block_mates in one statement of memory's, reading the kept records (`kept`) itself, each tested on
+    every blocking rule as warehouse_mates tests them: no key or mate becomes a Python object."""
     names = ", ".join(quote(name) for name in ["source_table", "record_id", *config.columns])
     tests = " or ".join(
         "exists (select 1 from changed_records as wanted where "  # noqa: S608 - quoted names
