@@ -289,6 +289,38 @@ def test_scoring_statements_are_kept_for_the_scoring_version(runs: dict[str, Any
         assert incremental_links == scored(links(_full(warehouse)))
 
 
+def test_a_change_within_a_fractional_mark_is_found(runs: dict[str, Any]) -> None:
+    """A high-water mark with fractional seconds keeps them (the kept text cast back to the source's type), so
+    a row changed in place at the mark is still hashed and scored (a mark rounded up would miss it)."""
+    warehouse: Warehouse = runs["warehouse"]
+    contact = runs["added"][1][1]
+    mark = "%s" if warehouse.kind == "postgres" else "?"
+    latest = "(select max(updated_at) from raw.crm_contacts)"
+    warehouse.execute(
+        f"update raw.crm_contacts set updated_at = {latest} + interval '1.234567 second' "  # noqa: S608
+        f"where contact_id = {mark}",
+        (contact,),
+    ) if warehouse.kind == "duckdb" else warehouse.execute(
+        "update raw.crm_contacts set updated_at = latest.at + interval '1.234567 second' "
+        f"from (select max(updated_at) as at from raw.crm_contacts) as latest where contact_id = {mark}",
+        (contact,),
+    )
+    moved = run_match(warehouse.target, config())
+    assert not moved.full and moved.scored_records == 0
+    kept = warehouse.scalar(
+        "select max(changed_at) from matching.scored_records where source_table = 'stg_crm__contacts' "
+        f"and record_id = {mark}",
+        (contact,),
+    )
+    assert str(kept).endswith(".234567")
+    warehouse.execute(
+        f"update raw.crm_contacts set first_name = first_name || 'w' where contact_id = {mark}", (contact,)
+    )
+    changed = run_match(warehouse.target, config())
+    assert not changed.full and changed.scored_records == 1
+    assert scored(links(warehouse)) == scored(links(_full(warehouse)))
+
+
 def test_only_the_group_rows_that_differ_are_written() -> None:
     """Regrouping deletes and inserts only the rows whose group changed (a record joining a group named by a
     smaller record leaves that group's rows as they are), and the digest follows the rows written."""

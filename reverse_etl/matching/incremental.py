@@ -213,7 +213,18 @@ def _source_delta(backend: Backend, config: MatchingConfig, source: MatchSource)
 BlockKeys = list[tuple[list[str], list[list[Any]]]]
 # Reads the kept records equal to one of the keys: source_table, record_id and the matching columns (only the
 # columns scoring needs, not the kept hashes, times and versions: the union dedupes narrower rows).
-MatesReader = Callable[[BlockKeys], Iterable[tuple[Any, ...]]]
+KeysReader = Callable[[BlockKeys], Iterable[tuple[Any, ...]]]
+
+
+@dataclass(frozen=True)
+class KeptInMemory:
+    """The kept records as memory's own connection reads them (`table`, qualified by its database): a DuckDB
+    warehouse whose instance memory is attached to (run.WarehouseTables.scratch)."""
+
+    table: str
+
+
+MatesReader = KeysReader | KeptInMemory
 
 
 def block_keys(config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> BlockKeys:
@@ -230,7 +241,7 @@ def block_keys(config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> Blo
     return keys
 
 
-def warehouse_mates(warehouse: Warehouse, config: MatchingConfig) -> MatesReader:
+def warehouse_mates(warehouse: Warehouse, config: MatchingConfig) -> KeysReader:
     """The kept records of `warehouse`'s matching.scored_records sharing a block key (one query). On DuckDB one
     scan of the kept records tests every rule's keys (a hash join each); a union of one join per rule scanned
     them once per rule and joined back for the matching columns (docs/benchmarks.md, "Incremental matching:
@@ -261,6 +272,9 @@ def _load_block_mates(
     """memory's table `records`: the changed records and the kept ones sharing a block with one of them (each
     once, the replaced ones left out: their current rows are among the changed records or gone)."""
     names = ["source_table", "record_id", *config.columns]
+    if isinstance(read_mates, KeptInMemory):
+        _select_block_mates(read_mates.table, config, memory, replaced)
+        return
     rows = list(read_mates(block_keys(config, memory)))
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in names]
     memory.register(
@@ -279,6 +293,26 @@ def _load_block_mates(
         )
     finally:
         memory.unregister("mates")
+
+
+def _select_block_mates(
+    kept: str, config: MatchingConfig, memory: duckdb.DuckDBPyConnection, replaced: set[str]
+) -> None:
+    """_load_block_mates in one statement of memory's, reading the kept records (`kept`) itself, each tested on
+    every blocking rule as warehouse_mates tests them: no key or mate becomes a Python object."""
+    names = ", ".join(quote(name) for name in ["source_table", "record_id", *config.columns])
+    tests = " or ".join(
+        "exists (select 1 from changed_records as wanted where "  # noqa: S608 - quoted names
+        + " and ".join(f"mates.{quote(name)} = wanted.{quote(name)}" for name in rule)
+        + ")"
+        for rule in config.blocking_rules
+    )
+    memory.execute(
+        "create or replace table records as select * from changed_records union all "  # noqa: S608 - quoted names
+        f"select {UNIQUE_ID} as unique_id, {names} from {kept} as mates "
+        f"where ({tests}) and {UNIQUE_ID} not in (select unnest(?::varchar[]))",
+        [sorted(replaced)],
+    )
 
 
 def score_changed(

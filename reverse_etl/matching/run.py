@@ -117,6 +117,8 @@ class WarehouseTables:
 
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
+        # The warehouse's database while an incremental run's scratch database is attached (scratch).
+        self._home: str | None = None
 
     def drop(self) -> None:
         with self.warehouse.transaction():
@@ -141,6 +143,7 @@ class WarehouseTables:
         memory = self.warehouse.connection.cursor()
         try:
             home = memory.execute("select current_database()").fetchall()[0][0]
+            self._home = str(home)
             memory.execute(f"attach ':memory:' as {SCRATCH}")
             memory.execute(f"use {SCRATCH}")
             yield memory
@@ -148,6 +151,7 @@ class WarehouseTables:
             memory.execute(f"use {quote(home)}")
             memory.execute(f"detach {SCRATCH}")
         finally:
+            self._home = None
             memory.close()
 
     def delta(self, config: MatchingConfig, version: str) -> incremental.Delta | None:
@@ -157,6 +161,11 @@ class WarehouseTables:
         return load_records(self.warehouse, config, memory)
 
     def mates(self, config: MatchingConfig) -> incremental.MatesReader:
+        """Within an incremental run's scratch database on DuckDB, memory reads the kept records itself."""
+        if self._home is not None:
+            return incremental.KeptInMemory(
+                f"{quote(self._home)}.{quote(link_table.SCHEMA)}.{quote(incremental.STATE)}"
+            )
         return incremental.warehouse_mates(self.warehouse, config)
 
     def statements(self, config: MatchingConfig, version: str) -> scoring_statements.Statements | None:
