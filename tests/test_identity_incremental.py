@@ -121,3 +121,35 @@ def test_row_wise_tests_of_staging_views_and_the_placement_test_read_what_the_bu
     assert failed_tests(built) == set()
     on_demand = warehouse.dbt("test", "--select", "stg_crm__contacts", placement_test, raise_on_failure=False)
     assert {staging_test, placement_test} <= failed_tests(on_demand)
+
+
+def test_lookups_made_once_per_invocation_follow_each_build(tmp_path: Path) -> None:
+    """The previous build's marks are looked up once per invocation (cdp.invocation_cache), never carried into
+    the next invocation of the same process: each build's staging test reads from the mark of the build just
+    before it (the newest contact then), not an earlier one."""
+    warehouse = new_duckdb_warehouse(tmp_path)
+    warehouse.generate(people=100, seed=7)
+    warehouse.dbt("seed")
+    staging_test = "accepted_values_stg_crm__contacts_lifecycle_stage__subscriber__lead__customer"
+    conditions = []
+    for day in ("01", "02", "03"):
+        warehouse.execute(
+            "insert into raw.crm_contacts (contact_id, email, first_name, created_at, updated_at) values"
+            f" ('crm_new_{day}', 'someone.{day}@newmail.io', 'New', timestamp '2026-08-{day} 10:00:00',"
+            f" timestamp '2026-08-{day} 10:00:00')"
+        )
+        if day == "01":
+            warehouse.dbt("run", "--select", "+identity_health", "+customer_id_history", "+customers")
+            continue
+        built = warehouse.dbt(
+            "build",
+            "--select",
+            "stg_crm__contacts",
+            "int_identifiers_unioned+,+customers",
+            "--indirect-selection",
+            "cautious",
+        )
+        conditions += [r.node.compiled_code for r in built.results if r.node.name == staging_test]
+    assert len(conditions) == 2
+    assert "'2026-08-01 10:00:00'" in conditions[0] and "'2026-08-02 10:00:00'" not in conditions[0]
+    assert "'2026-08-02 10:00:00'" in conditions[1] and "'2026-08-01 10:00:00'" not in conditions[1]

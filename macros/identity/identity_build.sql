@@ -66,9 +66,13 @@
     'full' when it has not run in this invocation. -#}
 {% macro identity_build_mode() -%}
     {%- if not execute -%}{{ return('full') }}{%- endif -%}
+    {%- set cache = cdp.invocation_cache() -%}
+    {%- if 'mode' in cache -%}{{ return(cache['mode']) }}{%- endif -%}
     {%- set log = cdp.existing_relation('intermediate', 'identity_build_log') -%}
     {%- if log is none -%}{{ return('full') }}{%- endif -%}
     {%- set rows = run_query("select name from " ~ log ~ " where invocation_id = '" ~ invocation_id ~ "' and kind = 'mode'").rows -%}
+    {#- Kept once logged (a build logs its mode once); asked again until then. -#}
+    {%- if rows | length == 1 -%}{%- do cache.update({'mode': rows[0][0]}) -%}{%- endif -%}
     {{ return(rows[0][0] if rows | length == 1 else 'full') }}
 {%- endmacro %}
 

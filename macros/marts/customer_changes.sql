@@ -9,24 +9,35 @@
 
 {%- macro customer_changes_fingerprint(raw_code=none) -%}
     {%- if not execute -%}{{ return('') }}{%- endif -%}
-    {%- set parts = [model.raw_code if raw_code is none else raw_code] -%}
-    {%- for node in graph.nodes.values() | sort(attribute='unique_id') if node.resource_type in ['model', 'seed'] -%}
-        {%- do parts.append(node.unique_id ~ ' ' ~ node.checksum.checksum) -%}
-    {%- endfor -%}
-    {%- for name in ['cdp_identity', 'cdp_survivorship', 'cdp_sources', 'cdp_loader_tables', 'cdp_custom_sources',
-        'cdp_default_country', 'cdp_reporting_currency', 'cdp_as_of_date', 'cdp_segments', 'cdp_raw_schema'] -%}
-        {%- do parts.append(name ~ ' ' ~ tojson(var(name, none), sort_keys=true)) -%}
-    {%- endfor -%}
-    {{ return(local_md5('marts v1 ' ~ parts | join('\n'))) }}
+    {#- The project's part (every model's and seed's checksum, the variables) is the same for every node of an
+        invocation: computed once. -#}
+    {%- set cache = cdp.invocation_cache() -%}
+    {%- if 'project fingerprint' not in cache -%}
+        {%- set parts = [] -%}
+        {%- for node in graph.nodes.values() | sort(attribute='unique_id') if node.resource_type in ['model', 'seed'] -%}
+            {%- do parts.append(node.unique_id ~ ' ' ~ node.checksum.checksum) -%}
+        {%- endfor -%}
+        {%- for name in ['cdp_identity', 'cdp_survivorship', 'cdp_sources', 'cdp_loader_tables', 'cdp_custom_sources',
+            'cdp_default_country', 'cdp_reporting_currency', 'cdp_as_of_date', 'cdp_segments', 'cdp_raw_schema'] -%}
+            {%- do parts.append(name ~ ' ' ~ tojson(var(name, none), sort_keys=true)) -%}
+        {%- endfor -%}
+        {%- do cache.update({'project fingerprint': parts | join('\n')}) -%}
+    {%- endif -%}
+    {{ return(local_md5('marts v1 ' ~ (model.raw_code if raw_code is none else raw_code) ~ '\n' ~ cache['project fingerprint'])) }}
 {%- endmacro %}
 
 {#- The invocation id of the previous build of the identity layer (its 'mode' row), or none. -#}
 {% macro previous_identity_build() -%}
-    {%- set log = cdp.existing_relation('intermediate', 'identity_build_log') -%}
-    {%- if log is none -%}{{ return(none) }}{%- endif -%}
-    {%- set rows = run_query("select invocation_id from " ~ log ~ " where kind = 'mode' and invocation_id <> '"
-        ~ invocation_id ~ "' order by logged_at desc, invocation_id desc limit 1").rows -%}
-    {{ return(rows[0][0] if rows | length == 1 else none) }}
+    {%- set cache = cdp.invocation_cache() -%}
+    {%- if 'previous build' not in cache -%}
+        {%- set log = cdp.existing_relation('intermediate', 'identity_build_log') -%}
+        {%- if log is none -%}{{ return(none) }}{%- endif -%}
+        {%- set rows = run_query("select invocation_id from " ~ log ~ " where kind = 'mode' and invocation_id <> '"
+            ~ invocation_id ~ "' order by logged_at desc, invocation_id desc limit 1").rows -%}
+        {#- Other invocations' rows only: the same answer for the whole of this one. -#}
+        {%- do cache.update({'previous build': rows[0][0] if rows | length == 1 else none}) -%}
+    {%- endif -%}
+    {{ return(cache['previous build']) }}
 {%- endmacro %}
 
 {#- 'incremental' when this mart applies only this build's changes (see above), else 'full'. -#}
@@ -36,15 +47,14 @@
     {%- endif -%}
     {%- set previous = cdp.previous_identity_build() -%}
     {%- if previous is none -%}{{ return('full') }}{%- endif -%}
-    {%- set rows = run_query("select config_hash from " ~ cdp.identity_build_log() ~ " where kind in ('mart full', 'mart incremental')"
-        ~ " and name = '" ~ this.identifier ~ "' and invocation_id = '" ~ previous ~ "'").rows -%}
-    {%- if rows | length != 1 or rows[0][0] != cdp.customer_changes_fingerprint() -%}{{ return('full') }}{%- endif -%}
+    {%- set marts = cdp.previous_build_rows('marts') -%}
+    {%- if marts.get(this.identifier) is none or marts[this.identifier] != cdp.customer_changes_fingerprint() -%}
+        {{ return('full') }}
+    {%- endif -%}
     {#- A model applying trait changes also needs the changes recorded since that build: int_customer_trait_changes
         ran in it (cdp.trait_changed_customers). -#}
     {%- if 'model.cdp.int_customer_trait_changes' in model.depends_on.nodes -%}
-        {%- set recorded = run_query("select count(*) from " ~ cdp.identity_build_log() ~ " where kind in ('mart full',"
-            ~ " 'mart incremental') and name = 'int_customer_trait_changes' and invocation_id = '" ~ previous ~ "'").rows -%}
-        {{ return('incremental' if recorded[0][0] > 0 else 'full') }}
+        {{ return('incremental' if 'int_customer_trait_changes' in marts else 'full') }}
     {%- endif -%}
     {{ return('incremental') }}
 {%- endmacro %}
@@ -64,12 +74,7 @@
     the SQL is rendered and written as a literal, so the condition reaches the scan of the staging view's source
     rows instead of being evaluated after the view's normalization of every row. -#}
 {% macro changed_since_previous_build(source_model, changed_at) -%}
-    {%- set previous = cdp.previous_identity_build() -%}
-    {%- set mark = none -%}
-    {%- if previous is not none -%}
-        {%- set mark = run_query("select cast(min(watermark) as " ~ dbt.type_string() ~ ") from " ~ cdp.identity_build_log()
-            ~ " where kind = 'marks' and name = '" ~ source_model ~ "' and invocation_id = '" ~ previous ~ "'").rows[0][0] -%}
-    {%- endif -%}
+    {%- set mark = cdp.previous_build_rows('marks').get(source_model) -%}
     {%- if mark is none -%}
     (1 = 1)
     {%- else -%}
