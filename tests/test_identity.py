@@ -147,6 +147,45 @@ def test_health_reports_sizes_and_rounds(built_warehouse: Warehouse) -> None:
     assert sizes == built_warehouse.scalar("select count(distinct customer_id) from identity.identity_graph")
 
 
+def test_link_counts_and_source_lists_equal_a_direct_count(built_warehouse: Warehouse) -> None:
+    """Each value's distinct other identifiers (hub detection counts each pair of values on a record once, for
+    both its values) and its node's sources (listed once each, in ascending order), recounted here from the
+    validated rows."""
+    rows = built_warehouse.query(
+        "select distinct source_table, record_id, identifier_type, identifier_value"
+        " from intermediate.int_identifiers_validated"
+        " where exclusion_reason is null and suppressing_request_id is null"
+    )
+    by_record: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    sources: dict[tuple[str, str], set[str]] = {}
+    for source_table, record_id, identifier_type, identifier_value in rows:
+        by_record.setdefault((source_table, record_id), set()).add((identifier_type, identifier_value))
+        sources.setdefault((identifier_type, identifier_value), set()).add(source_table)
+    linked: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for values in by_record.values():
+        for value in values:
+            linked.setdefault(value, set()).update(values - {value})
+    expected_links = {value: len(others) for value, others in linked.items() if others}
+    counted = built_warehouse.query(
+        "select identifier_type, identifier_value, linked_identifiers from intermediate.int_identity_value_changes"
+    )
+    assert {(t, v): n for t, v, n in counted} == expected_links
+    assert any(n > 1 for n in expected_links.values())
+
+    hubs = set(
+        built_warehouse.query("select identifier_type, identifier_value from intermediate.int_identity_hubs")
+    )
+    nodes = built_warehouse.query(
+        "select identifier_type, identifier_value, sources, linked_identifiers from intermediate.int_identity_nodes"
+    )
+    assert {(t, v): (s, n) for t, v, s, n in nodes} == {
+        value: (",".join(sorted(names)), expected_links.get(value, 0))
+        for value, names in sources.items()
+        if value not in hubs
+    }
+    assert any("," in s for _, _, s, _ in nodes), "some value is seen in several sources"
+
+
 @pytest.mark.postgres
 def test_both_warehouses_resolve_the_same_customers(
     built_duckdb: Warehouse, built_postgres: Warehouse

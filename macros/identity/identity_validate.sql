@@ -79,17 +79,29 @@ validated as (
 
 ),
 
+{#- No suppression list yet (a first build): nothing is suppressed, and the validated rows are read once. #}
+{%- if not suppressions %}
+
+final as (
+
+    select
+        source_table,
+        record_id,
+        identifier_type,
+        identifier_value_raw,
+        observed_at,
+        identifier_value,
+        exclusion_reason,
+        cast(null as {{ dbt.type_string() }}) as suppressing_request_id,
+        changed_at
+    from validated
+
+)
+{%- else %}
+
 suppressions as (
 
-    {%- if suppressions %}
     select identifier_type, identifier_value, privacy_request_id from {{ suppressions }}
-    {%- else %}
-    select
-        cast(null as {{ dbt.type_string() }}) as identifier_type,
-        cast(null as {{ dbt.type_string() }}) as identifier_value,
-        cast(null as {{ dbt.type_string() }}) as privacy_request_id
-    where 1 = 0
-    {%- endif %}
 
 ),
 
@@ -105,27 +117,34 @@ suppressed_records as (
     where validated.exclusion_reason is null
     group by validated.source_table, validated.record_id
 
-)
+),
 
-select
-    validated.source_table,
-    validated.record_id,
-    validated.identifier_type,
-    validated.identifier_value_raw,
-    validated.observed_at,
-    validated.identifier_value,
-    coalesce(
-        validated.exclusion_reason,
-        case
-            when suppressions.privacy_request_id is not null
-                then {{ dbt.concat(["'suppressed (privacy request '", 'suppressions.privacy_request_id', "')'"]) }}
-        end
-    ) as exclusion_reason,
-    suppressed_records.suppressing_request_id,
-    validated.changed_at
-from validated
-left join suppressions
-    on suppressions.identifier_type = validated.identifier_type and suppressions.identifier_value = validated.identifier_value
-left join suppressed_records
-    on suppressed_records.source_table = validated.source_table and suppressed_records.record_id = validated.record_id
+final as (
+
+    select
+        validated.source_table,
+        validated.record_id,
+        validated.identifier_type,
+        validated.identifier_value_raw,
+        validated.observed_at,
+        validated.identifier_value,
+        coalesce(
+            validated.exclusion_reason,
+            case
+                when suppressions.privacy_request_id is not null
+                    then {{ dbt.concat(["'suppressed (privacy request '", 'suppressions.privacy_request_id', "')'"]) }}
+            end
+        ) as exclusion_reason,
+        suppressed_records.suppressing_request_id,
+        validated.changed_at
+    from validated
+    left join suppressions
+        on suppressions.identifier_type = validated.identifier_type and suppressions.identifier_value = validated.identifier_value
+    left join suppressed_records
+        on suppressed_records.source_table = validated.source_table and suppressed_records.record_id = validated.record_id
+
+)
+{%- endif %}
+
+select * from final
 {%- endmacro %}

@@ -57,7 +57,7 @@ per_identifier as (
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
         cast(sum(records) as {{ dbt.type_bigint() }}) as records,
-        {{ dbt.listagg('source_table', "','", "order by source_table") }} as sources
+        {{ cdp.sorted_listagg('source_table', "','") }} as sources
     from per_source
     group by identifier_type, identifier_value
 
@@ -92,7 +92,7 @@ first_sources as (
     select
         identifier_type,
         identifier_value,
-        {{ dbt.listagg('source_table', "','", "order by source_table") }} as sources
+        {{ cdp.sorted_listagg('source_table', "','") }} as sources
     from (
         select distinct
             added.identifier_type,

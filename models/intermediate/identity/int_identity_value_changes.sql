@@ -140,8 +140,9 @@ final as (
 
 -- A full build counts every usable value's distinct other identifiers from the distinct pairs of values seen on
 -- one record (a value twice on a record pairs with itself only, which is left out, so the rows need no
--- deduplication first). Only hubs report their records and a sample (int_identity_hubs), so only they are
--- measured for those.
+-- deduplication first). Each pair is taken once, the smaller (type, value) first, and counted for both of its
+-- values: the same counts as from both orders, with half the rows to join and deduplicate. Only hubs report
+-- their records and a sample (int_identity_hubs), so only they are measured for those.
 usable as (
 
     select source_table, record_id, identifier_type, identifier_value
@@ -159,7 +160,21 @@ linked_pairs as (
         other.identifier_value as other_value
     from usable as identifier
     inner join usable as other
-        on {{ cdp.another_identifier_of_the_record('identifier', 'other') }}
+        on
+            other.source_table = identifier.source_table
+            and other.record_id = identifier.record_id
+            and (
+                other.identifier_type > identifier.identifier_type
+                or (other.identifier_type = identifier.identifier_type and other.identifier_value > identifier.identifier_value)
+            )
+
+),
+
+pair_ends as (
+
+    select identifier_type, identifier_value from linked_pairs
+    union all
+    select other_type, other_value from linked_pairs
 
 ),
 
@@ -170,7 +185,7 @@ linked as (
         identifier_value,
         count(*) as linked_identifiers,
         {{ limits | replace('changed_values.', '') }} as max_linked_identifiers
-    from linked_pairs
+    from pair_ends
     group by identifier_type, identifier_value
 
 ),
