@@ -242,26 +242,21 @@ def block_keys(config: MatchingConfig, memory: duckdb.DuckDBPyConnection) -> Blo
 
 
 def warehouse_mates(warehouse: Warehouse, config: MatchingConfig) -> KeysReader:
-    """The kept records of `warehouse`'s matching.scored_records sharing a block key (one query). On DuckDB one
-    scan of the kept records tests every rule's keys (a hash join each); a union of one join per rule scanned
-    them once per rule and joined back for the matching columns (docs/benchmarks.md, "Incremental matching:
-    seventh round")."""
+    """The kept records of `warehouse`'s matching.scored_records sharing a block key (one query: a union of one
+    join per rule). A DuckDB warehouse's incremental run reads them in its scratch database instead
+    (KeptInMemory, _select_block_mates)."""
     table = f"{quote(link_table.SCHEMA)}.{quote(STATE)}"
     kept = ", ".join(f"kept.{quote(name)}" for name in ["source_table", "record_id", *config.columns])
 
     def read(keys: BlockKeys) -> Iterable[tuple[Any, ...]]:
-        tests, params = [], []
+        joins, params = [], []
         for rule, columns in keys:
             joined = " and ".join(f"kept.{quote(name)} = wanted.{quote(name)}" for name in rule)
-            tests.append(
-                f"exists (select 1 from {warehouse.rows_subquery(rule)} as wanted where {joined})"  # noqa: S608
-                if warehouse.kind == "duckdb"
-                else f"select {kept} from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
+            joins.append(
+                f"select {kept} from {table} as kept join {warehouse.rows_subquery(rule)} as wanted on {joined}"  # noqa: S608
             )
             params.extend(columns)
-        if warehouse.kind == "duckdb":
-            return warehouse.query(f"select {kept} from {table} as kept where {' or '.join(tests)}", params)  # noqa: S608
-        return warehouse.query(" union ".join(tests), params)
+        return warehouse.query(" union ".join(joins), params)
 
     return read
 
@@ -298,8 +293,9 @@ def _load_block_mates(
 def _select_block_mates(
     kept: str, config: MatchingConfig, memory: duckdb.DuckDBPyConnection, replaced: set[str]
 ) -> None:
-    """_load_block_mates in one statement of memory's, reading the kept records (`kept`) itself, each tested on
-    every blocking rule as warehouse_mates tests them: no key or mate becomes a Python object."""
+    """_load_block_mates in one statement of memory's, reading the kept records (`kept`) itself: one scan, each
+    record tested on every blocking rule (an `exists` each), so no key or mate becomes a Python object
+    (docs/benchmarks.md, "Incremental matching: seventh round" and "eighth round")."""
     names = ", ".join(quote(name) for name in ["source_table", "record_id", *config.columns])
     tests = " or ".join(
         "exists (select 1 from changed_records as wanted where "  # noqa: S608 - quoted names
